@@ -1,0 +1,99 @@
+"""Linear attribute classifier on normalised z_sem, and the official manipulation formula.
+
+The classifier is `Linear(z_dim, K)` over z_n = (z_sem − μ)/σ (OFFICIAL.md §1.4, §7). Editing
+moves z_n along the unit weight row of an attribute (§5.1):
+
+    z_n' = z_n + a · √d · w/‖w‖,     z' = z_n'·σ + μ
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# The 40 CelebA-HQ attributes in the official classifier's output order (OFFICIAL.md §7).
+CELEBA_ATTRIBUTES: tuple[str, ...] = (
+    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs",
+    "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows",
+    "Chubby", "Double_Chin", "Eyeglasses", "Goatee", "Gray_Hair", "Heavy_Makeup",
+    "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache", "Narrow_Eyes", "No_Beard",
+    "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline", "Rosy_Cheeks", "Sideburns",
+    "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat",
+    "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
+)
+
+
+class UnknownAttributeError(KeyError, ValueError):
+    """An attribute name that the model's classifier does not have."""
+
+    def __init__(self, name: str, allowed: Sequence[str]) -> None:
+        super().__init__(name)
+        self.name, self.allowed = name, tuple(allowed)
+
+    def __str__(self) -> str:
+        return f"unknown attribute {self.name!r}; available: {', '.join(self.allowed)}"
+
+
+class AttributeClassifier(nn.Module):
+    """Logits for K attributes from z_sem, plus the z statistics used for normalisation.
+
+    Tensors (the `classifier.safetensors` layout): `weight` (K, D), `bias` (K,),
+    `conds_mean` (D,), `conds_std` (D,).
+    """
+
+    def __init__(self, names: Sequence[str], z_dim: int) -> None:
+        super().__init__()
+        if len(set(names)) != len(names):
+            raise ValueError("attribute names must be unique")
+        self.names = tuple(names)
+        self.weight = nn.Parameter(torch.zeros(len(names), z_dim))
+        self.bias = nn.Parameter(torch.zeros(len(names)))
+        self.register_buffer("conds_mean", torch.zeros(z_dim))
+        self.register_buffer("conds_std", torch.ones(z_dim))
+
+    @property
+    def z_dim(self) -> int:
+        return self.weight.shape[1]
+
+    def normalize(self, z_sem: torch.Tensor) -> torch.Tensor:
+        return (z_sem - self.conds_mean) / self.conds_std
+
+    def denormalize(self, z_n: torch.Tensor) -> torch.Tensor:
+        return z_n * self.conds_std + self.conds_mean
+
+    def forward(self, z_sem: torch.Tensor) -> torch.Tensor:
+        """(B, D) z_sem → (B, K) logits."""
+        return F.linear(self.normalize(z_sem), self.weight, self.bias)
+
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise UnknownAttributeError(name, self.names) from None
+
+    def direction(self, name: str) -> torch.Tensor:
+        """Unit direction (D,) of an attribute in normalised z space."""
+        return F.normalize(self.weight[self.index(name)], dim=0, eps=1e-12)
+
+    def manipulate(self, z_sem: torch.Tensor, edits: Mapping[str, float]) -> torch.Tensor:
+        """Apply {attribute: amount} edits (official formula); amount 0 returns z unchanged.
+
+        Args:
+            z_sem: (B, D). edits: amounts, typically in [-0.5, 0.5]; positive adds the attribute.
+        Returns:
+            (B, D) edited z_sem.
+        """
+        for name in edits:
+            self.index(name)  # validate every name before computing anything
+        active = {k: float(a) for k, a in edits.items() if a != 0}
+        if not active:
+            return z_sem
+        z_n = self.normalize(z_sem)
+        scale = math.sqrt(self.z_dim)
+        for name, amount in active.items():
+            z_n = z_n + amount * scale * self.direction(name)
+        return self.denormalize(z_n)
