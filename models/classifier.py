@@ -45,6 +45,9 @@ class AttributeClassifier(nn.Module):
     `conds_mean` (D,), `conds_std` (D,).
     """
 
+    conds_mean: torch.Tensor
+    conds_std: torch.Tensor
+
     def __init__(self, names: Sequence[str], z_dim: int) -> None:
         super().__init__()
         if len(set(names)) != len(names):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -45,7 +47,7 @@ class LatentMLP(nn.Module):
     """ε_ψ(z_t, t) for the normalised latent z_n = (z_sem − μ)/σ."""
 
     # Keys saved twice in the official checkpoints; `checkpoint` drops and restores them.
-    ALIASES = {"cond_layers.1.": "linear_emb."}
+    ALIASES: ClassVar[dict[str, str]] = {"cond_layers.1.": "linear_emb."}
 
     def __init__(self, cfg: LatentNetConfig) -> None:
         super().__init__()

@@ -45,6 +45,13 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
     return emb
 
 
+def zero_module(module: nn.Module) -> nn.Module:
+    """Zero-initialise every parameter (the official `resnet_use_zero_module` output layers)."""
+    for p in module.parameters():
+        nn.init.zeros_(p)
+    return module
+
+
 def _resample(x: torch.Tensor, up: bool, down: bool) -> torch.Tensor:
     if up:
         return F.interpolate(x, scale_factor=2.0, mode="nearest")
@@ -87,10 +94,8 @@ class ResBlock(nn.Module):
                 GroupNorm32(out_channels),
                 nn.SiLU(),
                 nn.Dropout(p=dropout),
-                nn.Conv2d(out_channels, out_channels, 3, padding=1),
+                zero_module(nn.Conv2d(out_channels, out_channels, 3, padding=1)),
             )
-            nn.init.zeros_(self.out_layers[3].weight)
-            nn.init.zeros_(self.out_layers[3].bias)
         self.skip_connection: nn.Module = (
             nn.Identity() if channels == out_channels else nn.Conv2d(channels, out_channels, 1)
         )
@@ -131,9 +136,7 @@ class AttentionBlock(nn.Module):
         self.num_heads = num_heads
         self.norm = GroupNorm32(channels)
         self.qkv = nn.Conv1d(channels, 3 * channels, 1)
-        self.proj_out = nn.Conv1d(channels, channels, 1)
-        nn.init.zeros_(self.proj_out.weight)
-        nn.init.zeros_(self.proj_out.bias)
+        self.proj_out = zero_module(nn.Conv1d(channels, channels, 1))
 
     def forward(self, x: torch.Tensor, *_: object) -> torch.Tensor:
         B, C, H, W = x.shape

@@ -80,7 +80,7 @@ class DiffAEPipeline:
         self.dtype = dtype if dtype is not None else fast_dtype(self.device)
         self.autoencoder = autoencoder.eval().to(self.device)
         if self.fast:
-            self.autoencoder.to(memory_format=torch.channels_last)
+            self.autoencoder.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.classifier = classifier.eval().to(self.device) if classifier is not None else None
         self.latent_net = latent_net.eval().to(self.device) if latent_net is not None else None
         if (latent_net is None) != (latent_stats is None):

@@ -12,7 +12,7 @@ from torch import nn
 
 from models.config import AutoencoderConfig
 from models.encoder import SemanticEncoder
-from models.layers import AttentionBlock, GroupNorm32, ResBlock, timestep_embedding
+from models.layers import AttentionBlock, GroupNorm32, ResBlock, timestep_embedding, zero_module
 
 
 class CondSequential(nn.Sequential):
@@ -90,10 +90,8 @@ class DiffAEUNet(nn.Module):
                 output_blocks.append(CondSequential(*layers))
         self.output_blocks = nn.ModuleList(output_blocks)
         self.out = nn.Sequential(
-            GroupNorm32(ch), nn.SiLU(), nn.Conv2d(ch, cfg.out_channels, 3, padding=1)
+            GroupNorm32(ch), nn.SiLU(), zero_module(nn.Conv2d(ch, cfg.out_channels, 3, padding=1))
         )
-        nn.init.zeros_(self.out[2].weight)
-        nn.init.zeros_(self.out[2].bias)
         self.encoder = SemanticEncoder(cfg)
         self._cond_blocks = [
             m for m in self.modules() if isinstance(m, ResBlock) and m.conditioned
