@@ -1,0 +1,1 @@
+"""DiffAE Studio web tier: HTTP, validation, face alignment. Never imports torch."""
