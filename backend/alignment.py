@@ -341,10 +341,11 @@ def paste_back(photo: Image.Image, face: Image.Image, quad: np.ndarray, feather:
     if mask.size == 0 or not mask.any():
         return photo.copy()
 
-    # Minifying with a plain warp aliases: first bring the crop near the face's size there.
+    # A plain warp aliases when it minifies by more than 2×; prefilter down to twice the
+    # face's size in the photo (resizing all the way to 1× blurs: SSIM 0.984 vs 0.994).
     side_in_photo = float(np.mean(np.hypot(*(quad - np.roll(quad, 1, axis=0)).T)))
-    if side_in_photo < 0.75 * face.size[0]:
-        n = max(round(side_in_photo), 1)
+    if 2.0 * side_in_photo < face.size[0]:
+        n = max(round(2.0 * side_in_photo), 1)
         face = face.resize((n, n), Image.Resampling.LANCZOS)
     n = face.size[0]
 
