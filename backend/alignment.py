@@ -25,7 +25,13 @@ from PIL import Image
 
 from backend.errors import InvalidRequestError, NoFaceError, StudioError
 from backend.intake import load_photo
-from backend.landmarks import LANDMARK_BACKENDS, Face, FaceDetector, get_detector
+from backend.landmarks import (
+    LANDMARK_BACKENDS,
+    DetectorUnavailableError,
+    Face,
+    FaceDetector,
+    get_detector,
+)
 
 #: The official intermediate resolution of the QUAD warp, before the LANCZOS downscale.
 TRANSFORM_SIZE = 4096
@@ -371,7 +377,10 @@ def paste_back(photo: Image.Image, face: Image.Image, quad: np.ndarray, feather:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Align one face of a photo file and write it as PNG. Exit 0, 1 (no face) or 2 (bad input)."""
+    """Align one face of a photo file and write it as PNG.
+
+    Exit status: 0 written, 1 no face, 2 bad input or arguments, 3 landmark backend unavailable.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m backend.alignment",
         description="FFHQ-align a face of a photo (JPEG, PNG or WebP) and write a PNG.",
@@ -415,6 +424,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StudioError as exc:
         print(f"{exc.code}: {args.input}: {exc.message}", file=sys.stderr)
         return 2
+    except DetectorUnavailableError as exc:
+        print(f"detector_unavailable: {exc}", file=sys.stderr)
+        return 3
     aligned.image.save(args.output, format="PNG")
     return 0
 

@@ -136,14 +136,7 @@ class DlibDetector:
 
     def _load_locked(self) -> tuple[Any, Any]:
         if self._models is None:
-            try:
-                import dlib
-            except ImportError as exc:
-                raise DetectorUnavailableError(
-                    "the dlib backend needs the 'dlib' module (pip install dlib-bin)"
-                ) from exc
-            path = self.predictor_path or dlib_predictor_path()
-            self._models = (dlib.get_frontal_face_detector(), dlib.shape_predictor(str(path)))
+            self._models = _dlib_models(self.predictor_path or dlib_predictor_path())
         return self._models
 
     def detect(self, image: Image.Image) -> list[Face]:
@@ -161,6 +154,18 @@ class DlibDetector:
                 box = _clip_box(rect.left(), rect.top(), rect.right(), rect.bottom(), *image.size)
                 faces.append(Face(box=box, landmarks=points, score=float(score)))
         return _largest_first(faces)
+
+
+@cache
+def _dlib_models(predictor_path: Path) -> tuple[Any, Any]:
+    """(detector, shape predictor), loaded once per process and predictor file."""
+    try:
+        import dlib
+    except ImportError as exc:
+        raise DetectorUnavailableError(
+            "the dlib backend needs the 'dlib' module (pip install dlib-bin)"
+        ) from exc
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(predictor_path))
 
 
 def _url_file_name(url: str) -> str:
