@@ -227,15 +227,16 @@ def _shapes(tensors: Mapping[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in tensors.items()}
 
 
-def _check_top_level(state: Mapping[str, Any], path: Path, allowed_prefixes: tuple[str, ...]) -> None:
-    stray = sorted(k for k in state if not k.startswith(allowed_prefixes))
+def _check_top_level(state: Mapping[str, Any], path: Path) -> None:
+    """An autoencoder or latent checkpoint holds `x_T`, `conds_*`, `model.*`, `ema_model.*` only."""
+    stray = sorted(k for k in state if k not in _BUFFERS and not k.startswith(("model.", "ema_model.")))
     if stray:
-        raise ConversionError(f"{path}: unexpected tensors outside {list(allowed_prefixes)}: "
-                              f"{', '.join(stray[:12])}")
+        raise ConversionError(f"{path}: unexpected tensors besides x_T, conds_mean, conds_std, model.*, "
+                              f"ema_model.*: {', '.join(stray[:12])}")
 
 
 # ------------------------------------------------------------------ splitting the state dicts
-_AUTOENC_KEYS = ("x_T", "conds_mean", "conds_std", "model.", "ema_model.")
+_BUFFERS = ("x_T", "conds_mean", "conds_std")
 _LATENT_PREFIX = "ema_model.latent_net."
 
 
@@ -246,7 +247,7 @@ def autoencoder_tensors(state: Tensors, path: Path, image_size: int | None = Non
     if not tensors:
         hint = " (a classifier checkpoint? pass it with --classifier)" if "classifier.weight" in state else ""
         raise ConversionError(f"{path}: no ema_model.* tensors{hint}")
-    _check_top_level(state, path, _AUTOENC_KEYS)
+    _check_top_level(state, path)
     if "x_T" in state:
         shape = tuple(state["x_T"].shape)
         if len(shape) != 4 or shape[2] != shape[3]:
@@ -261,7 +262,7 @@ def autoencoder_tensors(state: Tensors, path: Path, image_size: int | None = Non
 
 def latent_net_tensors(state: Tensors, path: Path) -> Tensors:
     """The EMA latent MLP tensors (`ema_model.latent_net.*`, prefix stripped, aliases kept)."""
-    _check_top_level(state, path, _AUTOENC_KEYS)
+    _check_top_level(state, path)
     tensors = {k.removeprefix(_LATENT_PREFIX): v for k, v in state.items() if k.startswith(_LATENT_PREFIX)}
     if not tensors:
         raise ConversionError(f"{path}: no {_LATENT_PREFIX}* tensors (not a latent DPM checkpoint)")
@@ -301,7 +302,11 @@ def classifier_tensors(
     with_stats = stats is None or "conds_mean" in state or "conds_std" in state
     layout = classifier_layout(len(CELEBA_ATTRIBUTES), z_dim, with_stats=with_stats)
     check_layout(layout, _shapes(state), source)
-    mean, std = (state["conds_mean"], state["conds_std"]) if with_stats else stats  # type: ignore[misc]
+    if with_stats:
+        mean, std = state["conds_mean"], state["conds_std"]
+    else:
+        assert stats is not None
+        mean, std = stats
     return {"weight": state["classifier.weight"], "bias": state["classifier.bias"],
             "conds_mean": mean.reshape(z_dim), "conds_std": std.reshape(z_dim)}
 
@@ -503,55 +508,21 @@ def convert(
         ConversionError / CheckpointError: naming the file and the offending keys.
     """
     _prepare_out(out, overwrite)
-    checkpoint = load_checkpoint(autoenc)
-    state = state_dict_of(checkpoint, autoenc)
-    tensors, size = autoencoder_tensors(state, autoenc, image_size)
-    cfg = infer_autoencoder_config(_shapes(tensors), size, log=log)
-    autoencoder = _materialize(lambda: DiffAEUNet(cfg))
-    load_strict(autoencoder, tensors, f"{autoenc} (ema_model.*)")
-    if any(k.startswith(_LATENT_PREFIX) for k in state) and latent is None:
+    autoencoder, holds_latent = _autoencoder(autoenc, image_size, log)
+    if holds_latent and latent is None:
         log(f"note: {autoenc} also holds a latent DPM; pass it as --latent too to enable sampling")
-    del checkpoint, state, tensors
-
-    pkl_stats = None
-    if latent_stats is not None:
-        pkl = load_checkpoint(latent_stats)
-        if not isinstance(pkl, Mapping):
-            raise ConversionError(f"{latent_stats}: holds a {type(pkl).__name__}, not the latent.pkl dict")
-        pkl_stats = z_stats(pkl, cfg.z_dim, str(latent_stats))
-
-    latent_net = stats = None
-    latent_cfg: LatentNetConfig | None = None
-    if latent is not None:
-        lstate = state_dict_of(load_checkpoint(latent), latent)
-        ltensors = latent_net_tensors(lstate, latent)
-        latent_cfg = infer_latent_config(_shapes(ltensors))
-        if latent_cfg.num_channels != cfg.z_dim:
-            raise ConversionError(f"{latent}: the latent DPM works on z of size {latent_cfg.num_channels} "
-                                  f"(ema_model.latent_net.time_embed.0.weight) but the autoencoder's z_dim "
-                                  f"is {cfg.z_dim}")
-        latent_net = _materialize(lambda: LatentMLP(latent_cfg))
-        load_strict(latent_net, ltensors, f"{latent} (ema_model.latent_net.*)", LatentMLP.ALIASES)
-        has_stats = "conds_mean" in lstate or "conds_std" in lstate
-        stats = z_stats(lstate, cfg.z_dim, str(latent)) if has_stats or pkl_stats is None else pkl_stats
-        _warn_if_other_encoder(lstate, autoencoder, latent, log)
-
-    clf = None
-    info: dict[str, Any] = {}
-    if classifier is not None:
-        ccheckpoint = load_checkpoint(classifier)
-        ctensors = classifier_tensors(state_dict_of(ccheckpoint, classifier), cfg.z_dim,
-                                      f"{classifier} (classifier checkpoint)", pkl_stats)
-        clf = _materialize(lambda: AttributeClassifier(CELEBA_ATTRIBUTES, cfg.z_dim))
-        load_strict(clf, ctensors, f"{classifier} (classifier.*)")
-        info = {**_source_info(ccheckpoint, classifier),
-                "weights": "classifier.* (non-EMA, as the official manipulation; OFFICIAL.md §5.1)"}
+    z_dim = autoencoder.cfg.z_dim
+    pkl_stats = None if latent_stats is None else _pkl_stats(latent_stats, z_dim)
+    latent_net, stats = _latent(latent, autoencoder, pkl_stats, log) if latent is not None else (None, None)
+    clf, info = _classifier(classifier, z_dim, pkl_stats) if classifier is not None else (None, {})
+    if clf is not None:
         for name, other in (("the latent checkpoint", stats), ("--latent-stats", pkl_stats)):
-            if other is not None and _max_diff(clf.conds_mean, other[0]) > 1e-5:
-                log(f"warning: the classifier's conds_mean differs from {name}'s (max |Δ| "
-                    f"{_max_diff(clf.conds_mean, other[0]):.3g}): were they made for the same autoencoder?")
+            if other is not None and (diff := _max_diff(clf.conds_mean, other[0])) > 1e-5:
+                log(f"warning: the classifier's conds_mean differs from {name}'s (max |Δ| {diff:.3g}): "
+                    "were they made for the same autoencoder?")
 
-    config = ModelConfig(preset or preset_name(cfg), cfg, latent_net=latent_cfg)
+    cfg = autoencoder.cfg
+    config = ModelConfig(preset or preset_name(cfg), cfg, latent_net=latent_net.cfg if latent_net else None)
     pipe = DiffAEPipeline(config, autoencoder, classifier=clf, latent_net=latent_net, latent_stats=stats,
                           attribute_info=info, device="cpu", dtype=torch.float32)
     out.mkdir(parents=True, exist_ok=True)
@@ -561,6 +532,65 @@ def convert(
     loaded = DiffAEPipeline.from_pretrained(out, device="cpu", dtype=torch.float32)
     _verify(pipe, loaded, out)
     return loaded
+
+
+def _autoencoder(path: Path, image_size: int | None, log: Callable[[str], None]) -> tuple[DiffAEUNet, bool]:
+    """(the EMA autoencoder, whether the file also holds a latent DPM)."""
+    state = state_dict_of(load_checkpoint(path), path)
+    tensors, size = autoencoder_tensors(state, path, image_size)
+    what = f"{path} (ema_model.*)"
+    try:
+        cfg = infer_autoencoder_config(_shapes(tensors), size, log=log)
+    except ConversionError as e:
+        raise ConversionError(f"{what}: {e}") from None
+    autoencoder: DiffAEUNet = _materialize(lambda: DiffAEUNet(cfg))
+    load_strict(autoencoder, tensors, what)
+    return autoencoder, any(k.startswith(_LATENT_PREFIX) for k in state)
+
+
+def _pkl_stats(path: Path, z_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    pkl = load_checkpoint(path)
+    if not isinstance(pkl, Mapping):
+        raise ConversionError(f"{path}: holds a {type(pkl).__name__}, not the latent.pkl dict")
+    return z_stats(pkl, z_dim, str(path))
+
+
+def _latent(
+    path: Path, autoencoder: DiffAEUNet, pkl_stats: tuple[torch.Tensor, torch.Tensor] | None,
+    log: Callable[[str], None],
+) -> tuple[LatentMLP, tuple[torch.Tensor, torch.Tensor]]:
+    """(the EMA latent MLP, its z statistics (D,), (D,)) from a latent DPM checkpoint."""
+    state = state_dict_of(load_checkpoint(path), path)
+    tensors = latent_net_tensors(state, path)
+    what = f"{path} (ema_model.latent_net.*)"
+    try:
+        cfg = infer_latent_config(_shapes(tensors))
+    except ConversionError as e:
+        raise ConversionError(f"{what}: {e}") from None
+    z_dim = autoencoder.cfg.z_dim
+    if cfg.num_channels != z_dim:
+        raise ConversionError(f"{what}: the latent DPM works on z of size {cfg.num_channels} "
+                              f"(time_embed.0.weight) but the autoencoder's z_dim is {z_dim}")
+    net: LatentMLP = _materialize(lambda: LatentMLP(cfg))
+    load_strict(net, tensors, what, LatentMLP.ALIASES)
+    has_stats = "conds_mean" in state or "conds_std" in state
+    stats = z_stats(state, z_dim, str(path)) if has_stats or pkl_stats is None else pkl_stats
+    _warn_if_other_encoder(state, autoencoder, path, log)
+    return net, stats
+
+
+def _classifier(
+    path: Path, z_dim: int, pkl_stats: tuple[torch.Tensor, torch.Tensor] | None
+) -> tuple[AttributeClassifier, dict[str, Any]]:
+    """(the non-EMA attribute classifier, attribute_info recording where it came from)."""
+    checkpoint = load_checkpoint(path)
+    tensors = classifier_tensors(state_dict_of(checkpoint, path), z_dim,
+                                 f"{path} (classifier checkpoint)", pkl_stats)
+    clf: AttributeClassifier = _materialize(lambda: AttributeClassifier(CELEBA_ATTRIBUTES, z_dim))
+    load_strict(clf, tensors, f"{path} (classifier.*)")
+    info = {**_source_info(checkpoint, path),
+            "weights": "classifier.* (non-EMA, as the official manipulation; OFFICIAL.md §5.1)"}
+    return clf, info
 
 
 def _warn_if_other_encoder(lstate: Tensors, autoencoder: DiffAEUNet, path: Path,

@@ -200,8 +200,10 @@ def test_safe_loader_reads_tensors_and_runs_nothing(fake: Fake) -> None:
     assert all(torch.equal(state[k], v) for k, v in fake.autoenc_state.items())
 
 
-def test_safe_loader_never_calls_a_blocked_global(tmp_path: Path) -> None:
-    """getattr (how protocol 2 pickles methods) and system calls stay inert placeholders."""
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_safe_loader_never_calls_a_blocked_global(tmp_path: Path, zip_format: bool) -> None:
+    """getattr (how protocol 2 pickles methods) and system calls stay inert placeholders, in
+    the zip format and in the legacy one (which also reads its headers through `load`)."""
     marker = tmp_path / "touched"
 
     class Touch:
@@ -215,7 +217,8 @@ def test_safe_loader_never_calls_a_blocked_global(tmp_path: Path) -> None:
             return (os.system, (f"touch {marker}",))
 
     path = tmp_path / "evil.pt"
-    torch.save({"state_dict": {"w": torch.ones(2)}, "a": Touch(), "b": System()}, path)
+    torch.save({"state_dict": {"w": torch.ones(2)}, "a": Touch(), "b": System()}, path,
+               _use_new_zipfile_serialization=zip_format)
     loaded = load_checkpoint(path)
     assert not marker.exists()
     assert isinstance(loaded["a"], Placeholder) and isinstance(loaded["b"], Placeholder)
@@ -308,6 +311,7 @@ KEY = "ema_model.output_blocks.0.0.emb_layers.1.bias"
         ("extra", ["unexpected 1", "input_blocks.1.0.extra.weight"]),
         ("misshaped", ["misshaped 1", "middle_block.0.cond_emb_layers.1.weight (32, 64)"]),
         ("stray", ["unexpected tensors", "optimizer.exp_avg"]),
+        ("uninferable", ["autoenc.ckpt (ema_model.*): cannot infer", "time_embed.time_embed.0.weight"]),
     ],
 )
 def test_autoencoder_layout_errors_name_the_key(fake: Fake, tmp_path: Path, capsys: Capture,
@@ -319,8 +323,10 @@ def test_autoencoder_layout_errors_name_the_key(fake: Fake, tmp_path: Path, caps
         state["ema_model.input_blocks.1.0.extra.weight"] = torch.zeros(3)
     elif change == "misshaped":
         state["ema_model.middle_block.0.cond_emb_layers.1.weight"] = torch.zeros(32, 64)
-    else:
+    elif change == "stray":
         state["optimizer.exp_avg"] = torch.zeros(3)
+    else:
+        del state["ema_model.time_embed.time_embed.0.weight"]
     err = _convert_modified(fake, tmp_path, capsys, "autoenc", state)
     for text in expected:
         assert text in err
@@ -337,6 +343,19 @@ def test_latent_alias_and_z_size_errors(fake: Fake, tmp_path: Path, capsys: Capt
              **{f"ema_model.latent_net.{k}": v for k, v in other.state_dict().items()}}
     err = _convert_modified(fake, tmp_path, capsys, "latent", state)
     assert "z of size 32" in err and "z_dim is 64" in err
+
+
+def test_files_from_different_autoencoders_are_flagged(fake: Fake, tmp_path: Path, capsys: Capture) -> None:
+    """Same shapes, other values: the latent file's encoder and the z statistics disagree."""
+    state = dict(fake.latent_state)
+    state["conds_mean"] = fake.conds_mean + 1
+    state["ema_model.encoder.out.3.weight"] = fake.autoenc_state["model.encoder.out.3.weight"]
+    path = fake.write("other-latent.ckpt", state)
+    assert run("--autoenc", fake.autoenc, "--latent", path, "--classifier", fake.cls,
+               "--out", tmp_path / "out") == 0
+    err = capsys.readouterr().err
+    assert "semantic encoder stored in" in err and "differs from --autoenc's" in err
+    assert "classifier's conds_mean differs from the latent checkpoint's" in err
 
 
 def test_classifier_errors(fake: Fake, tmp_path: Path, capsys: Capture) -> None:
