@@ -266,6 +266,11 @@ def latent_net_tensors(state: Tensors, path: Path) -> Tensors:
     tensors = {k.removeprefix(_LATENT_PREFIX): v for k, v in state.items() if k.startswith(_LATENT_PREFIX)}
     if not tensors:
         raise ConversionError(f"{path}: no {_LATENT_PREFIX}* tensors (not a latent DPM checkpoint)")
+    orphans = sorted(k for k in tensors for alias, twin in LatentMLP.ALIASES.items()
+                     if alias in k and k.replace(alias, twin) not in tensors)
+    if orphans:  # load_strict would fail on the missing twin with a bare KeyError
+        raise ConversionError(f"{path}: unexpected alias tensors without their twin: "
+                              f"{', '.join(_LATENT_PREFIX + k for k in orphans[:12])}")
     return tensors
 
 
@@ -529,6 +534,9 @@ def convert(
     for name in _OUTPUT_FILES:  # a stale file from an earlier conversion must not be picked up
         (out / name).unlink(missing_ok=True)
     pipe.save_pretrained(out)
+    mode = (out / "config.json").stat().st_mode & 0o777  # safetensors writes 0600 whatever the umask
+    for written in out.glob("*.safetensors"):
+        written.chmod(mode)
     loaded = DiffAEPipeline.from_pretrained(out, device="cpu", dtype=torch.float32)
     _verify(pipe, loaded, out)
     return loaded

@@ -269,6 +269,8 @@ def test_summary_names_preset_and_sizes(fake: Fake, tmp_path: Path, capsys: Capt
     assert "preset 'tiny'" in text and "32 px" in text and "can sample: no" in text
     assert f"{sum(p.numel() for p in fake.ema_net.parameters()):,} parameters" in text
     assert json.loads((tmp_path / "m" / "config.json").read_text())["preset"] == "tiny"
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "m").iterdir()}
+    assert len(set(modes.values())) == 1, modes  # weights as readable as config.json
     assert not (tmp_path / "m" / "classifier.safetensors").exists()
 
 
@@ -337,6 +339,11 @@ def test_latent_alias_and_z_size_errors(fake: Fake, tmp_path: Path, capsys: Capt
     state["ema_model.latent_net.layers.1.cond_layers.1.weight"] = torch.zeros(128, 64)
     err = _convert_modified(fake, tmp_path, capsys, "latent", state)
     assert "layers.1.cond_layers.1.weight differs from its alias layers.1.linear_emb.weight" in err
+
+    state = dict(fake.latent_state)
+    state["ema_model.latent_net.layers.3.cond_layers.1.weight"] = torch.zeros(64, 64)  # last layer: none
+    err = _convert_modified(fake, tmp_path, capsys, "latent", state)
+    assert "without their twin: ema_model.latent_net.layers.3.cond_layers.1.weight" in err
 
     other = LatentMLP(LatentNetConfig(num_channels=32, num_hid_channels=64, num_layers=3, skip_layers=(1, 2)))
     state = {**{k: v for k, v in fake.latent_state.items() if "latent_net" not in k},
