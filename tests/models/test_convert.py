@@ -175,7 +175,7 @@ def test_weights_only_load_refuses_the_lightning_file(fake: Fake) -> None:
         torch.load(fake.autoenc, weights_only=True)
 
 
-def test_marker_payload_is_live_under_plain_pickle(fake: Fake, tmp_path: Path) -> None:
+def test_marker_payload_is_live_under_plain_pickle(tmp_path: Path) -> None:
     """Control for the next test: an unrestricted load does run the payload."""
     marker = tmp_path / "plain-marker"
     path = _lightning_file(tmp_path / "plain.ckpt", {"a": torch.zeros(1)}, marker, 1)
