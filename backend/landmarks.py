@@ -127,11 +127,10 @@ class DlibDetector:
         self.min_score = min_score
         self.predictor_path = predictor_path
         self._models: tuple[Any, Any] | None = None
-        self._lock = threading.Lock()  # dlib objects are not documented as thread-safe
 
     def load(self) -> None:
         """Load detector and predictor now (otherwise done by the first `detect`)."""
-        with self._lock:
+        with _DLIB_LOCK:
             self._load_locked()
 
     def _load_locked(self) -> tuple[Any, Any]:
@@ -143,7 +142,7 @@ class DlibDetector:
         """All faces scoring at least `min_score`, largest box first."""
         pixels = np.asarray(image.convert("RGB"))
         faces = []
-        with self._lock:
+        with _DLIB_LOCK:
             detector, predictor = self._load_locked()
             rects, scores, _ = detector.run(pixels, self.upsample, 0.0)
             for rect, score in zip(rects, scores, strict=True):
@@ -154,6 +153,10 @@ class DlibDetector:
                 box = _clip_box(rect.left(), rect.top(), rect.right(), rect.bottom(), *image.size)
                 faces.append(Face(box=box, landmarks=points, score=float(score)))
         return _largest_first(faces)
+
+
+# dlib's objects are not documented as thread-safe, and detectors share them (below).
+_DLIB_LOCK = threading.Lock()
 
 
 @cache
