@@ -6,6 +6,7 @@ or misshaped tensor is listed by name in the error.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -83,7 +84,11 @@ def load_strict(
     given = {k: v for k, v in tensors.items() if not _is_alias(k, aliases)}
     check_layout(expected, {k: tuple(v.shape) for k, v in given.items()}, what)
     for key, value in tensors.items():
-        if _is_alias(key, aliases) and not torch.equal(value, tensors[_twin(key, aliases)]):
+        if not _is_alias(key, aliases):
+            continue
+        if _twin(key, aliases) not in tensors:
+            raise CheckpointError(f"{what}: {key} has no twin {_twin(key, aliases)}")
+        if not torch.equal(value, tensors[_twin(key, aliases)]):
             raise CheckpointError(f"{what}: {key} differs from its alias {_twin(key, aliases)}")
     state = module.state_dict()
     with torch.no_grad():
@@ -93,6 +98,11 @@ def load_strict(
 
 def save_tensors(tensors: Mapping[str, torch.Tensor], path: str | Path) -> None:
     save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path))
+    # safetensors creates files 0600 whatever the umask; model files are meant to be shared
+    # (a worker may run as another user), so give them the mode any other file would get.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:

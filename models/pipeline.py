@@ -284,6 +284,8 @@ class DiffAEPipeline:
         classifier = None
         info: dict[str, Any] = {}
         if (root / "classifier.safetensors").exists():
+            if not (root / "attributes.json").is_file():
+                raise CheckpointError(f"{root}: classifier.safetensors without attributes.json")
             info = json.loads((root / "attributes.json").read_text())
             classifier = AttributeClassifier(info["names"], config.autoencoder.z_dim)
             load_strict(classifier, load_tensors(root / "classifier.safetensors"),
