@@ -41,6 +41,8 @@ _HAIR_RGB = np.array(
     [(32, 27, 26), (112, 72, 42), (228, 192, 118), (182, 182, 186), (160, 70, 36)], dtype=float
 )
 _HAIR_LABEL = {"Black_Hair": 0, "Brown_Hair": 1, "Blond_Hair": 2, "Gray_Hair": 3}
+# Colours a sampled main colour may blend with; red + black or red + brown would read as brown.
+_HAIR_BLEND = {0: (1, 3), 1: (0, 2, 4), 2: (1, 3, 4), 3: (0, 1, 2), 4: (2, 3)}
 _SKIN_RGB = np.array(
     [(255, 226, 204), (246, 206, 176), (232, 182, 146), (212, 158, 118), (186, 128, 90),
      (150, 98, 66), (116, 72, 48), (84, 53, 37)], dtype=float,
@@ -134,7 +136,7 @@ def sample_params(seed: int) -> FaceParams:
         main = 3
     else:
         main = int(rng.choice([0, 1, 2, 4], p=[0.30, 0.31, 0.29, 0.10]))
-    second = int(rng.choice([i for i in range(5) if i != main]))
+    second = int(rng.choice(_HAIR_BLEND[main]))
     mix = [0.0] * 5
     mix[main] = float(rng.uniform(0.62, 1.0))
     mix[second] = 1.0 - mix[main]
@@ -448,11 +450,13 @@ def _draw_age(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
     a = _smooth(f.age, 0.3, 0.95)
     if a <= 0:
         return
-    ink = _col(skin * 0.58, 220 * a)
+    ink = _col(skin * 0.45, 230 * a)
     fx = f.fx
-    for i, y in enumerate((-0.178, -0.2, -0.222)):
+    top, bottom = f.hairline_y + 0.018, f.brow_y - 0.03
+    for i in range(3):  # forehead lines, spread over whatever forehead there is
+        y = bottom + (top - bottom) * i / 2
         x = (0.1 - 0.012 * i) * _lin(-1.0, 1.0, 7)
-        pen.line(np.stack([x + fx * 0.5, y + 0.01 * (x / 0.1) ** 2], axis=1), 0.009, ink)
+        pen.line(np.stack([x + fx * 0.5, y + 0.01 * (x / 0.1) ** 2], axis=1), 0.011, ink)
     for sx in (-1.0, 1.0):
         ex = sx * f.eye_x + fx
         cx = ex + sx * 0.06
@@ -533,16 +537,16 @@ def _mouth_curves(p: FaceParams, f: _Layout) -> tuple[np.ndarray, ...]:
     """x and the four lip curves (upper outer, upper inner, lower inner, lower outer)."""
     s = p.smiling
     u = _lin(-1.0, 1.0, 21)
-    mw = 0.05 + 0.026 * s
+    mw = 0.064 + 0.022 * s
     rise = 0.032 * s - 0.006 * (1 - s) - 0.008 * f.age
     opening = 0.042 * _smooth(s, 0.45, 0.95)
-    full = p.lip_fullness * (1 - 0.3 * f.age) * (1 + 0.15 * (1 - p.male))
+    full = p.lip_fullness * (1 - 0.3 * f.age) * (1 + 0.15 * (1 - p.male)) * (1 + 0.25 * p.lipstick)
     y0 = f.mouth_y - rise * u**2
     yu = y0 - 0.15 * opening * (1 - u**2)
     yl = y0 + opening * (1 - u**2) ** 0.9
     bow = 1 - 0.35 * np.exp(-((u / 0.18) ** 2))
-    yU = yu - 0.014 * full * np.sqrt(1 - u**2) * bow
-    yL = yl + 0.02 * full * (1 - u**2) ** 0.6
+    yU = yu - 0.017 * full * np.sqrt(1 - u**2) * bow
+    yL = yl + 0.024 * full * (1 - u**2) ** 0.6
     return 1.6 * f.fx + mw * u, yU, yu, yl, yL
 
 
@@ -588,7 +592,7 @@ def _draw_beard(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray, hair: np
 
 def _draw_mouth(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
     x, yU, yu, yl, yL = _mouth_curves(p, f)
-    natural = skin * np.array([0.88, 0.68, 0.68]) + np.array([10, 0, 0])
+    natural = skin * np.array([0.9, 0.74, 0.74]) + np.array([6, 0, 0])
     lip = natural + p.lipstick * (np.asarray(p.lipstick_rgb) - natural)
     top = np.stack([x, yU], 1)
     bottom = np.stack([x, yL], 1)
@@ -615,6 +619,8 @@ def _draw_hair(
         pen.poly(np.vstack([o_r, nape, o_l[::-1]]), _col(hair * 0.78))
         return
     pen.poly(np.vstack([o_r, i_r[::-1], i_l, o_l[::-1]]), _col(hair))
+    edge = _col(hair * 0.5, 210)  # an inked hairline keeps hair apart from a similar skin tone
+    pen.line(np.vstack([i_r[::-1], i_l]), 0.009, edge)
     dark = _col(hair * 0.6, 70 + 150 * max(p.wavy, p.straight))
     light = _col(np.minimum(hair * 1.25 + 30, 255), 50 + 110 * max(p.wavy, p.straight))
     n = len(o_r)
@@ -628,13 +634,13 @@ def _draw_hair(
     if p.straight > 0.05:  # sleek straight hair: a shine band over the crown
         shine = _col(np.minimum(hair * 1.2 + 75, 255), 170 * p.straight)
         for o, i in ((o_r, i_r), (o_l, i_l)):
-            pen.line((i + 0.5 * (o - i))[2:15], 0.04, shine)
+            pen.line((i + 0.5 * (o - i))[:15], 0.04, shine)
     _draw_bangs(pen, p, f, hair)
 
 
 def _draw_bangs(pen: _Pen, p: FaceParams, f: _Layout, hair: np.ndarray) -> None:
-    b = p.bangs
-    if b < 0.03:
+    b = _smooth(p.bangs, 0.1, 0.9)  # short of 0.5 a fringe stays short
+    if b < 0.02:
         return
     y_top = f.hairline_y - 0.03
     y_f = f.hairline_y + 0.01 + b * (f.brow_y - 0.014 - f.hairline_y - 0.01)
@@ -647,13 +653,14 @@ def _draw_bangs(pen: _Pen, p: FaceParams, f: _Layout, hair: np.ndarray) -> None:
     x_top = float(f.half_width(y_top)) * 0.95
     fringe = np.vstack([[(-x_top, y_top)], np.stack([bx, by], 1), [(x_top, y_top)]])
     pen.poly(fringe, _col(hair))
-    dark = _col(hair * 0.6, 80 + 100 * max(p.wavy, p.straight))
+    dark = _col(hair * 0.55, 120 + 100 * max(p.wavy, p.straight))
     for x in bx[1:-1:2]:
-        pen.line(np.array([(x * 0.8, y_top + 0.01), (x, y_f - depth)]), 0.006, dark)
+        pen.line(np.array([(x * 0.8, y_top + 0.01), (x, y_f - depth)]), 0.007, dark)
+    pen.line(np.stack([bx, by], 1), 0.009, _col(hair * 0.5, 210))
 
 
 def _draw_glasses(pen: _Pen, p: FaceParams, f: _Layout) -> None:
-    g = _smooth(p.eyeglasses, 0.2, 0.6)
+    g = _smooth(p.eyeglasses, 0.3, 0.6)
     if g <= 0:
         return
     frame = _col(p.frame_rgb, 255 * g)
@@ -726,9 +733,9 @@ def landmarks(params: FaceParams) -> dict[str, tuple[float, float]]:
     """Where features land, as (x, y) fractions of the image side (x right, y down).
 
     Keys: left_eye, right_eye (as seen in the image), nose, mouth, mouth_left, mouth_right,
-    chin (inside the face, above its lowest point), forehead, hair_top (inside the hair above
-    the forehead), cheek_left, cheek_right, neck_left, neck_right (beside the neck, where long
-    hair falls).
+    chin (inside the face, above its lowest point), forehead (midway between brows and
+    hairline), hair_top (inside the hair above the forehead), cheek_left, cheek_right,
+    shoulder_left, shoulder_right (beside the neck, where long hair falls).
     """
     p = params
     f = _layout(p)
@@ -737,15 +744,15 @@ def landmarks(params: FaceParams) -> dict[str, tuple[float, float]]:
         "left_eye": (-f.eye_x + f.fx, f.eye_y), "right_eye": (f.eye_x + f.fx, f.eye_y),
         "nose": (1.5 * f.fx, f.nose_y), "mouth": (1.6 * f.fx, f.mouth_y),
         "mouth_left": (x[0], yu[0]), "mouth_right": (x[-1], yu[-1]),
-        "chin": (0.0, f.C - 0.03), "forehead": (f.fx * 0.5, f.brow_y - 0.045),
+        "chin": (0.0, f.C - 0.03), "forehead": (f.fx * 0.5, 0.5 * (f.brow_y + f.hairline_y)),
         "hair_top": (p.parting * 0.5, f.hairline_y - 0.06),
         "cheek_left": (-f.eye_x - 0.01 + f.fx, 0.1), "cheek_right": (f.eye_x + 0.01 + f.fx, 0.1),
-        "neck_left": (-f.neck_w - 0.045, 0.33), "neck_right": (f.neck_w + 0.045, 0.33),
+        "shoulder_left": (-f.neck_w - 0.045, 0.4), "shoulder_right": (f.neck_w + 0.045, 0.4),
     }
     (A_body, b_body), (A_head, b_head) = _transforms(p, 1)
     out = {}
     for name, xy in pts.items():
-        A, b = (A_body, b_body) if name.startswith("neck") else (A_head, b_head)
+        A, b = (A_body, b_body) if name.startswith("shoulder") else (A_head, b_head)
         q = A @ np.asarray(xy) + b
         out[name] = (float(q[0]), float(q[1]))
     return out
