@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from models.facegen import (
     ATTRIBUTES,
@@ -15,6 +16,7 @@ from models.facegen import (
     attribute_values,
     generate,
     landmarks,
+    main,
     make_face,
     render,
     sample_params,
@@ -107,6 +109,14 @@ def test_bad_input_is_rejected_with_the_allowed_set():
         sample_params(-1)
     with pytest.raises(ValueError, match="size >= 16"):
         render(p, size=8)
+
+
+def test_cli_writes_a_grid_and_attribute_strips(tmp_path):
+    main(["--out", str(tmp_path / "grid.png"), "--n", "16", "--size", "16"])
+    grid = Image.open(tmp_path / "grid.png")
+    assert grid.size == (2 * (8 * 18 + 2), 2 * (2 * 18 + 2))  # 8 x 2 tiles, 2 px gaps, 2x zoom
+    main(["--strips", "--out", str(tmp_path / "strips.png"), "--size", "16", "--steps", "3"])
+    assert Image.open(tmp_path / "strips.png").height == 2 * (len(ATTRIBUTES) * 18 + 2)
 
 
 # --- image statistics ------------------------------------------------------------------------
