@@ -403,9 +403,9 @@ def _hair_paths(p: FaceParams, f: _Layout, sx: float) -> tuple[np.ndarray, np.nd
     return outer, inner
 
 
-def _draw_background(img: Image.Image, p: FaceParams, px: int) -> None:
-    n = max(px // 4, 1)  # NEAREST blow-up by 4 is undone exactly by a 4x box reduction
-    g = _lin(-1.0, 1.0, n)
+def _draw_background(img: Image.Image, p: FaceParams, size: int) -> None:
+    px = img.width
+    g = _lin(-1.0, 1.0, size)  # drawn at output size: the final box reduction undoes NEAREST
     d = math.cos(p.background_angle) * g[None, :] + math.sin(p.background_angle) * g[:, None]
     w = ((d + 1.5) / 3.0)[..., None]
     small = np.asarray(p.background[0]) * (1 - w) + np.asarray(p.background[1]) * w
@@ -708,7 +708,7 @@ def render(params: FaceParams, size: int = 64, supersample: int = 4) -> np.ndarr
     skin = np.asarray(p.skin)
     hair = _hair_rgb(p, f.age)
     img = Image.new("RGB", (px, px))
-    _draw_background(img, p, px)
+    _draw_background(img, p, size)
     draw = ImageDraw.Draw(img, "RGBA")
     (A_body, b_body), (A_head, b_head) = _transforms(p, px)
     k = p.scale * px
