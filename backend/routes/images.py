@@ -1,0 +1,18 @@
+"""Images: the aligned crops, reconstructions, edits, frames and GIFs that jobs produced."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from backend.routes.deps import StudioDep, errors
+
+router = APIRouter(tags=["images"])
+
+
+@router.get("/images/{image_id}", response_class=Response, responses={
+    **errors(404, 503), 200: {"content": {"image/png": {}, "image/gif": {}}}})
+def image(image_id: str, studio: StudioDep) -> Response:
+    """A stored image: PNG (the interpolation's `gif_url` is a GIF)."""
+    data, content_type = studio.image(image_id)
+    headers = {"Cache-Control": "private, max-age=3600, immutable"}
+    return Response(data, media_type=content_type, headers=headers)

@@ -1,0 +1,80 @@
+"""Jobs: start one (encode, manipulate, interpolate, sample), read it, follow it (SSE)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from backend.jobs import Studio
+from backend.routes.deps import StudioDep, errors
+from backend.schemas import InterpolateRequest, JobAccepted, JobOut, ManipulateRequest, SampleRequest
+
+router = APIRouter(tags=["jobs"])
+
+
+def _accepted(job_id: str) -> JobAccepted:
+    return JobAccepted(job_id=job_id, job_url=f"/jobs/{job_id}", events_url=f"/jobs/{job_id}/events")
+
+
+@router.post("/encode", status_code=202, response_model=JobAccepted, responses=errors(413, 415, 422, 503))
+async def encode(
+    studio: StudioDep,
+    image: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo with a face")],
+    face: Annotated[int, Form(description="which face, 0 = the largest")] = 0,
+    steps: Annotated[int | None, Form(description="DDIM inversion steps (a legal count)")] = None,
+) -> JobAccepted:
+    """Upload a photo: detect and FFHQ-align a face, then encode it into a latent (async job).
+
+    The job's result holds `latent_id` (for /manipulate, /interpolate), the aligned crop, its
+    reconstruction and every face found.
+    """
+    data = await image.read(studio.settings.max_upload_bytes + 1)  # one byte more says "too large"
+    return _accepted(await run_in_threadpool(studio.encode, data, face, steps))
+
+
+@router.post("/manipulate", status_code=202, response_model=JobAccepted, responses=errors(404, 422, 503))
+def manipulate(body: ManipulateRequest, studio: StudioDep) -> JobAccepted:
+    """Edit a latent along attribute directions; the result has the crop and the pasted-back photo.
+
+    An identical request (same latent, edits and steps) answers with the earlier job.
+    """
+    return _accepted(studio.manipulate(body))
+
+
+@router.post("/interpolate", status_code=202, response_model=JobAccepted, responses=errors(404, 422, 503))
+def interpolate(body: InterpolateRequest, studio: StudioDep) -> JobAccepted:
+    """Morph between two latents; the result has one image per alpha and an animated GIF."""
+    return _accepted(studio.interpolate(body))
+
+
+@router.post("/sample", status_code=202, response_model=JobAccepted, responses=errors(409, 422, 503))
+def sample(body: SampleRequest, studio: StudioDep) -> JobAccepted:
+    """Draw new faces with the latent DPM (models that have one; `can_sample` in /attributes)."""
+    return _accepted(studio.sample(body))
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, responses=errors(404, 503))
+def job(job_id: str, studio: StudioDep) -> JobOut:
+    """A job's status, progress (0..1), and its result or error."""
+    return JobOut.model_validate(studio.job(job_id).model_dump())
+
+
+async def _stream(studio: Studio, job_id: str) -> AsyncIterator[str]:
+    async for state in studio.events(job_id):
+        yield ": keep-alive\n\n" if state is None else f"data: {state.model_dump_json()}\n\n"
+
+
+_SSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}}}}
+
+
+@router.get("/jobs/{job_id}/events", responses={**errors(404, 503), **_SSE})
+def events(job_id: str, studio: StudioDep) -> StreamingResponse:
+    """Server-sent events: one `data:` line with the job (as GET /jobs/{id}) per change, from
+    its current state until "succeeded" or "failed"; then the stream ends."""
+    studio.job(job_id)  # 404 before the stream starts
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(_stream(studio, job_id), media_type="text/event-stream", headers=headers)

@@ -1,0 +1,98 @@
+"""Request and response bodies of the HTTP API (DESIGN §2.4); they make the OpenAPI at /docs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
+
+from worker.contracts import EncodeResult, InterpolateResult, JobError, ManipulateResult, SampleResult
+
+LatentId = Annotated[str, Field(min_length=1, max_length=64, examples=["3f2b9c0e5d7a4e1f9b8c6d5e4f3a2b1c"])]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ManipulateRequest(_Request):
+    latent_id: LatentId
+    edits: dict[str, FiniteFloat] = Field(
+        default_factory=dict,
+        description="attribute → amount (see GET /attributes for names and slider ranges)",
+        examples=[{"Smiling": 0.3, "Young": -0.2}],
+    )
+    steps: int | None = Field(default=None, description="DDIM steps (a legal count); default: the server's")
+
+
+class InterpolateRequest(_Request):
+    latent_ids: list[LatentId] = Field(min_length=2, max_length=2, description="[a, b]")
+    alphas: list[Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]] | None = Field(
+        default=None, min_length=1, description="points on the path, 0 = a, 1 = b"
+    )
+    frames: int | None = Field(default=None, ge=2, description="evenly spaced alphas from 0 to 1")
+    steps: int | None = None
+
+    @model_validator(mode="after")
+    def _alphas_or_frames(self) -> InterpolateRequest:
+        if self.alphas is not None and self.frames is not None:
+            raise ValueError("give either alphas or frames, not both")
+        return self
+
+
+class SampleRequest(_Request):
+    n: int = Field(default=4, ge=1)
+    steps: int | None = None
+    latent_steps: int | None = None
+    seed: int | None = Field(
+        default=None, ge=0, lt=2**63, description="same seed, same faces; default random"
+    )
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    job_url: str
+    events_url: str
+
+
+class JobOut(BaseModel):
+    """A job; `result` is filled once `status` is "succeeded", `error` once it is "failed"."""
+
+    job_id: str
+    kind: Literal["encode", "manipulate", "interpolate", "sample"]
+    status: Literal["queued", "running", "succeeded", "failed"]
+    progress: float = Field(ge=0.0, le=1.0)
+    result: EncodeResult | ManipulateResult | InterpolateResult | SampleResult | None = None
+    error: JobError | None = None
+
+
+class AttributeOut(BaseModel):
+    name: str = Field(description="the classifier's name (CelebA-HQ), used as the key in `edits`")
+    label: str
+    note: str | None = Field(default=None, description="what a positive amount does, when not obvious")
+    min: float
+    max: float
+    step: float
+    default: float = 0.0
+    auroc: float | None = Field(default=None, description="held-out AUROC of the direction's classifier")
+
+
+class AttributesOut(BaseModel):
+    preset: str
+    image_size: int
+    can_sample: bool
+    attributes: list[AttributeOut]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    redis: bool
+    workers: list[str]
+    model: str | None = None
+    error: JobError | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every error: ``{"error": {"code", "message"}}``."""
+
+    error: JobError

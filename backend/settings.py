@@ -1,0 +1,43 @@
+"""The web tier's settings: one typed object, built once and injected into the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Environment variables (upper-case field names), e.g. ``REDIS_URL``, ``PORT``."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: For reporting and `/attributes` before a worker has published its model (never loaded here).
+    model_dir: Path = REPO / "models" / "weights" / "demo64"
+    align_backend: Literal["dlib", "face_alignment"] = "dlib"
+    #: False: warp at 4 × the model's size (≤ 2/255 from the official 4096 warp, ~16× faster).
+    align_faithful: bool = False
+    max_upload_bytes: int = Field(default=20 * 2**20, ge=1)
+    max_pixels: int = Field(default=50_000_000, ge=1)
+    #: Lifetime of an upload and everything made from it; pushed back whenever it is used.
+    ttl_seconds: int = Field(default=3600, ge=1)
+    #: DDIM steps when a request names none (must be legal: 2-36, 38, 39, 40, 42, ...).
+    default_steps: int = 20
+    max_steps: int = Field(default=250, ge=1)
+    #: Interpolation frames when a request gives neither `alphas` nor `frames`.
+    default_frames: int = Field(default=8, ge=2)
+    max_frames: int = Field(default=16, ge=2)
+    #: Largest |amount| of one edit; the sliders use a smaller range (see `/attributes`).
+    max_edit_amount: float = Field(default=2.0, gt=0)
+    max_samples: int = Field(default=8, ge=1)
+    #: Accept jobs only while a worker heartbeat is alive (else 503 queue_unavailable).
+    require_worker: bool = True
+    retry_after_seconds: int = Field(default=5, ge=1)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    frontend_dir: Path = REPO / "frontend"

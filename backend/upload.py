@@ -1,0 +1,59 @@
+"""An uploaded photo → the aligned face to encode, with what paste-back needs later.
+
+CPU work (decode, detection, FFHQ warp): call it from a threadpool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from backend.alignment import TRANSFORM_SIZE, align_face, fast_transform_size
+from backend.errors import StudioError
+from backend.intake import load_photo
+from backend.landmarks import DetectorUnavailableError, Face, get_detector
+from backend.settings import Settings
+
+
+@dataclass(frozen=True)
+class PreparedUpload:
+    aligned_png: bytes
+    quad: np.ndarray  # (4, 2) float64, photo coordinates of the crop's corners
+    faces: list[tuple[int, int, int, int]]  # detector boxes, largest first
+    face: int
+    photo_size: tuple[int, int]
+
+
+class _Found:
+    """A detector that answers with faces already detected (so alignment does not detect twice)."""
+
+    name = "found"
+
+    def __init__(self, faces: list[Face]) -> None:
+        self.faces = faces
+
+    def detect(self, image: Image.Image) -> list[Face]:
+        return self.faces
+
+
+def prepare_upload(data: bytes, face: int, image_size: int, settings: Settings) -> PreparedUpload:
+    """Decode, detect every face, FFHQ-align face number `face` (0 = largest) at `image_size`.
+
+    Raises:
+        StudioError: unsupported_image, too_large, no_face, invalid_request (face index), or
+            alignment_unavailable (503) when the landmark backend cannot start.
+    """
+    photo = load_photo(data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
+    try:
+        faces = get_detector(settings.align_backend).detect(photo)
+    except DetectorUnavailableError as exc:
+        raise StudioError("alignment_unavailable", str(exc), 503) from exc
+    transform = TRANSFORM_SIZE if settings.align_faithful else fast_transform_size(image_size)
+    aligned = align_face(photo, image_size, face, detector=_Found(faces), transform_size=transform)
+    buffer = io.BytesIO()
+    aligned.image.save(buffer, format="PNG")
+    return PreparedUpload(aligned_png=buffer.getvalue(), quad=aligned.quad, faces=[f.box for f in faces],
+                          face=face, photo_size=photo.size)

@@ -1,0 +1,219 @@
+"""What the backend and the worker agree on: task names, payloads, results, job states.
+
+Torch-free on purpose: the backend imports this module to validate requests and to send tasks
+*by name*; the worker imports it to parse what it receives. Tasks carry ids and small
+parameters only — images and latents travel through `worker.storage`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# --------------------------------------------------------------------------- task names
+ENCODE = "diffae.encode"
+MANIPULATE = "diffae.manipulate"
+INTERPOLATE = "diffae.interpolate"
+SAMPLE = "diffae.sample"
+TASK_NAMES = (ENCODE, MANIPULATE, INTERPOLATE, SAMPLE)
+
+#: Celery queue every task goes to (one queue: the worker is a single solo process per device).
+QUEUE = "diffae"
+
+JobKind = Literal["encode", "manipulate", "interpolate", "sample"]
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
+
+
+# --------------------------------------------------------------------------- DDIM step rule
+def legal_step_counts(num_timesteps: int = 1000) -> tuple[int, ...]:
+    """Step counts T for which some stride i gives ``len(range(0, num_timesteps, i)) == T``.
+
+    The official "ddim{T}" respacing rule, kept here without torch so that the backend can
+    validate `steps` before queueing; a test holds it equal to `models.ddim.legal_step_counts`.
+    """
+    return tuple(sorted({len(range(0, num_timesteps, i)) for i in range(1, num_timesteps)}))
+
+
+def check_steps(steps: int, num_timesteps: int = 1000, max_steps: int | None = None) -> int:
+    """Return `steps` if it is a legal DDIM step count (≤ `max_steps`), else raise ValueError.
+
+    The message names the value and the nearest legal counts, e.g. 37 → "36 or 38".
+    """
+    legal = [n for n in legal_step_counts(num_timesteps) if max_steps is None or n <= max_steps]
+    if steps in legal:
+        return steps
+    if max_steps is not None and steps > max_steps:
+        raise ValueError(
+            f"steps={steps} is above this server's limit of {max_steps}; largest legal: {legal[-1]}"
+        )
+    below = [n for n in legal if n < steps]
+    above = [n for n in legal if n > steps]
+    nearest = " or ".join(str(n) for n in ([below[-1]] if below else []) + ([above[0]] if above else []))
+    raise ValueError(
+        f"steps={steps} is not a legal DDIM step count for {num_timesteps} timesteps "
+        f"(it must equal len(range(0, {num_timesteps}, stride)) for some stride); nearest: {nearest}"
+    )
+
+
+# --------------------------------------------------------------------------- payloads
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    job_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
+class EncodeJob(_Payload):
+    """Invert the aligned face stored under `latent_id` and render its reconstruction."""
+
+    latent_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    steps: int = Field(ge=1)
+
+
+class ManipulateJob(_Payload):
+    """Move the latent's z_sem along attribute directions and decode with its own x_T."""
+
+    latent_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    edits: dict[str, float]
+    steps: int = Field(ge=1)
+
+
+class InterpolateJob(_Payload):
+    """Decode the path from latent a to latent b (z_sem lerped, x_T slerped) at `alphas`."""
+
+    latent_ids: tuple[str, str]
+    alphas: list[float] = Field(min_length=1)
+    steps: int = Field(ge=1)
+
+
+class SampleJob(_Payload):
+    """Draw `n` unconditional faces with the latent DPM (models that have one)."""
+
+    n: int = Field(ge=1)
+    steps: int = Field(ge=1)
+    latent_steps: int = Field(ge=1)
+    seed: int
+
+
+# --------------------------------------------------------------------------- results
+def image_url(image_id: str) -> str:
+    """The API path of a stored image (`GET /images/{id}`)."""
+    return f"/images/{image_id}"
+
+
+class FaceBox(BaseModel):
+    """A detected face: box ``(left, top, right, bottom)`` in photo pixels."""
+
+    box: tuple[int, int, int, int]
+
+
+class EncodeResult(BaseModel):
+    latent_id: str
+    aligned_url: str
+    reconstruction_url: str
+    faces: list[FaceBox]
+    face: int = Field(description="index of the encoded face in `faces` (0 = largest)")
+    preset: str
+    image_size: int
+    steps: int
+
+
+class ManipulateResult(BaseModel):
+    latent_id: str
+    edits: dict[str, float]
+    steps: int
+    image_url: str = Field(description="the edited aligned crop")
+    photo_url: str = Field(description="the edited crop pasted back into the original photo")
+
+
+class InterpolateResult(BaseModel):
+    latent_ids: tuple[str, str]
+    alphas: list[float]
+    steps: int
+    image_urls: list[str]
+    gif_url: str
+
+
+class SampleResult(BaseModel):
+    seed: int
+    steps: int
+    image_urls: list[str]
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class JobState(BaseModel):
+    """A job as `GET /jobs/{id}` and every server-sent event show it."""
+
+    job_id: str
+    kind: JobKind
+    status: JobStatus
+    progress: float = Field(ge=0.0, le=1.0)
+    result: dict[str, Any] | None = None
+    error: JobError | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+# --------------------------------------------------------------------------- model facts
+class ModelInfo(BaseModel):
+    """What the web tier needs to know about the model, read from its files without torch.
+
+    The worker publishes this to Redis (it knows which model it serves); the backend falls
+    back to reading `MODEL_DIR` itself.
+    """
+
+    model_dir: str
+    preset: str
+    image_size: int
+    num_timesteps: int
+    default_steps: int
+    latent_default_steps: int | None
+    can_sample: bool
+    attributes: list[str]
+    auroc: dict[str, float] = Field(default_factory=dict)
+    ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+    @classmethod
+    def from_dir(cls, path: str | Path) -> ModelInfo:
+        """Read `config.json` (+ `attributes.json`) of a `from_pretrained` directory.
+
+        Raises:
+            FileNotFoundError: `path` has no config.json.
+            ValueError: config.json is not a DiffAE model config.
+        """
+        root = Path(path)
+        config_file = root / "config.json"
+        if not config_file.is_file():
+            raise FileNotFoundError(f"{root}: no config.json (not a model directory)")
+        config = json.loads(config_file.read_text())
+        try:
+            auto, diffusion = config["autoencoder"], config["diffusion"]
+            latent = config.get("latent_diffusion") or None
+            info: dict[str, Any] = {}
+            if (root / "attributes.json").is_file() and (root / "classifier.safetensors").is_file():
+                info = json.loads((root / "attributes.json").read_text())
+            auroc = {k: float(v) for k, v in (info.get("auroc") or {}).items() if math.isfinite(float(v))}
+            return cls(
+                model_dir=str(root),
+                preset=str(config.get("preset", "custom")),
+                image_size=int(auto["image_size"]),
+                num_timesteps=int(diffusion.get("num_timesteps", 1000)),
+                default_steps=int(diffusion.get("default_steps", 20)),
+                latent_default_steps=int(latent["default_steps"]) if latent else None,
+                can_sample=bool(config.get("latent_net")) and (root / "latent_net.safetensors").is_file(),
+                attributes=[str(n) for n in info.get("names", [])],
+                auroc=auroc,
+                ranges={k: (float(v[0]), float(v[1])) for k, v in (info.get("ranges") or {}).items()},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{config_file}: not a DiffAE model config ({exc!r})") from exc

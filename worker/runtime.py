@@ -1,0 +1,73 @@
+"""Per-process state of a worker: settings, Redis stores and the lazily loaded pipeline.
+
+Nothing here runs at import. The model loads on the first task that needs it — after any
+fork, in the process that will use it (CUDA does not survive a fork) — and stays loaded for
+the life of the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from functools import cache
+from typing import TYPE_CHECKING
+
+import redis
+
+from worker.settings import WorkerSettings, get_settings
+from worker.storage import JobStore, Storage
+
+if TYPE_CHECKING:
+    from models.pipeline import DiffAEPipeline
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """What every task of this process shares."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.pid = os.getpid()
+        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=30)
+        self.storage = Storage(client, settings.ttl_seconds)
+        self.jobs = JobStore(client, settings.ttl_seconds)
+        self._pipeline: DiffAEPipeline | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._pipeline is not None
+
+    def pipeline(self) -> DiffAEPipeline:
+        """The model, loaded on first use from `MODEL_DIR` onto `DEVICE`."""
+        if os.getpid() != self.pid:
+            raise RuntimeError("the worker runtime was created before a fork; create it in the child")
+        with self._lock:
+            if self._pipeline is None:
+                self._pipeline = self._load()
+            return self._pipeline
+
+    def _load(self) -> DiffAEPipeline:
+        import torch
+
+        from models.pipeline import DiffAEPipeline
+
+        s = self.settings
+        if s.torch_threads:
+            torch.set_num_threads(s.torch_threads)
+        device = ("cuda" if torch.cuda.is_available() else "cpu") if s.device == "auto" else s.device
+        dtype = None if s.dtype == "auto" else getattr(torch, s.dtype)
+        start = time.perf_counter()
+        pipe = DiffAEPipeline.from_pretrained(s.model_dir, device=device, dtype=dtype)
+        log.info("loaded %s from %s on %s (%s) in %.1f s", pipe.config.preset, s.model_dir, pipe.device,
+                 pipe.dtype, time.perf_counter() - start)
+        return pipe
+
+
+@cache
+def get_runtime() -> Runtime:
+    """This process's runtime, created on first use."""
+    return Runtime(get_settings())

@@ -1,0 +1,238 @@
+"""The work behind each task: read ids from Redis, run the pipeline, store results by job id.
+
+`run_job` owns the job life cycle (idempotency, running → succeeded/failed, progress at every
+DDIM step, time limits); `encode`, `manipulate`, `interpolate` and `sample` own one verb each
+(the same verb as the HTTP route, the task and the pipeline method).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+import torch
+from celery.exceptions import SoftTimeLimitExceeded
+from PIL import Image
+from pydantic import BaseModel
+
+from backend.alignment import paste_back
+from backend.errors import StudioError, UnknownAttributeError, UnknownLatentError
+from backend.intake import load_photo
+from worker.contracts import (
+    EncodeJob,
+    EncodeResult,
+    FaceBox,
+    InterpolateJob,
+    InterpolateResult,
+    JobError,
+    JobState,
+    ManipulateJob,
+    ManipulateResult,
+    SampleJob,
+    SampleResult,
+    image_url,
+)
+from worker.runtime import Runtime
+from worker.storage import Keys, Latent
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+P = TypeVar("P", EncodeJob, ManipulateJob, InterpolateJob, SampleJob)
+
+
+class JobTimeoutError(Exception):
+    """The soft time limit passed; raised from the progress callback between DDIM steps."""
+
+
+# ----------------------------------------------------------------------------- life cycle
+def run_job(rt: Runtime, job: P, work: Callable[[Runtime, P, Progress], BaseModel]) -> dict | None:
+    """Run `work` for `job` once, recording its state; safe to call again for the same job.
+
+    Returns the stored result (also when the job had already succeeded: a redelivered task
+    is answered from it), or None when the job failed, was deleted or expired.
+    """
+    try:
+        state = rt.jobs.get(job.job_id)
+    except StudioError:
+        log.info("job %s is gone (deleted or expired); skipping", job.job_id)
+        return None
+    if state.final:
+        log.info("job %s already %s; not running it again", job.job_id, state.status)
+        return state.result
+    state = state.model_copy(update={"status": "running", "progress": 0.0})
+    rt.jobs.save(state)
+
+    s = rt.settings
+    deadline = time.monotonic() + s.soft_time_limit_seconds
+
+    def progress(done: int, total: int) -> None:
+        nonlocal state
+        if time.monotonic() > deadline:
+            raise JobTimeoutError
+        state = state.model_copy(update={"progress": round(min(done / total, 0.999), 4)})
+        rt.jobs.save(state)
+
+    def fail(code: str, message: str) -> None:
+        error = JobError(code=code, message=message)
+        rt.jobs.save(state.model_copy(update={"status": "failed", "error": error}))
+
+    watchdog = threading.Timer(s.time_limit_seconds, _hard_timeout, args=(rt, state))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        result = work(rt, job, progress)
+    except StudioError as exc:
+        fail(exc.code, exc.message)
+        return None
+    except (JobTimeoutError, SoftTimeLimitExceeded):
+        fail("timeout", f"the job ran past the {s.soft_time_limit_seconds} s time limit; try fewer steps")
+        return None
+    except Exception as exc:
+        log.exception("job %s failed", job.job_id)
+        fail("job_failed", f"the worker failed on this job ({type(exc).__name__}: {exc})")
+        return None
+    finally:
+        watchdog.cancel()
+    done = state.model_copy(
+        update={"status": "succeeded", "progress": 1.0, "result": result.model_dump(mode="json")}
+    )
+    rt.jobs.save(done)
+    return done.result
+
+
+def _hard_timeout(rt: Runtime, state: JobState) -> None:
+    """Past the hard limit a network call is stuck: record the failure, then end the process
+    (as Celery does to a prefork child); the redelivered message then finds the job final."""
+    log.error("job %s passed the hard time limit; exiting", state.job_id)
+    try:
+        message = f"the job ran past the {rt.settings.time_limit_seconds} s hard limit"
+        error = JobError(code="timeout", message=message)
+        rt.jobs.save(state.model_copy(update={"status": "failed", "error": error}))
+    finally:
+        os._exit(70)
+
+
+# ----------------------------------------------------------------------------- verbs
+def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
+    """Invert the stored aligned face into (z_sem, x_T) and render its reconstruction.
+
+    Progress runs over 2 × steps network evaluations: inversion, then reconstruction.
+    """
+    pipe = rt.pipeline()
+    lid = job.latent_id
+    meta = rt.storage.meta(lid)
+    _check_model(rt, meta.preset, meta.image_size)
+    x_0 = _to_tensor(Image.open(io.BytesIO(rt.storage.aligned(lid))))  # (1, 3, H, W)
+    total = 2 * job.steps
+    z_sem, x_T = pipe.encode(x_0, job.steps, progress=lambda i, _n: progress(i, total))
+    x_rec = pipe.decode(z_sem, x_T, job.steps, progress=lambda i, _n: progress(job.steps + i, total))
+    rt.storage.meta(lid)  # still there? (deleted while we worked → unknown_latent, nothing stored)
+    rt.storage.put_latent(lid, Latent(z_sem=z_sem[0].cpu().numpy(), x_T=x_T[0].cpu().numpy(),
+                                      preset=meta.preset, steps=job.steps))
+    rec = _put_png(rt, f"{job.job_id}-reconstruction", _to_image(x_rec[0]), job.job_id, [lid])
+    return EncodeResult(
+        latent_id=lid, aligned_url=image_url(f"{lid}-aligned"), reconstruction_url=image_url(rec),
+        faces=[FaceBox(box=b) for b in meta.faces], face=meta.face, preset=meta.preset,
+        image_size=meta.image_size, steps=job.steps,
+    )
+
+
+def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> ManipulateResult:
+    """Edit z_sem along attribute directions, decode with the original x_T, paste back."""
+    pipe = rt.pipeline()
+    lid = job.latent_id
+    unknown = sorted(set(job.edits) - set(pipe.attributes))
+    if unknown:
+        known = ", ".join(pipe.attributes)
+        raise UnknownAttributeError(f"unknown attribute(s) {unknown}; this model has: {known}")
+    meta, latent = rt.storage.meta(lid), rt.storage.latent(lid)
+    _check_model(rt, latent.preset, meta.image_size)
+    z_sem = pipe.manipulate(torch.from_numpy(latent.z_sem.copy())[None], job.edits)
+    x_0 = pipe.decode(z_sem, torch.from_numpy(latent.x_T.copy())[None], job.steps, progress=progress)
+    crop = _to_image(x_0[0])
+    photo_bytes = rt.storage.photo(lid)
+    photo = load_photo(photo_bytes, max_bytes=len(photo_bytes), max_pixels=2**40)
+    pasted = paste_back(photo, crop, np.asarray(meta.quad))
+    image = _put_png(rt, f"{job.job_id}-crop", crop, job.job_id, [lid])
+    photo_id = _put_png(rt, f"{job.job_id}-photo", pasted, job.job_id, [lid])
+    return ManipulateResult(latent_id=lid, edits=job.edits, steps=job.steps,
+                            image_url=image_url(image), photo_url=image_url(photo_id))
+
+
+def interpolate(rt: Runtime, job: InterpolateJob, progress: Progress) -> InterpolateResult:
+    """Decode the path between two latents: z_sem lerped, x_T slerped, one frame per alpha."""
+    pipe = rt.pipeline()
+    a, b = (rt.storage.latent(lid) for lid in job.latent_ids)
+    size = pipe.image_size
+    for latent in (a, b):
+        _check_model(rt, latent.preset, size)
+    frames = pipe.interpolate(
+        (torch.from_numpy(a.z_sem.copy()), torch.from_numpy(a.x_T.copy())),
+        (torch.from_numpy(b.z_sem.copy()), torch.from_numpy(b.x_T.copy())),
+        job.alphas, job.steps, progress=progress,
+    )
+    images = [_to_image(f) for f in frames]
+    lids = list(job.latent_ids)
+    ids = [_put_png(rt, f"{job.job_id}-{i:02d}", im, job.job_id, lids) for i, im in enumerate(images)]
+    gif = rt.storage.put_image(f"{job.job_id}-gif", _gif(images), "image/gif", owner_key=Keys.job(job.job_id),
+                               lids=lids)
+    return InterpolateResult(latent_ids=job.latent_ids, alphas=job.alphas, steps=job.steps,
+                             image_urls=[image_url(i) for i in ids], gif_url=image_url(gif))
+
+
+def sample(rt: Runtime, job: SampleJob, progress: Progress) -> SampleResult:
+    """Draw `n` faces with the latent DPM, seeded (same seed, same faces)."""
+    pipe = rt.pipeline()
+    if not pipe.can_sample:
+        raise StudioError("sampling_unavailable", f"model {pipe.config.preset!r} has no latent DPM", 409)
+    generator = torch.Generator().manual_seed(job.seed)
+    images = pipe.sample(job.n, job.steps, job.latent_steps, generator=generator, progress=progress)
+    ids = [_put_png(rt, f"{job.job_id}-{i:02d}", _to_image(x), job.job_id, []) for i, x in enumerate(images)]
+    return SampleResult(seed=job.seed, steps=job.steps, image_urls=[image_url(i) for i in ids])
+
+
+# ----------------------------------------------------------------------------- helpers
+def _check_model(rt: Runtime, preset: str, image_size: int) -> None:
+    pipe = rt.pipeline()
+    if preset != pipe.config.preset or image_size != pipe.image_size:
+        raise UnknownLatentError(
+            f"this latent belongs to model {preset!r} ({image_size} px) but the worker serves "
+            f"{pipe.config.preset!r} ({pipe.image_size} px); upload the photo again"
+        )
+
+
+def _to_tensor(image: Image.Image) -> torch.Tensor:
+    """RGB image → (1, 3, H, W) float32 in [-1, 1]."""
+    pixels = torch.from_numpy(np.array(image.convert("RGB"), dtype=np.float32))
+    return (pixels.permute(2, 0, 1)[None] / 127.5 - 1.0).contiguous()
+
+
+def _to_image(x: torch.Tensor) -> Image.Image:
+    """(3, H, W) in [-1, 1] → RGB image (rounded, clipped)."""
+    pixels = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return Image.fromarray(pixels.permute(1, 2, 0).numpy(), "RGB")
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=3)
+    return buffer.getvalue()
+
+
+def _gif(frames: list[Image.Image], frame_ms: int = 120) -> bytes:
+    """An endlessly looping animated GIF that goes a → b → a."""
+    loop = frames + frames[-2:0:-1]
+    buffer = io.BytesIO()
+    loop[0].save(buffer, format="GIF", save_all=True, append_images=loop[1:], duration=frame_ms, loop=0)
+    return buffer.getvalue()
+
+
+def _put_png(rt: Runtime, iid: str, image: Image.Image, job_id: str, lids: list[str]) -> str:
+    return rt.storage.put_image(iid, _png(image), "image/png", owner_key=Keys.job(job_id), lids=lids)

@@ -1,0 +1,63 @@
+"""The worker's settings: one typed object, read from the environment once per process."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO = Path(__file__).resolve().parents[1]
+#: The bundled model, trained by this project (DESIGN §2.2): the default everywhere.
+DEFAULT_MODEL_DIR = REPO / "models" / "weights" / "demo64"
+
+log = logging.getLogger(__name__)
+
+
+class WorkerSettings(BaseSettings):
+    """Environment variables (upper-case field names), e.g. ``REDIS_URL``, ``MODEL_DIR``."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    model_dir: Path = DEFAULT_MODEL_DIR
+    #: "auto": CUDA when available, else CPU. Or any torch device string ("cuda:1", "cpu").
+    device: str = "auto"
+    #: "auto": the pipeline's fast dtype (fp16 on CUDA, bf16 on CPUs that have it); "float32" is exact.
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    #: torch intra-op threads; 0 keeps torch's default (all cores). 1 is fastest on a busy CPU.
+    torch_threads: int = Field(default=0, ge=0)
+    #: Fallback lifetime of stored artefacts (normally they follow the upload's TTL).
+    ttl_seconds: int = Field(default=3600, ge=1)
+    #: Soft limit: the job fails with code "timeout" at the next DDIM step after it.
+    soft_time_limit_seconds: int = Field(default=1800, ge=1)
+    #: Hard limit: the worker process exits (the job is marked failed first).
+    time_limit_seconds: int = Field(default=1900, ge=1)
+    #: Redis redelivers an unacknowledged job after this long: keep it above the longest job.
+    visibility_timeout_seconds: int = Field(default=7200, ge=1)
+    #: Heartbeat period; the heartbeat key lives 3 periods.
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _limits(self) -> WorkerSettings:
+        if self.time_limit_seconds <= self.soft_time_limit_seconds:
+            raise ValueError(
+                f"TIME_LIMIT_SECONDS ({self.time_limit_seconds}) must exceed "
+                f"SOFT_TIME_LIMIT_SECONDS ({self.soft_time_limit_seconds})"
+            )
+        if self.visibility_timeout_seconds <= self.time_limit_seconds:
+            log.warning(
+                "VISIBILITY_TIMEOUT_SECONDS=%s is not above TIME_LIMIT_SECONDS=%s: a long job may be "
+                "delivered twice (harmless, jobs are idempotent, but it costs a second run)",
+                self.visibility_timeout_seconds, self.time_limit_seconds,
+            )
+        return self
+
+
+@cache
+def get_settings() -> WorkerSettings:
+    """The process's settings, read from the environment on first use (not at import)."""
+    return WorkerSettings()
