@@ -1,0 +1,150 @@
+"""`models.train` smoke runs on a tiny preset: the autoencoder learns, resumes bit-exactly, and the
+latent DPM, directions and export produce a directory that `from_pretrained` serves."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from models import config, facegen, train
+from models.config import AutoencoderConfig, LatentNetConfig, ModelConfig
+from models.ddim import make_betas
+from models.pipeline import DiffAEPipeline
+from models.unet import DiffAEUNet
+
+SIZE, Z = 16, 32
+TINY = ModelConfig(
+    "tiny",
+    # dropout > 0 on purpose: exact resume must then also restore torch's global generator.
+    AutoencoderConfig(image_size=SIZE, model_channels=32, channel_mult=(1, 1), num_res_blocks=1,
+                      attention_resolutions=(8,), embed_channels=Z, enc_out_channels=Z,
+                      enc_channel_mult=(1, 1), enc_num_res_blocks=1, dropout=0.1),
+    latent_net=LatentNetConfig(num_channels=Z, num_hid_channels=32, num_layers=3, skip_layers=(1,),
+                               num_time_emb_channels=16),
+)
+NUM_IMAGES, NUM_TRAIN, NUM_TEST = 8, 64, 32
+LEARN_STEPS = 20
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tiny_preset_one_thread() -> Iterator[None]:
+    # Two cores shared with a training job: two threads oversubscribe them and run ~10x slower.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(config.PRESETS, "tiny", TINY)
+        yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated-face cache the CLI reads, filled here in-process (no worker pool)."""
+    path = tmp_path_factory.mktemp("cache")
+    train.facegen_images(NUM_IMAGES, SIZE, cache=path, workers=1)
+    train.facegen_images(NUM_TRAIN, SIZE, cache=path, workers=1)
+    _, y_test = train.facegen_images(NUM_TEST, SIZE, test=True, cache=path, workers=1)
+    assert ((y_test > 0.5).any(0) & ~(y_test > 0.5).all(0)).all(), "test faces need both classes"
+    return path
+
+
+def _autoencoder(run: Path, cache: Path, steps: int, *extra: str) -> dict[str, Any]:
+    train.main(["autoencoder", "--run", str(run), "--preset", "tiny", "--num-images", str(NUM_IMAGES),
+                "--cache", str(cache), "--steps", str(steps), "--batch", "4", "--lr", "1e-3",
+                "--ckpt-every", "1000", "--log-every", "1", "--quiet", *extra])
+    return torch.load(run / "autoencoder.pt", weights_only=False)
+
+
+def _fixed_batch_loss(state: dict[str, torch.Tensor], images: np.ndarray) -> float:
+    """ε-MSE of a checkpointed model on fixed images, timesteps and noise (eval mode)."""
+    model = DiffAEUNet(TINY.autoencoder)
+    model.load_state_dict(state)
+    model.eval()
+    g = torch.Generator().manual_seed(123)
+    x_0 = train.to_model_range(images).repeat(4, 1, 1, 1)  # 4 timesteps per image
+    t = torch.randint(0, 1000, (len(x_0),), generator=g)
+    eps = torch.randn(x_0.shape, generator=g)
+    a = torch.from_numpy(np.cumprod(1 - make_betas("linear"))).float()[t].view(-1, 1, 1, 1)
+    with torch.no_grad():
+        eps_hat = model(a.sqrt() * x_0 + (1 - a).sqrt() * eps, t, model.encode(x_0))
+    return F.mse_loss(eps_hat, eps).item()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, cache: Path) -> Path:
+    run = tmp_path_factory.mktemp("run")
+    _autoencoder(run, cache, LEARN_STEPS)
+    return run
+
+
+def test_autoencoder_loss_decreases(trained: Path, cache: Path, tmp_path: Path) -> None:
+    images, _ = train.facegen_images(NUM_IMAGES, SIZE, cache=cache)
+    init = _autoencoder(tmp_path, cache, 0)  # 0 steps: the checkpoint holds the initial weights
+    after = torch.load(trained / "autoencoder.pt", weights_only=False)
+    assert init["step"] == 0 and after["step"] == LEARN_STEPS
+    before_loss = _fixed_batch_loss(init["model"], images)
+    after_loss = _fixed_batch_loss(after["model"], images)
+    assert after_loss < 0.8 * before_loss, (before_loss, after_loss)
+    # The logged training losses agree: the last steps are lower than the first ones.
+    log = [json.loads(line)["loss"] for line in (trained / "autoencoder_log.jsonl").read_text().splitlines()]
+    assert len(log) == LEARN_STEPS
+    assert np.mean(log[-5:]) < np.mean(log[:5])
+
+
+def _assert_identical(a: Any, b: Any, where: str = "") -> None:
+    """Tensors equal bit for bit (torch.equal), containers recursively, other values with ==."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for k in a:
+            _assert_identical(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list | tuple):
+        assert type(a) is type(b) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_identical(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def test_autoencoder_resume_is_bit_exact(tmp_path: Path, cache: Path) -> None:
+    one_go = _autoencoder(tmp_path / "a", cache, 6)
+    _autoencoder(tmp_path / "b", cache, 3)
+    resumed = _autoencoder(tmp_path / "b", cache, 6)
+    assert resumed["step"] == one_go["step"] == 6
+    for key in ("config", "model", "ema", "optimizer", "rng"):
+        _assert_identical(one_go[key], resumed[key], key)
+    # Not vacuous: the EMA differs from the model, and training moved the weights.
+    assert not torch.equal(one_go["model"]["out.2.weight"], one_go["ema"]["out.2.weight"])
+    assert one_go["optimizer"]["state"], "optimizer state is empty"
+
+
+def test_latent_directions_export_load(trained: Path, cache: Path, tmp_path: Path) -> None:
+    common = ["--run", str(trained), "--cache", str(cache), "--quiet"]
+    train.main(["latent", *common, "--num-images", str(NUM_IMAGES), "--steps", "5", "--batch", "8"])
+    train.main(["directions", *common, "--num-train", str(NUM_TRAIN), "--num-test", str(NUM_TEST)])
+    out = tmp_path / "model"
+    train.main(["export", "--run", str(trained), "--out", str(out)])
+
+    pipe = DiffAEPipeline.from_pretrained(out, device="cpu", dtype=torch.float32)
+    assert pipe.config == TINY
+    assert pipe.can_sample and pipe.attributes == facegen.ATTRIBUTES
+    assert set(pipe.attribute_info["auroc"]) == set(facegen.ATTRIBUTES)
+    assert pipe.attribute_info["training"]["autoencoder_steps"] == LEARN_STEPS
+    # The export serves the EMA weights, not the raw ones.
+    ema = torch.load(trained / "autoencoder.pt", weights_only=False)["ema"]
+    for name, tensor in pipe.autoencoder.state_dict().items():
+        assert torch.equal(tensor, ema[name]), name
+
+    g = torch.Generator().manual_seed(0)
+    x = pipe.decode(torch.randn(2, Z, generator=g), torch.randn(2, 3, SIZE, SIZE, generator=g), 3)
+    assert x.shape == (2, 3, SIZE, SIZE) and x.abs().max() <= 1.0
+    samples = pipe.sample(2, steps=2, latent_steps=3, generator=g)
+    assert samples.shape == (2, 3, SIZE, SIZE) and torch.isfinite(samples).all()
