@@ -98,16 +98,18 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float | None:
 
 # ---------------------------------------------------------------------------------- cost
 def unet_evaluations(
-    n: int, steps: Sequence[int], edit_steps: int, attributes: int, amounts: int,
+    n: int, steps: Sequence[int], edit_steps: int, attributes: int, amounts: int, edit_n: int,
     strip_faces: int, strip_columns: int, samples: int,
 ) -> dict[str, int]:
     """UNet evaluations (images × DDIM steps) that `evaluate` will run, by part."""
-    recon = 3 * n * sum(steps)  # inversion + decode from it + decode from random x_T
-    if edit_steps not in steps:
-        recon += 2 * n * edit_steps  # the unedited baseline of the edits
+    edit_n, strip_faces = (edit_n, strip_faces) if attributes else (0, 0)
+    baseline = 0
+    if edit_steps not in steps:  # x_T for edits and strips, and the unedited reconstruction
+        baseline = (max(edit_n, strip_faces) + edit_n) * edit_steps
     parts = {
-        "reconstruction": recon,
-        "edits": 2 * attributes * amounts * n * edit_steps if attributes else 0,
+        "reconstruction": 3 * n * sum(steps),  # inversion + decode from it + from random x_T
+        "edit_baseline": baseline,
+        "edits": 2 * attributes * amounts * edit_n * edit_steps,
         "edit_strips": strip_faces * attributes * strip_columns * edit_steps,
         "samples": samples * edit_steps,
     }
@@ -235,6 +237,7 @@ def evaluate(
     seed: int = 0,
     *,
     batch: int = 32,
+    edit_n: int | None = None,
     strip_faces: int = 1,
     strip_amounts: Sequence[float] = (-0.5, -1 / 3, -1 / 6, 0.0, 1 / 6, 1 / 3, 0.5),
     samples: int = 16,
@@ -250,7 +253,9 @@ def evaluate(
         amounts: edit amplitudes a > 0; every edit is tried at +a and −a.
         edit_steps: T for inversion and decoding of edits, strips and samples.
         seed: seeds the random x_T of the "random" reconstruction and the samples.
-        batch: images per network call. strip_faces: faces with an edit-strip figure.
+        batch: images per network call. edit_n: faces for the edit metrics (the first edit_n;
+            default all n): edits cost 2·K·len(amounts)·edit_steps UNet evaluations per face.
+        strip_faces: faces with an edit-strip figure.
         strip_amounts: strip columns. samples: unconditional samples (if the model can sample).
     Returns:
         `Evaluation` with the JSON-ready metrics and the figures.
@@ -263,9 +268,10 @@ def evaluate(
         raise ValueError(f"need n ≥ 1, at least one T and amounts > 0; got n={n}, steps={steps}, "
                          f"amounts={amounts}")
     names = pipe.attributes
+    edit_n = min(n if edit_n is None else edit_n, n) if names else 0
     strip_faces = min(strip_faces, n) if names else 0
     samples = samples if pipe.can_sample else 0
-    cost = unet_evaluations(n, steps, edit_steps, len(names), len(amounts), strip_faces,
+    cost = unet_evaluations(n, steps, edit_steps, len(names), len(amounts), edit_n, strip_faces,
                             len(strip_amounts), samples)
     gflops = unet_gflops(pipe)
     log = _printer(verbose)
@@ -282,7 +288,8 @@ def evaluate(
     rand_rows: list[tuple[str, torch.Tensor]] = []
 
     # ---- reconstruction table
-    table, z_sem, base = [], None, None
+    table: list[dict[str, Any]] = []
+    z_sem, base = None, None
     for t in steps:
         z, x_T = _invert(pipe, x_0, t, batch, meter)
         z_sem = z
@@ -297,19 +304,20 @@ def evaluate(
         recon_rows.append((f"inverted x_T, T={t}", inv[:FIGURE_FACES]))
         rand_rows.append((f"random x_T, T={t}", rnd[:FIGURE_FACES]))
         if t == edit_steps:
-            base = (x_T, inv)
+            base = (x_T, inv[:edit_n])
     figures["reconstruction.png"] = image_grid(recon_rows + rand_rows)
     assert z_sem is not None
-    if base is None:
-        x_T = _invert(pipe, x_0, edit_steps, batch, meter)[1]
-        base = (x_T, _decode(pipe, z_sem, x_T, edit_steps, batch, meter, f"(baseline, T={edit_steps})"))
+    if base is None and names:
+        x_T = _invert(pipe, x_0[:max(edit_n, strip_faces)], edit_steps, batch, meter)[1]
+        base = (x_T, _decode(pipe, z_sem[:edit_n], x_T[:edit_n], edit_steps, batch, meter,
+                             f"(baseline, T={edit_steps})"))
 
     # ---- attributes
     attributes: dict[str, Any] = {}
-    if names:
+    if names and base is not None:
         scores = pipe.attribute_scores(z_sem).cpu().numpy()
-        x_T_edit = base[0]
-        s0 = pipe.attribute_scores(_encode_semantic(pipe, base[1], batch)).cpu()  # (N, K)
+        z_e, x_T_e = z_sem[:edit_n], base[0][:edit_n]
+        s0 = pipe.attribute_scores(_encode_semantic(pipe, base[1], batch)).cpu()  # (edit_n, K)
         for k, name in enumerate(names):
             entry: dict[str, Any] = {"auroc": None, "positive_rate": None, "edits": []}
             if name in facegen.ATTRIBUTES:
@@ -319,16 +327,16 @@ def evaluate(
         w = pipe.classifier.weight.detach().cpu() if pipe.classifier is not None else None
         for a in amounts:
             # One batch holds every (attribute, sign, face): rows ordered [k][sign][face].
-            z_edit = torch.cat([pipe.manipulate(z_sem, {name: sign * a}).cpu()
+            z_edit = torch.cat([pipe.manipulate(z_e, {name: sign * a}).cpu()
                                 for name in names for sign in (1.0, -1.0)])
-            d = _reencoded_scores(pipe, z_edit, x_T_edit.repeat(2 * len(names), 1, 1, 1),
+            d = _reencoded_scores(pipe, z_edit, x_T_e.repeat(2 * len(names), 1, 1, 1),
                                   edit_steps, batch, meter)
-            d = d.view(len(names), 2, n, len(names)) - s0  # changes vs the unedited reconstruction
+            d = d.view(len(names), 2, edit_n, len(names)) - s0  # vs the unedited reconstruction
             for k, name in enumerate(names):
                 attributes[name]["edits"].append(_edit_stats(d[k], k, a, w))
 
     # ---- figures
-    if strip_faces:
+    if strip_faces and base is not None:
         z_f, x_T_f = z_sem[:strip_faces], base[0][:strip_faces]
         grid = [(name, pipe.manipulate(z_f, {name: float(a)}).cpu())
                 for name in names for a in strip_amounts]  # [k][column] → (F, D)
@@ -352,10 +360,12 @@ def evaluate(
                   "attributes": list(names), "can_sample": pipe.can_sample},
         "data": {"source": "facegen TEST_SEEDS", "seeds": [facegen.TEST_SEEDS.start,
                                                            facegen.TEST_SEEDS.start + n], "n": n},
-        "settings": {"steps": steps, "edit_steps": edit_steps, "amounts": amounts, "seed": seed,
+        "settings": {"steps": steps, "edit_steps": edit_steps, "amounts": amounts, "edit_n": edit_n,
+                     "seed": seed,
                      "strip_amounts": [float(a) for a in strip_amounts], "samples": samples,
                      "latent_steps": latent_steps},
-        "cost": {"unet_evaluations": cost, "unet_gflop": gflops, "seconds": meter.seconds},
+        "cost": {"unet_evaluations": cost, "unet_evaluations_run": meter.done, "unet_gflop": gflops,
+                 "seconds": meter.seconds},
         "reconstruction": table,
         "attributes": attributes,
         "summary": _summary(table, attributes, amounts),
@@ -477,7 +487,8 @@ def render_markdown(metrics: dict[str, Any], figures: Sequence[str]) -> str:
             "## Attributes",
             "",
             "AUROC of the classifier on the held-out faces' z_sem against the generator's labels "
-            "(value > 0.5). Edits: x_T inverted from the original z_sem with "
+            f"(value > 0.5), all {metrics['data']['n']} faces. Edits, on the first {st['edit_n']} "
+            "faces: x_T inverted from the original z_sem with "
             f"T = {st['edit_steps']}, z_sem' decoded with the same x_T and T, then re-encoded. "
             "*Success*: share of faces whose re-encoded logit rises at +a **and** falls at −a, both "
             "relative to the re-encoded unedited reconstruction. *Δ target*: mean |logit change| "
@@ -529,7 +540,7 @@ def write_report(evaluation: Evaluation, out: str | Path) -> list[Path]:
     paths[0].write_text(json.dumps(evaluation.metrics, indent=2) + "\n")
     paths[1].write_text(render_markdown(evaluation.metrics, sorted(evaluation.figures)))
     for name, img in sorted(evaluation.figures.items()):
-        img.save(root / name, optimize=True)
+        img.save(root / name)
         paths.append(root / name)
     return paths
 
@@ -551,6 +562,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_ints, default=[10, 20, 50, 100], help="T values, e.g. 10,20,50,100")
     p.add_argument("--amount", type=_floats, default=[0.3], help="edit amplitude(s), e.g. 0.3 or 0.2,0.4")
     p.add_argument("--edit-steps", type=int, default=20, help="T for edits, strips and samples")
+    p.add_argument("--edit-n", type=int, default=None,
+                   help="faces for the edit metrics (default: all --n); edits dominate the cost")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=32, help="images per network call")
     p.add_argument("--strip-faces", type=int, default=2, help="faces with an edit-strip figure")
@@ -577,7 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     c = args.strip_columns
     strip = [args.strip_max * (2 * i / (c - 1) - 1) for i in range(c)] if c > 1 else [args.strip_max]
     ev = evaluate(pipe, args.n, args.steps, args.amount, args.edit_steps, args.seed,
-                  batch=args.batch, strip_faces=args.strip_faces, strip_amounts=strip,
+                  batch=args.batch, edit_n=args.edit_n, strip_faces=args.strip_faces, strip_amounts=strip,
                   samples=args.samples, latent_steps=args.latent_steps, workers=args.workers,
                   verbose=not args.quiet)
     ev.metrics["model"]["path"] = str(args.model)

@@ -46,7 +46,7 @@ CONFIG = ModelConfig(
     latent_net=LatentNetConfig(num_channels=Z, num_hid_channels=32, num_layers=3, skip_layers=(1,),
                                num_time_emb_channels=16),
 )
-N, STEPS, EDIT_STEPS = 8, (2, 5), 2
+N, EDIT_N, STEPS, EDIT_STEPS = 6, 4, (2, 5), 2
 STRIP = (-0.5, 0.0, 0.5)
 
 
@@ -152,8 +152,8 @@ def tiny_pipe() -> DiffAEPipeline:
 
 @pytest.fixture(scope="module")
 def report(tiny_pipe: DiffAEPipeline, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ev = evaluate(tiny_pipe, N, STEPS, (0.3, 0.5), EDIT_STEPS, seed=0, batch=64, strip_faces=1,
-                  strip_amounts=STRIP, samples=4, latent_steps=5, verbose=False)
+    ev = evaluate(tiny_pipe, N, STEPS, (0.3, 0.5), EDIT_STEPS, seed=0, batch=64, edit_n=EDIT_N,
+                  strip_faces=1, strip_amounts=STRIP, samples=4, latent_steps=5, verbose=False)
     out = tmp_path_factory.mktemp("evaluation")
     write_report(ev, out)
     return out
@@ -201,8 +201,10 @@ def test_metrics_schema(report: Path) -> None:
     young = m["attributes"]["Young"]["edits"]
     assert young[1]["latent_target_change"] == pytest.approx(young[0]["latent_target_change"] * 5 / 3)
     cost = m["cost"]["unet_evaluations"]
-    assert cost == unet_evaluations(N, STEPS, EDIT_STEPS, len(facegen.ATTRIBUTES), 2, 1, len(STRIP), 4)
-    assert cost["total"] == 3 * N * 7 + 2 * 13 * 2 * N * 2 + 13 * 3 * 2 + 4 * 2
+    assert cost == unet_evaluations(N, STEPS, EDIT_STEPS, len(facegen.ATTRIBUTES), 2, EDIT_N, 1,
+                                    len(STRIP), 4)
+    assert cost["total"] == 3 * N * 7 + 2 * 13 * 2 * EDIT_N * 2 + 13 * 3 * 2 + 4 * 2
+    assert m["cost"]["unet_evaluations_run"] == cost["total"]
     assert m["cost"]["unet_gflop"] > 0
 
 
@@ -229,9 +231,24 @@ def test_model_without_classifier_or_latent_dpm() -> None:
     assert ev.metrics["attributes"] == {} and ev.metrics["summary"]["auroc_mean"] is None
     assert ev.metrics["summary"]["edits"] == []
     assert set(ev.figures) == {"reconstruction.png"}
-    # T_edit = 3 is not in the table: its inversion and baseline decode are counted on top.
-    assert ev.metrics["cost"]["unet_evaluations"]["total"] == 3 * 2 * 2 + 2 * 2 * 3
+    assert ev.metrics["cost"]["unet_evaluations"]["total"] == 3 * 2 * 2  # no edit baseline at T=3
+    assert ev.metrics["cost"]["unet_evaluations_run"] == 3 * 2 * 2
     assert "## Attributes" not in render_markdown(ev.metrics, sorted(ev.figures))
+
+
+def test_edit_subset_with_its_own_step_count(tiny_pipe: DiffAEPipeline) -> None:
+    """T_edit outside the table: x_T for edits and strips is inverted separately, the edits run on
+    the first edit_n faces only, and the run costs exactly what was announced."""
+    ev = evaluate(tiny_pipe, 3, (2,), (0.3,), 3, batch=64, edit_n=1, strip_faces=2,
+                  strip_amounts=(0.5,), samples=0, verbose=False)
+    m = ev.metrics
+    assert m["settings"]["edit_n"] == 1
+    cost = m["cost"]["unet_evaluations"]
+    assert cost["edit_baseline"] == (2 + 1) * 3 and cost["edits"] == 2 * 13 * 1 * 3
+    assert m["cost"]["unet_evaluations_run"] == cost["total"]
+    assert {e["success"] for v in m["attributes"].values() for e in v["edits"]} <= {0.0, 1.0}
+    assert {"edits_0.png", "edits_1.png"} <= set(ev.figures)
+    assert "Edits, on the first 1 faces" in render_markdown(m, sorted(ev.figures))
 
 
 def test_illegal_step_count_is_refused_up_front(tiny_pipe: DiffAEPipeline) -> None:
