@@ -264,12 +264,12 @@ def evaluate(
     amounts = [float(a) for a in amounts]
     for t in [*steps, edit_steps]:
         pipe.schedule(t)  # refuses an illegal step count before any work is done
-    if n < 1 or not steps or not amounts or any(a <= 0 for a in amounts):
-        raise ValueError(f"need n ≥ 1, at least one T and amounts > 0; got n={n}, steps={steps}, "
-                         f"amounts={amounts}")
+    if n < 1 or (edit_n is not None and edit_n < 1) or not steps or not amounts or min(amounts) <= 0:
+        raise ValueError(f"need n ≥ 1, edit_n ≥ 1, at least one T and amounts > 0; got n={n}, "
+                         f"edit_n={edit_n}, steps={steps}, amounts={amounts}")
     names = pipe.attributes
     edit_n = min(n if edit_n is None else edit_n, n) if names else 0
-    strip_faces = min(strip_faces, n) if names else 0
+    strip_faces = min(strip_faces, n) if names and strip_amounts else 0
     samples = samples if pipe.can_sample else 0
     cost = unet_evaluations(n, steps, edit_steps, len(names), len(amounts), edit_n, strip_faces,
                             len(strip_amounts), samples)
@@ -291,10 +291,9 @@ def evaluate(
     table: list[dict[str, Any]] = []
     z_sem, base = None, None
     for t in steps:
-        z, x_T = _invert(pipe, x_0, t, batch, meter)
-        z_sem = z
-        inv = _decode(pipe, z, x_T, t, batch, meter, f"(inverted x_T, T={t})")
-        rnd = _decode(pipe, z, x_rand, t, batch, meter, f"(random x_T, T={t})")
+        z_sem, x_T = _invert(pipe, x_0, t, batch, meter)  # z_sem is the same for every T
+        inv = _decode(pipe, z_sem, x_T, t, batch, meter, f"(inverted x_T, T={t})")
+        rnd = _decode(pipe, z_sem, x_rand, t, batch, meter, f"(random x_T, T={t})")
         row: dict[str, Any] = {"steps": t}
         for mode, x_hat in (("inverted", inv), ("random", rnd)):
             s, m = ssim(to_unit(x_hat), x_unit), mse(to_unit(x_hat), x_unit)

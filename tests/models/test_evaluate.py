@@ -256,6 +256,8 @@ def test_illegal_step_count_is_refused_up_front(tiny_pipe: DiffAEPipeline) -> No
         evaluate(tiny_pipe, 2, (37,), verbose=False)
     with pytest.raises(ValueError, match="amounts"):
         evaluate(tiny_pipe, 2, (2,), (-0.3,), 2, verbose=False)
+    with pytest.raises(ValueError, match="edit_n=0"):
+        evaluate(tiny_pipe, 2, (2,), (0.3,), 2, edit_n=0, verbose=False)
 
 
 def test_cli_on_saved_model(tiny_pipe: DiffAEPipeline, tmp_path: Path) -> None:
