@@ -1,0 +1,113 @@
+// HTTP client for the studio API (DESIGN.md §2.4). Every failure becomes an `ApiError` with the
+// server's stable `code`; an aborted request rejects with the DOMException "AbortError" untouched
+// so callers can tell "superseded" from "failed".
+
+export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status (0 when the server could not be reached)
+   * @param {string} code the server's error code, e.g. "no_face", or a client-side one
+   * @param {string} message the server's message, meant for people (render with textContent)
+   * @param {number|null} retryAfter seconds from a Retry-After header, if any
+   */
+  constructor(status, code, message, retryAfter = null) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export const isAbort = (error) => error?.name === "AbortError";
+
+function errorFromBody(response, body) {
+  const retry = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
+  const retryAfter = Number.isFinite(retry) ? retry : null;
+  const error = body?.error;
+  if (error && typeof error === "object") {
+    return new ApiError(response.status, String(error.code ?? `http_${response.status}`),
+      String(error.message ?? ""), retryAfter);
+  }
+  // FastAPI's own request validation answers {"detail": [...]}.
+  let message = response.statusText;
+  if (typeof body?.detail === "string") message = body.detail;
+  else if (Array.isArray(body?.detail)) message = body.detail.map((d) => d?.msg ?? "").join("; ");
+  return new ApiError(response.status, `http_${response.status}`, message, retryAfter);
+}
+
+async function request(method, path, { json, form, signal } = {}) {
+  const init = { method, signal, headers: { Accept: "application/json" } };
+  if (json !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    init.body = form;
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    if (isAbort(error)) throw error;
+    throw new ApiError(0, "network", "The server could not be reached.");
+  }
+  if (response.status === 204) return null;
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (error) {
+    if (isAbort(error)) throw error;
+  }
+  if (!response.ok) throw errorFromBody(response, body);
+  return body;
+}
+
+/** POST /encode: the photo (and which face, and steps) → `{job_id}`. */
+export function encode(file, { face = null, steps = null, signal } = {}) {
+  const form = new FormData();
+  form.append("image", file, file.name || "photo");
+  if (face !== null) form.append("face", String(face));
+  if (steps !== null) form.append("steps", String(steps));
+  return request("POST", "/encode", { form, signal });
+}
+
+/** POST /manipulate: `edits` maps attribute name → amount. */
+export function manipulate(latentId, edits, { steps = null, signal } = {}) {
+  const json = { latent_id: latentId, edits };
+  if (steps !== null) json.steps = steps;
+  return request("POST", "/manipulate", { json, signal });
+}
+
+/** POST /interpolate between two latents, `frames` evenly spaced mixes including both ends. */
+export function interpolate(latentIds, { frames, steps = null, signal } = {}) {
+  const json = { latent_ids: latentIds, frames };
+  if (steps !== null) json.steps = steps;
+  return request("POST", "/interpolate", { json, signal });
+}
+
+export const job = (jobId, { signal } = {}) =>
+  request("GET", `/jobs/${encodeURIComponent(jobId)}`, { signal });
+
+export const jobEventsUrl = (jobId) => `/jobs/${encodeURIComponent(jobId)}/events`;
+
+export const attributes = ({ signal } = {}) => request("GET", "/attributes", { signal });
+
+export const health = ({ signal } = {}) => request("GET", "/healthz", { signal });
+
+export const deleteLatent = (latentId) =>
+  request("DELETE", `/latents/${encodeURIComponent(latentId)}`);
+
+/**
+ * A URL from the server, made safe to put in `src`/`href`: only same-origin http(s) URLs pass,
+ * anything else (javascript:, data:, other hosts) becomes null.
+ */
+export function safeUrl(url) {
+  if (typeof url !== "string" || url === "") return null;
+  try {
+    const parsed = new URL(url, window.location.href);
+    if (parsed.origin !== window.location.origin) return null;
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return null;
+    return parsed.pathname + parsed.search;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,100 @@
+// Following a job to its end: server-sent events from GET /jobs/{id}/events, falling back to
+// polling GET /jobs/{id} when the stream cannot be opened or drops before a final status.
+
+import { ApiError, job as getJob, jobEventsUrl } from "./api.js";
+
+const FINAL = new Set(["succeeded", "failed"]);
+const POLL_FIRST_MS = 250;
+const POLL_MAX_MS = 1500;
+
+/** A job that ended with status "failed": carries the job's error code and message. */
+export class JobFailedError extends ApiError {
+  constructor(error) {
+    const code = typeof error === "object" && error ? String(error.code ?? "job_failed") : "job_failed";
+    const message = typeof error === "object" && error ? String(error.message ?? "")
+      : String(error ?? "");
+    super(200, code, message);
+    this.name = "JobFailedError";
+  }
+}
+
+function abortError() {
+  return new DOMException("The job is no longer wanted", "AbortError");
+}
+
+const sleep = (ms, signal) => new Promise((resolve, reject) => {
+  const timer = setTimeout(resolve, ms);
+  signal?.addEventListener("abort", () => {
+    clearTimeout(timer);
+    reject(abortError());
+  }, { once: true });
+});
+
+/**
+ * Resolve with the job's `result` once it succeeds; reject with `JobFailedError` when it fails,
+ * with `ApiError` when the server refuses (e.g. unknown_job), with an AbortError on `signal`.
+ * `onUpdate({status, progress})` is called for every update seen, progress in 0..1.
+ */
+export async function watchJob(jobId, { signal, onUpdate = () => {} } = {}) {
+  if (signal?.aborted) throw abortError();
+  if (typeof EventSource === "function") {
+    const outcome = await streamJob(jobId, signal, onUpdate);
+    if (outcome.done) return settle(outcome.job);
+  }
+  return settle(await pollJob(jobId, signal, onUpdate));
+}
+
+function settle(job) {
+  if (job.status === "succeeded") return job.result ?? {};
+  throw new JobFailedError(job.error);
+}
+
+/** `{done: true, job}` on a final status; `{done: false}` when the stream gave up early. */
+function streamJob(jobId, signal, onUpdate) {
+  return new Promise((resolve, reject) => {
+    const source = new EventSource(jobEventsUrl(jobId));
+    const close = () => {
+      source.close();
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onAbort = () => {
+      close();
+      reject(abortError());
+    };
+    const onData = (event) => {
+      let job;
+      try {
+        job = JSON.parse(event.data);
+      } catch {
+        return; // keep-alive comments and non-JSON pings carry no state
+      }
+      if (!job || typeof job.status !== "string") return;
+      onUpdate({ status: job.status, progress: Number(job.progress) || 0 });
+      if (FINAL.has(job.status)) {
+        close();
+        resolve({ done: true, job });
+      }
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    source.addEventListener("message", onData);
+    // Named events with the same payload are accepted too.
+    for (const name of ["job", "progress", "status", "update"]) source.addEventListener(name, onData);
+    source.onerror = () => {
+      // The browser would reconnect by itself; polling is simpler to reason about and also
+      // covers servers (or proxies) that do not stream.
+      close();
+      resolve({ done: false });
+    };
+  });
+}
+
+async function pollJob(jobId, signal, onUpdate) {
+  let delay = POLL_FIRST_MS;
+  for (;;) {
+    const job = await getJob(jobId, { signal });
+    onUpdate({ status: job.status, progress: Number(job.progress) || 0 });
+    if (FINAL.has(job.status)) return job;
+    await sleep(delay, signal);
+    delay = Math.min(POLL_MAX_MS, delay * 1.5);
+  }
+}

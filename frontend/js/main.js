@@ -1,0 +1,93 @@
+// Entry point: one store, one studio (actions), one render; DOM events become studio calls.
+
+import { initCompares } from "./compare.js";
+import { normalizeAttributes } from "./sliders.js";
+import { Store } from "./store.js";
+import { Studio } from "./studio.js";
+import { createView } from "./view.js";
+
+const store = new Store();
+const studio = new Studio(store);
+
+const render = createView({
+  edit: (attribute, amount) => studio.setEdit(attribute, amount),
+  hair: (attribute) => studio.setHair(attribute),
+  face: (index) => studio.pickFace(index),
+  mixIndex: (index) => studio.setMixIndex(index),
+});
+
+let frame = 0;
+store.addEventListener("change", () => {
+  if (!frame) frame = requestAnimationFrame(() => {
+    frame = 0;
+    render(store.state);
+  });
+});
+render(store.state);
+initCompares();
+
+// Files: pickers, and drops on the two cards.
+const takeFile = (slot, file) => {
+  if (!file) return;
+  if (slot === "secondary") {
+    if (store.state.latent && !store.state.second.encode.busy) studio.uploadSecond(file);
+  } else {
+    studio.upload(file);
+  }
+};
+
+for (const input of document.querySelectorAll("[data-file]")) {
+  input.addEventListener("change", () => {
+    takeFile(input.dataset.file, input.files?.[0]);
+    input.value = ""; // choosing the same file again must fire "change" again
+  });
+}
+
+for (const zone of document.querySelectorAll("[data-drop]")) {
+  let depth = 0;
+  zone.addEventListener("dragenter", (event) => {
+    event.preventDefault();
+    depth += 1;
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (!depth) zone.classList.remove("dragging");
+  });
+  zone.addEventListener("dragover", (event) => event.preventDefault());
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    depth = 0;
+    zone.classList.remove("dragging");
+    takeFile(zone.dataset.drop, event.dataTransfer?.files?.[0]);
+  });
+}
+// A photo dropped anywhere else must not make the browser navigate away from the page.
+window.addEventListener("dragover", (event) => event.preventDefault());
+window.addEventListener("drop", (event) => event.preventDefault());
+
+for (const radio of document.querySelectorAll("[data-view]")) {
+  radio.addEventListener("change", () => radio.checked && studio.setView(radio.value));
+}
+document.querySelector("[data-reset]").addEventListener("click", () => studio.reset());
+document.querySelector("[data-steps]").addEventListener("change", (event) => {
+  const value = event.target.value;
+  studio.setSteps(value === "" ? null : Number(value));
+});
+document.querySelector("[data-delete-data]").addEventListener("click", () => studio.deleteData());
+document.querySelector("[data-alert-dismiss]").addEventListener("click", () => studio.dismissAlert());
+const mixRange = document.querySelector("[data-mix-range]");
+mixRange.addEventListener("input", () => studio.setMixIndex(Number(mixRange.value)));
+
+// Small model outputs (64 px) are upscaled: keep their pixels crisp instead of blurred.
+document.addEventListener("load", (event) => {
+  const img = event.target;
+  if (img instanceof HTMLImageElement) img.classList.toggle("pixelated", img.naturalWidth > 0 && img.naturalWidth < 200);
+}, true);
+
+// Tests (and curious people) can pin the step count: /?steps=10.
+const steps = Number.parseInt(new URLSearchParams(window.location.search).get("steps") ?? "", 10);
+if (Number.isInteger(steps) && steps > 0) studio.setSteps(steps);
+
+studio.checkHealth();
+studio.loadAttributes(normalizeAttributes);

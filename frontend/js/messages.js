@@ -1,0 +1,31 @@
+// Error codes of the API (DESIGN.md §2.4) → a sentence for people. The server's own message is
+// shown underneath as detail (always through textContent).
+
+const TITLES = {
+  no_face: "No face found in this photo. Try one where a face is clearly visible, "
+    + "looking roughly at the camera and not too small.",
+  unsupported_image: "This file can't be read as a photo. Please use a JPEG, PNG or WebP image.",
+  too_large: "This photo is too large. Please choose a smaller one.",
+  queue_unavailable: "The editing queue is down right now, so nothing can be processed.",
+  unknown_latent: "This photo has expired on the server. Please upload it again.",
+  unknown_job: "The server lost track of this job (it may have restarted). Please try again.",
+  unknown_attribute: "The model has no direction for one of these attributes.",
+  invalid_request: "The server did not accept these settings.",
+  network: "The server can't be reached. Check your connection and try again.",
+  job_failed: "The server could not finish this job.",
+};
+
+/** `{title, detail}` for an error from api.js or jobs.js (or anything thrown). */
+export function describeError(error, doing = "") {
+  const code = error?.code ?? "";
+  let title = TITLES[code];
+  if (!title) {
+    title = error?.status >= 500 ? "The server had a problem" : "Something went wrong";
+    title += doing ? ` while ${doing}.` : ".";
+  }
+  if (code === "queue_unavailable") {
+    title += error.retryAfter ? ` Please try again in ${error.retryAfter} s.` : " Please try again shortly.";
+  }
+  const detail = typeof error?.message === "string" && error.message !== title ? error.message : "";
+  return { title, detail, code };
+}

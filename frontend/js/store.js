@@ -1,0 +1,44 @@
+// The one store: plain state, replaced (never mutated) by `update`, announced by a "change"
+// event. Renders are batched to one per animation frame by whoever listens.
+
+export const idleTask = Object.freeze({ busy: false, status: "", progress: 0 });
+
+export function initialState() {
+  return {
+    health: "checking", // "checking" | "ok" | "down"
+    attributes: [], // [{name, label, min, max, step, description}]
+    steps: null, // diffusion steps sent with requests; null = the server's default
+    view: "face", // which comparison is shown: "face" | "photo"
+    photo: null, // {file, name, url, size}: the upload; url is a local object URL (null if undecodable)
+    encode: idleTask,
+    latent: null, // {id, alignedUrl, reconstructionUrl, faces: [{x0, y0, x1, y1}], face, preset}
+    edits: {}, // attribute name → amount; zero amounts are dropped
+    hair: "Wavy_Hair",
+    edit: idleTask,
+    result: null, // {imageUrl, photoUrl, edits}: the last finished edit, kept while a new one runs
+    second: { photo: null, encode: idleTask, latent: null },
+    mix: { ...idleTask, frames: [], gifUrl: null, index: 0, pair: null },
+    alert: null, // {title, detail}
+    status: "", // one short sentence for the aria-live region
+  };
+}
+
+export class Store extends EventTarget {
+  #state;
+
+  constructor(state = initialState()) {
+    super();
+    this.#state = state;
+  }
+
+  get state() {
+    return this.#state;
+  }
+
+  /** Merge `patch` (an object, or a function of the state returning one) into the state. */
+  update(patch) {
+    const next = typeof patch === "function" ? patch(this.#state) : patch;
+    this.#state = { ...this.#state, ...next };
+    this.dispatchEvent(new Event("change"));
+  }
+}

@@ -1,0 +1,360 @@
+// The studio's actions: upload → encode, slider edits → manipulate, two faces → interpolate,
+// delete. Each action updates the store; only view.js touches the page.
+//
+// Superseded work is cancelled: every flow owns an AbortController (the fetch and the job watch
+// share its signal), and slider results also carry a sequence number so a late answer to an old
+// request can never replace a newer one.
+
+import * as api from "./api.js";
+import { isAbort, safeUrl } from "./api.js";
+import { watchJob } from "./jobs.js";
+import { describeError } from "./messages.js";
+import { idleTask, initialState } from "./store.js";
+
+const EDIT_DEBOUNCE_MS = 250;
+const MIX_FRAMES = 7;
+const HEALTH_RETRY_MS = 15000;
+
+/** Fetch and decode an image so swapping it into the page shows it at once. */
+function preload(url) {
+  if (!url) return Promise.resolve();
+  const img = new Image();
+  img.src = url;
+  return img.decode().catch(() => {});
+}
+
+/** Natural (EXIF-oriented) size of a local image URL, or null if the browser can't decode it. */
+async function imageSize(url) {
+  const img = new Image();
+  img.src = url;
+  try {
+    await img.decode();
+    return { width: img.naturalWidth, height: img.naturalHeight };
+  } catch {
+    return null;
+  }
+}
+
+/** A face box from the encode result as `{x0, y0, x1, y1}` in photo pixels, or null. */
+export function normalizeBox(face) {
+  const box = Array.isArray(face) ? face : face?.box ?? face?.bbox ?? face;
+  if (Array.isArray(box) && box.length >= 4) {
+    const [x0, y0, x1, y1] = box.map(Number);
+    return [x0, y0, x1, y1].every(Number.isFinite) ? { x0, y0, x1, y1 } : null;
+  }
+  if (box && typeof box === "object") {
+    const x0 = Number(box.x ?? box.left ?? box.x0);
+    const y0 = Number(box.y ?? box.top ?? box.y0);
+    const x1 = Number(box.right ?? box.x1 ?? x0 + Number(box.width ?? box.w));
+    const y1 = Number(box.bottom ?? box.y1 ?? y0 + Number(box.height ?? box.h));
+    return [x0, y0, x1, y1].every(Number.isFinite) ? { x0, y0, x1, y1 } : null;
+  }
+  return null;
+}
+
+function normalizeLatent(result, face) {
+  const faces = (Array.isArray(result.faces) ? result.faces : []).map(normalizeBox).filter(Boolean);
+  return {
+    id: String(result.latent_id),
+    alignedUrl: safeUrl(result.aligned_url),
+    reconstructionUrl: safeUrl(result.reconstruction_url),
+    faces,
+    face: Number.isInteger(result.face) ? result.face : face ?? 0,
+    preset: typeof result.preset === "string" ? result.preset : null,
+  };
+}
+
+const taskFrom = ({ status, progress }) => ({ busy: true, status, progress });
+
+export class Studio {
+  #controllers = new Map();
+  #editTimer = null;
+  #editSeq = 0;
+  #uploadSeq = 0;
+  #healthTimer = null;
+
+  constructor(store) {
+    this.store = store;
+  }
+
+  get state() {
+    return this.store.state;
+  }
+
+  #begin(name) {
+    this.#controllers.get(name)?.abort();
+    const controller = new AbortController();
+    this.#controllers.set(name, controller);
+    return controller.signal;
+  }
+
+  #cancel(name) {
+    this.#controllers.get(name)?.abort();
+    this.#controllers.delete(name);
+  }
+
+  #fail(error, doing) {
+    if (isAbort(error)) return;
+    const { title, detail, code } = describeError(error, doing);
+    this.store.update({ alert: { title, detail, code, tone: "error" }, status: title });
+    if (code === "queue_unavailable") this.#markDown();
+  }
+
+  dismissAlert() {
+    this.store.update({ alert: null });
+  }
+
+  // --- server ---------------------------------------------------------------------------------
+
+  async checkHealth() {
+    clearTimeout(this.#healthTimer);
+    try {
+      await api.health();
+      this.store.update({ health: "ok" });
+    } catch {
+      this.#markDown();
+    }
+  }
+
+  #markDown() {
+    this.store.update({ health: "down" });
+    clearTimeout(this.#healthTimer);
+    this.#healthTimer = setTimeout(() => this.checkHealth(), HEALTH_RETRY_MS);
+  }
+
+  async loadAttributes(normalize) {
+    try {
+      this.store.update({ attributes: normalize(await api.attributes()) });
+    } catch (error) {
+      this.#fail(error, "loading the list of attributes");
+    }
+  }
+
+  setSteps(steps) {
+    this.store.update({ steps });
+    if (Object.keys(this.state.edits).length) this.#scheduleEdit();
+  }
+
+  setView(view) {
+    this.store.update({ view });
+  }
+
+  // --- encoding -------------------------------------------------------------------------------
+
+  async upload(file) {
+    this.#cancel("edit");
+    this.#cancel("mix");
+    clearTimeout(this.#editTimer);
+    this.#forget(this.state.latent);
+    if (this.state.photo?.url) URL.revokeObjectURL(this.state.photo.url);
+    const token = ++this.#uploadSeq;
+    let url = URL.createObjectURL(file);
+    const size = await imageSize(url);
+    if (token !== this.#uploadSeq) return; // another file was chosen meanwhile
+    if (!size) {
+      // Not displayable here (maybe not an image at all): the server still gets to say why.
+      URL.revokeObjectURL(url);
+      url = null;
+    }
+    this.store.update({
+      photo: { url, name: file.name, file, size },
+      latent: null,
+      result: null,
+      edit: idleTask,
+      mix: initialState().mix,
+      alert: null,
+      status: "Uploading your photo…",
+    });
+    await this.#encodePrimary(file, null);
+  }
+
+  /** Re-encode the same photo with another of its faces. */
+  async pickFace(index) {
+    const { photo, latent, encode } = this.state;
+    if (!photo || encode.busy || latent?.face === index) return;
+    this.#cancel("edit");
+    this.#forget(latent);
+    this.store.update({ result: null, edit: idleTask, status: `Encoding face ${index + 1}…` });
+    await this.#encodePrimary(photo.file, index, latent?.faces ?? []);
+  }
+
+  async #encodePrimary(file, face, knownFaces = []) {
+    const latent = await this.#encode(file, face, "encode-primary", (encode) => this.store.update({ encode }));
+    if (!latent) return;
+    // A re-encode of one face may list only that face; keep the boxes the first pass found.
+    if (latent.faces.length < knownFaces.length) latent.faces = knownFaces;
+    const many = latent.faces.length > 1;
+    this.store.update({
+      latent,
+      status: many ? `Face ready. ${latent.faces.length} faces found; pick another on the photo.`
+        : "Face ready. Move a slider to edit it.",
+    });
+    if (Object.keys(this.state.edits).length) this.#scheduleEdit(0);
+    this.#runMix();
+  }
+
+  async uploadSecond(file) {
+    const { second } = this.state;
+    this.#cancel("mix");
+    this.#forget(second.latent);
+    const update = (patch) => this.store.update({ second: { ...this.state.second, ...patch } });
+    update({ photo: { name: file.name }, latent: null });
+    this.store.update({ mix: initialState().mix, alert: null, status: "Encoding the second face…" });
+    const latent = await this.#encode(file, null, "encode-secondary", (encode) => update({ encode }));
+    if (!latent) return;
+    update({ latent });
+    this.#runMix();
+  }
+
+  /** POST /encode and follow the job; `setTask` records its progress in the slot's state. */
+  async #encode(file, face, name, setTask) {
+    const signal = this.#begin(name);
+    setTask({ busy: true, status: "uploading", progress: 0 });
+    try {
+      const { job_id: jobId } = await api.encode(file, { face, steps: this.state.steps, signal });
+      const result = await watchJob(jobId, {
+        signal,
+        onUpdate: (u) => setTask(taskFrom(u)),
+      });
+      const latent = normalizeLatent(result, face);
+      await Promise.all([preload(latent.alignedUrl), preload(latent.reconstructionUrl)]);
+      if (signal.aborted) return null;
+      setTask(idleTask);
+      return latent;
+    } catch (error) {
+      if (isAbort(error)) return null;
+      setTask(idleTask);
+      this.#fail(error, "encoding the photo");
+      return null;
+    }
+  }
+
+  // --- editing --------------------------------------------------------------------------------
+
+  setEdit(attribute, amount) {
+    const edits = { ...this.state.edits };
+    if (Math.abs(amount) < 1e-9) delete edits[attribute];
+    else edits[attribute] = amount;
+    this.store.update({ edits });
+    this.#scheduleEdit();
+  }
+
+  /** Switch the hair slider to another attribute, carrying its amount over. */
+  setHair(attribute) {
+    const { hair, edits } = this.state;
+    if (attribute === hair) return;
+    const amount = edits[hair] ?? 0;
+    const next = { ...edits };
+    delete next[hair];
+    if (amount) next[attribute] = amount;
+    this.store.update({ hair: attribute, edits: next });
+    if (amount) this.#scheduleEdit();
+  }
+
+  reset() {
+    this.store.update({ edits: {}, status: "Sliders reset." });
+    this.#scheduleEdit(0);
+  }
+
+  #scheduleEdit(delay = EDIT_DEBOUNCE_MS) {
+    clearTimeout(this.#editTimer);
+    this.#editTimer = setTimeout(() => this.#runEdit(), delay);
+  }
+
+  async #runEdit() {
+    const { latent, edits, steps } = this.state;
+    if (!latent) return;
+    const seq = ++this.#editSeq;
+    if (Object.keys(edits).length === 0) {
+      this.#cancel("edit");
+      this.store.update({ edit: idleTask, result: null });
+      return;
+    }
+    const signal = this.#begin("edit");
+    this.store.update({ edit: { busy: true, status: "queued", progress: 0 } });
+    try {
+      const { job_id: jobId } = await api.manipulate(latent.id, edits, { steps, signal });
+      const result = await watchJob(jobId, {
+        signal,
+        onUpdate: (u) => seq === this.#editSeq && this.store.update({ edit: taskFrom(u) }),
+      });
+      const imageUrl = safeUrl(result.image_url);
+      const photoUrl = safeUrl(result.photo_url);
+      // The previous result stays on screen until the new one can be shown whole.
+      await Promise.all([preload(imageUrl), preload(photoUrl)]);
+      if (seq !== this.#editSeq) return;
+      this.store.update({ edit: idleTask, result: { imageUrl, photoUrl, edits }, status: "Edit ready." });
+    } catch (error) {
+      if (isAbort(error) || seq !== this.#editSeq) return;
+      this.store.update({ edit: idleTask });
+      this.#fail(error, "editing the face");
+    }
+  }
+
+  // --- mixing two faces -----------------------------------------------------------------------
+
+  async #runMix() {
+    const a = this.state.latent;
+    const b = this.state.second.latent;
+    if (!a || !b) return;
+    const signal = this.#begin("mix");
+    const update = (patch) => this.store.update({ mix: { ...this.state.mix, ...patch } });
+    update({ busy: true, status: "queued", progress: 0 });
+    try {
+      const { job_id: jobId } = await api.interpolate([a.id, b.id], {
+        frames: MIX_FRAMES,
+        steps: this.state.steps,
+        signal,
+      });
+      const result = await watchJob(jobId, { signal, onUpdate: (u) => update(taskFrom(u)) });
+      const frames = (Array.isArray(result.image_urls) ? result.image_urls : []).map(safeUrl).filter(Boolean);
+      const gifUrl = safeUrl(result.gif_url);
+      await Promise.all(frames.map(preload));
+      if (signal.aborted) return;
+      update({ ...idleTask, frames, gifUrl, index: Math.floor(frames.length / 2), pair: [a.id, b.id] });
+      this.store.update({ status: `${frames.length} frames ready.` });
+    } catch (error) {
+      if (isAbort(error)) return;
+      update(idleTask);
+      this.#fail(error, "mixing the two faces");
+    }
+  }
+
+  setMixIndex(index) {
+    this.store.update({ mix: { ...this.state.mix, index } });
+  }
+
+  // --- privacy --------------------------------------------------------------------------------
+
+  /** Best-effort removal of a latent that is being replaced. */
+  #forget(latent) {
+    if (latent) api.deleteLatent(latent.id).catch(() => {});
+  }
+
+  async deleteData() {
+    for (const name of [...this.#controllers.keys()]) this.#cancel(name);
+    clearTimeout(this.#editTimer);
+    const { latent, second, photo } = this.state;
+    const ids = [latent?.id, second.latent?.id].filter(Boolean);
+    try {
+      await Promise.all(ids.map((id) => api.deleteLatent(id).catch((error) => {
+        if (error.code !== "unknown_latent") throw error; // already expired: nothing left to delete
+      })));
+    } catch (error) {
+      this.#fail(error, "deleting your data");
+      return;
+    }
+    if (photo?.url) URL.revokeObjectURL(photo.url);
+    const fresh = initialState();
+    const text = "Your photos, their codes and all edited images were deleted from the server.";
+    this.store.update({
+      ...fresh,
+      health: this.state.health,
+      attributes: this.state.attributes,
+      steps: this.state.steps,
+      hair: this.state.hair,
+      alert: { title: "Deleted.", detail: text, tone: "info" },
+      status: `Deleted. ${text}`,
+    });
+  }
+}

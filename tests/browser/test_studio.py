@@ -1,0 +1,260 @@
+"""The studio page as a new user meets it, in Chromium, against the real app (Redis, Celery
+worker, uvicorn, the test model at small T): upload, sliders, before/after, several faces,
+mixing two faces, error messages, a queue that is down, phone width, deleting one's data."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import App, Console, Timer
+
+pytestmark = pytest.mark.browser
+
+LOADED = """sel => { const i = document.querySelector(sel);
+  return i !== null && !!i.getAttribute('src') && i.complete && i.naturalWidth > 0 }"""
+NEW_AND_LOADED = """([sel, old]) => { const i = document.querySelector(sel);
+  return i !== null && !!i.getAttribute('src') && i.getAttribute('src') !== old
+    && i.complete && i.naturalWidth > 0 }"""
+FACE_AFTER = "[data-compare=face] [data-compare-after]"
+
+
+def open_studio(page: Any, app: App, health: str = "ok") -> None:
+    page.goto(f"{app.url}/")
+    expect(page.locator("[data-health]")).to_have_attribute("data-health", health)
+
+
+def choose_file(page: Any, button: str, path: Path) -> None:
+    """Click a visible file button and pick `path` in the file chooser, as a person would."""
+    with page.expect_file_chooser() as chooser:
+        page.get_by_text(button, exact=True).click()
+    chooser.value.set_files(str(path))
+
+
+def drop_file(page: Any, target: str, path: Path, mime: str = "image/jpeg") -> None:
+    """Drop `path` onto `target` the way a drag from the desktop arrives: a DataTransfer with a File."""
+    data = base64.b64encode(path.read_bytes()).decode()
+    transfer = page.evaluate_handle(
+        """([b64, name, mime]) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], name, { type: mime }));
+            return dt;
+        }""",
+        [data, path.name, mime],
+    )
+    for event in ("dragenter", "dragover", "drop"):
+        page.dispatch_event(target, event, {"dataTransfer": transfer})
+
+
+def wait_loaded(page: Any, selector: str) -> str:
+    page.wait_for_function(LOADED, arg=selector)
+    src: str = page.locator(selector).get_attribute("src")
+    return src
+
+
+def upload_astronaut(page: Any, photos: dict[str, Path], timer: Timer) -> str:
+    """Upload the astronaut; return the aligned face's URL once it is shown."""
+    with timer.measure("upload → aligned face shown"):
+        choose_file(page, "Choose a photo", photos["astronaut"])
+        aligned = wait_loaded(page, "[data-aligned]")
+    return aligned
+
+
+def test_upload_then_smile_slider_renders_an_edited_face(
+    page: Any, app: App, photos: dict[str, Path], timer: Timer, artifacts: Path
+) -> None:
+    open_studio(page, app)
+    expect(page.get_by_role("slider", name="Smile")).to_be_disabled()
+    aligned = upload_astronaut(page, photos, timer)
+    assert aligned.startswith("/images/")
+    reconstruction = wait_loaded(page, "[data-reconstruction]")
+    # Before the first edit the comparison shows the aligned face against its reconstruction.
+    assert page.locator("[data-compare=face] [data-compare-before]").get_attribute("src") == aligned
+    assert wait_loaded(page, FACE_AFTER) == reconstruction
+
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/manipulate") else None)
+    smile = page.get_by_role("slider", name="Smile")
+    smile.focus()
+    with timer.measure("slider (3 key presses) → edited face shown"):
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")
+        page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, reconstruction])
+    expect(smile).to_have_value("0.03")
+    expect(page.locator("[data-slider=smile] output")).to_have_text("+0.03")
+    edited = page.locator(FACE_AFTER).get_attribute("src")
+    assert edited.startswith("/images/") and edited not in (aligned, reconstruction)
+    expect(page.locator(FACE_AFTER)).to_have_attribute("data-result", "edit")
+    assert len(posts) == 1, f"three quick key presses must make one debounced request, got {posts}"
+    expect(page.get_by_role("link", name="Download face (PNG)")).to_have_attribute("href", edited)
+    answer = page.request.get(f"{app.url}{edited}")
+    assert answer.status == 200 and answer.headers["content-type"] == "image/png"
+    page.screenshot(path=str(artifacts / "studio-edit.png"))
+
+    # The edit pasted back into the whole photo, compared with the upload.
+    page.get_by_role("radio", name="Whole photo").check()
+    photo_after = wait_loaded(page, "[data-compare=photo] [data-compare-after]")
+    expect(page.get_by_role("link", name="Download photo (PNG)")).to_have_attribute("href", photo_after)
+    divider = page.get_by_role("slider", name="Before and after divider on the whole photo")
+    divider.focus()
+    page.keyboard.press("Home")
+    expect(divider).to_have_value("0")
+    position = "document.querySelector('[data-compare=photo]').style.getPropertyValue('--pos')"
+    assert page.evaluate(position) == "0%"
+    box = page.locator("[data-compare=photo]").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    assert 70 <= int(divider.input_value()) <= 80
+    assert page.evaluate(position) == f"{divider.input_value()}%"
+    page.screenshot(path=str(artifacts / "studio-photo.png"))
+
+    page.get_by_role("button", name="Reset").click()
+    expect(smile).to_have_value("0")
+    expect(page.locator(FACE_AFTER)).to_have_attribute("data-result", "reconstruction")
+
+
+def test_photo_without_a_face_says_so(page: Any, app: App, console: Console, photos: dict[str, Path]) -> None:
+    console.allow_http_error(422, "/encode")
+    open_studio(page, app)
+    choose_file(page, "Choose a photo", photos["noise"])
+    alert = page.get_by_role("alert")
+    expect(alert).to_be_visible()
+    expect(alert).to_have_attribute("data-code", "no_face")
+    expect(page.locator("[data-alert-title]")).to_have_text(
+        "No face found in this photo. Try one where a face is clearly visible, "
+        "looking roughly at the camera and not too small."
+    )
+    expect(page.locator("[data-alert-detail]")).to_contain_text("face")  # the server's own words
+    expect(page.get_by_role("slider", name="Smile")).to_be_disabled()
+    expect(page.locator("[data-aligned]")).to_be_hidden()
+
+
+def test_unreadable_and_oversized_files_are_explained(
+    page: Any, app: App, console: Console, photos: dict[str, Path]
+) -> None:
+    console.allow_http_error(415, "/encode")
+    console.allow_http_error(413, "/encode")
+    open_studio(page, app)
+    choose_file(page, "Choose a photo", photos["text"])
+    expect(page.get_by_role("alert")).to_have_attribute("data-code", "unsupported_image")
+    expect(page.locator("[data-alert-title]")).to_contain_text("JPEG, PNG or WebP")
+    choose_file(page, "Change photo", photos["huge"])
+    expect(page.get_by_role("alert")).to_have_attribute("data-code", "too_large")
+    expect(page.locator("[data-alert-title]")).to_have_text("This photo is too large. Please choose a smaller one.")
+    expect(page.locator("[data-alert-detail]")).to_contain_text("limit")
+
+
+def test_two_faces_in_one_photo_can_be_picked(page: Any, app: App, photos: dict[str, Path]) -> None:
+    open_studio(page, app)
+    choose_file(page, "Choose a photo", photos["pair"])
+    first = wait_loaded(page, "[data-aligned]")
+    boxes = page.get_by_role("button", name="Edit face")
+    expect(boxes).to_have_count(2)
+    expect(page.locator("[data-faces-caption]")).to_have_text("2 faces: pick one")
+    expect(page.get_by_role("button", name="Edit face 1 of 2")).to_have_attribute("aria-pressed", "true")
+    page.get_by_role("button", name="Edit face 2 of 2").click()
+    page.wait_for_function(NEW_AND_LOADED, arg=["[data-aligned]", first])
+    expect(page.get_by_role("button", name="Edit face 2 of 2")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Edit face 1 of 2")).to_have_attribute("aria-pressed", "false")
+
+
+def test_second_photo_makes_interpolation_frames_and_a_gif(
+    page: Any, app: App, photos: dict[str, Path], timer: Timer, artifacts: Path
+) -> None:
+    open_studio(page, app)
+    upload_astronaut(page, photos, timer)
+    with timer.measure("second photo dropped → 7 interpolation frames shown"):
+        drop_file(page, "[data-drop=secondary]", photos["second"])
+        frames = page.locator("[data-mix-strip] img")
+        expect(frames).to_have_count(7)
+        for i in range(7):
+            page.wait_for_function(
+                "i => { const img = document.querySelectorAll('[data-mix-strip] img')[i];"
+                " return img.complete && img.naturalWidth > 0 }",
+                arg=i,
+            )
+    wait_loaded(page, "[data-mix-b]")
+    gif = page.get_by_role("link", name="Download GIF")
+    href = gif.get_attribute("href")
+    assert href and href.startswith("/images/")
+    answer = page.request.get(f"{app.url}{href}")
+    assert answer.status == 200 and answer.headers["content-type"] == "image/gif"
+    assert answer.body()[:6] in (b"GIF87a", b"GIF89a")
+    srcs = [frames.nth(i).get_attribute("src") for i in range(7)]
+    assert len(set(srcs)) == 7
+
+    mix = page.get_by_role("slider", name="Mix")
+    mix.focus()
+    page.keyboard.press("Home")
+    expect(page.locator("[data-mix-frame]")).to_have_attribute("src", srcs[0])
+    expect(page.locator("[data-mix-output]")).to_have_text("100% A · 0% B")
+    page.keyboard.press("End")
+    expect(page.locator("[data-mix-frame]")).to_have_attribute("src", srcs[6])
+    page.get_by_role("button", name="Frame 3:").click()
+    expect(page.locator("[data-mix-frame]")).to_have_attribute("src", srcs[2])
+    page.locator("[data-mix-strip]").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "studio-mix.png"), full_page=True)
+
+
+def test_queue_down_is_reported(
+    page: Any, app_without_worker: App, console: Console, photos: dict[str, Path]
+) -> None:
+    console.allow_http_error(503, "/healthz")
+    console.allow_http_error(503, "/encode")
+    open_studio(page, app_without_worker, health="down")
+    expect(page.locator("[data-health]")).to_have_text("Queue offline")
+    choose_file(page, "Choose a photo", photos["astronaut"])
+    expect(page.get_by_role("alert")).to_have_attribute("data-code", "queue_unavailable")
+    expect(page.locator("[data-alert-title]")).to_have_text(
+        "The editing queue is down right now, so nothing can be processed. Please try again in 7 s."
+    )
+    expect(page.locator("[data-alert-detail]")).to_contain_text("worker")
+
+
+def test_phone_width_and_delete_my_data(
+    browser: Any, app: App, console: Console, photos: dict[str, Path], timer: Timer, artifacts: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(180_000)
+    page.on("console", console.on_console)
+    page.on("pageerror", console.on_page_error)
+    try:
+        open_studio(page, app)
+        assert_fits_and_labelled(page)
+        aligned = upload_astronaut(page, photos, timer)
+        assert_fits_and_labelled(page)
+        expect(page.get_by_role("slider", name="Age")).to_be_enabled()
+        page.screenshot(path=str(artifacts / "studio-phone.png"), full_page=True)
+
+        page.get_by_role("button", name="Delete my data").click()
+        expect(page.get_by_role("alert")).to_have_attribute("data-tone", "info")
+        expect(page.locator("[data-alert-title]")).to_have_text("Deleted.")
+        expect(page.get_by_text("Drop a photo here")).to_be_visible()
+        expect(page.get_by_role("button", name="Delete my data")).to_be_hidden()
+        assert page.request.get(f"{app.url}{aligned}").status == 404  # gone from the server
+        assert console.errors == [], "\n".join(console.errors)
+    finally:
+        context.close()
+
+
+def assert_fits_and_labelled(page: Any) -> None:
+    """No sideways scrolling at this width; every visible control has an accessible name."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, button, a[href]')]
+            .filter((el) => el.getClientRects().length > 0 || el.type === 'file')
+            .filter((el) => !(el.labels?.length || el.getAttribute('aria-label')
+                || el.getAttribute('aria-labelledby') || el.textContent.trim()))
+            .map((el) => el.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
