@@ -218,4 +218,3 @@ def timer(artifacts: Path) -> Iterator[Timer]:
         text = "".join(f"{label}: {seconds:.1f} s\n" for label, seconds in t.rows)
         (artifacts / "timings.txt").write_text(text)
         print("\nbrowser step timings:\n" + text)
-

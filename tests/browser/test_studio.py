@@ -78,7 +78,7 @@ def test_upload_then_smile_slider_renders_an_edited_face(
     assert wait_loaded(page, FACE_AFTER) == reconstruction
 
     posts: list[str] = []
-    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/manipulate") else None)
+    page.on("request", lambda r: r.method == "POST" and r.url.endswith("/manipulate") and posts.append(r.url))
     smile = page.get_by_role("slider", name="Smile")
     smile.focus()
     with timer.measure("slider (3 key presses) → edited face shown"):
@@ -148,7 +148,9 @@ def test_unreadable_and_oversized_files_are_explained(
     expect(page.locator("[data-alert-title]")).to_contain_text("JPEG, PNG or WebP")
     choose_file(page, "Change photo", photos["huge"])
     expect(page.get_by_role("alert")).to_have_attribute("data-code", "too_large")
-    expect(page.locator("[data-alert-title]")).to_have_text("This photo is too large. Please choose a smaller one.")
+    expect(page.locator("[data-alert-title]")).to_have_text(
+        "This photo is too large. Please choose a smaller one."
+    )
     expect(page.locator("[data-alert-detail]")).to_contain_text("limit")
 
 
