@@ -76,6 +76,7 @@ document.querySelector("[data-steps]").addEventListener("change", (event) => {
 });
 document.querySelector("[data-delete-data]").addEventListener("click", () => studio.deleteData());
 document.querySelector("[data-alert-dismiss]").addEventListener("click", () => studio.dismissAlert());
+document.querySelector("[data-alert-retry]").addEventListener("click", () => studio.retry());
 const mixRange = document.querySelector("[data-mix-range]");
 mixRange.addEventListener("input", () => studio.setMixIndex(Number(mixRange.value)));
 

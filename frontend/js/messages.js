@@ -13,6 +13,8 @@ const TITLES = {
   invalid_request: "The server did not accept these settings.",
   network: "The server can't be reached. Check your connection and try again.",
   job_failed: "The server could not finish this job.",
+  timeout: "This took too long on the server. Try fewer diffusion steps (under Quality).",
+  model_unavailable: "The face model isn't available on the server yet.",
 };
 
 /** `{title, detail}` for an error from api.js or jobs.js (or anything thrown). */

@@ -14,6 +14,8 @@ import { idleTask, initialState } from "./store.js";
 const EDIT_DEBOUNCE_MS = 250;
 const MIX_FRAMES = 7;
 const HEALTH_RETRY_MS = 15000;
+/** Error codes worth a "Try again" button: the same request may well succeed later. */
+const TRANSIENT = new Set(["queue_unavailable", "network", "unknown_job", "job_failed", "timeout"]);
 
 /** Fetch and decode an image so swapping it into the page shows it at once. */
 function preload(url) {
@@ -71,6 +73,7 @@ export class Studio {
   #editTimer = null;
   #editSeq = 0;
   #uploadSeq = 0;
+  #retry = null;
   #healthTimer = null;
 
   constructor(store) {
@@ -93,14 +96,24 @@ export class Studio {
     this.#controllers.delete(name);
   }
 
-  #fail(error, doing) {
+  /** Show `error`; `retry` (a function) is offered as "Try again" when the failure may pass. */
+  #fail(error, doing, retry = null) {
     if (isAbort(error)) return;
     const { title, detail, code } = describeError(error, doing);
-    this.store.update({ alert: { title, detail, code, tone: "error" }, status: title });
+    this.#retry = TRANSIENT.has(code) || error?.status >= 500 ? retry : null;
+    this.store.update({ alert: { title, detail, code, tone: "error", retry: Boolean(this.#retry) }, status: title });
     if (code === "queue_unavailable") this.#markDown();
   }
 
+  retry() {
+    const again = this.#retry;
+    this.#retry = null;
+    this.store.update({ alert: null });
+    again?.();
+  }
+
   dismissAlert() {
+    this.#retry = null;
     this.store.update({ alert: null });
   }
 
@@ -148,6 +161,7 @@ export class Studio {
     this.#forget(this.state.latent);
     if (this.state.photo?.url) URL.revokeObjectURL(this.state.photo.url);
     const token = ++this.#uploadSeq;
+    this.#retry = null;
     let url = URL.createObjectURL(file);
     const size = await imageSize(url);
     if (token !== this.#uploadSeq) return; // another file was chosen meanwhile
@@ -179,7 +193,8 @@ export class Studio {
   }
 
   async #encodePrimary(file, face, knownFaces = []) {
-    const latent = await this.#encode(file, face, "encode-primary", (encode) => this.store.update({ encode }));
+    const retry = () => this.#encodePrimary(file, face, knownFaces);
+    const latent = await this.#encode(file, face, "encode-primary", (encode) => this.store.update({ encode }), retry);
     if (!latent) return;
     // A re-encode of one face may list only that face; keep the boxes the first pass found.
     if (latent.faces.length < knownFaces.length) latent.faces = knownFaces;
@@ -200,14 +215,15 @@ export class Studio {
     const update = (patch) => this.store.update({ second: { ...this.state.second, ...patch } });
     update({ photo: { name: file.name }, latent: null });
     this.store.update({ mix: initialState().mix, alert: null, status: "Encoding the second face…" });
-    const latent = await this.#encode(file, null, "encode-secondary", (encode) => update({ encode }));
+    const retry = () => this.uploadSecond(file);
+    const latent = await this.#encode(file, null, "encode-secondary", (encode) => update({ encode }), retry);
     if (!latent) return;
     update({ latent });
     this.#runMix();
   }
 
   /** POST /encode and follow the job; `setTask` records its progress in the slot's state. */
-  async #encode(file, face, name, setTask) {
+  async #encode(file, face, name, setTask, retry) {
     const signal = this.#begin(name);
     setTask({ busy: true, status: "uploading", progress: 0 });
     try {
@@ -224,7 +240,7 @@ export class Studio {
     } catch (error) {
       if (isAbort(error)) return null;
       setTask(idleTask);
-      this.#fail(error, "encoding the photo");
+      this.#fail(error, "encoding the photo", retry);
       return null;
     }
   }
@@ -287,7 +303,7 @@ export class Studio {
     } catch (error) {
       if (isAbort(error) || seq !== this.#editSeq) return;
       this.store.update({ edit: idleTask });
-      this.#fail(error, "editing the face");
+      this.#fail(error, "editing the face", () => this.#scheduleEdit(0));
     }
   }
 
@@ -316,7 +332,7 @@ export class Studio {
     } catch (error) {
       if (isAbort(error)) return;
       update(idleTask);
-      this.#fail(error, "mixing the two faces");
+      this.#fail(error, "mixing the two faces", () => this.#runMix());
     }
   }
 

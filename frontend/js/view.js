@@ -58,6 +58,8 @@ export function createView(on) {
     alert: $("[data-alert]"),
     alertTitle: $("[data-alert-title]"),
     alertDetail: $("[data-alert-detail]"),
+    alertRetry: $("[data-alert-retry]"),
+    healthBanner: $("[data-health-banner]"),
     whenEmpty: $$("[data-when=empty]"),
     whenPhoto: $$("[data-when=photo]"),
     views: $$("[data-view]"),
@@ -166,6 +168,7 @@ export function createView(on) {
       button.style.height = `${((box.y1 - box.y0) / size.height) * 100}%`;
       button.setAttribute("aria-label", `Edit face ${index + 1} of ${faces.length}`);
       button.setAttribute("aria-pressed", String(index === latent.face));
+      button.textContent = String(index + 1);
       button.addEventListener("click", () => on.face(index));
       dom.faceBoxes.append(button);
     });
@@ -188,7 +191,9 @@ export function createView(on) {
       setText(dom.alertTitle, state.alert.title);
       setText(dom.alertDetail, state.alert.detail);
       dom.alertDetail.hidden = !state.alert.detail;
+      dom.alertRetry.hidden = !state.alert.retry;
     }
+    dom.healthBanner.hidden = state.health !== "down";
 
     for (const el of dom.whenEmpty) el.hidden = Boolean(photo);
     for (const el of dom.whenPhoto) el.hidden = !photo;
@@ -227,7 +232,7 @@ export function createView(on) {
 
     let note = "";
     if (state.encode.busy) note = "Finding, aligning and encoding the face…";
-    else if (!latent) note = photo ? "No face to edit in this photo yet: try another one." : "";
+    else if (!latent) note = photo ? "Nothing to edit yet: try again, or choose another photo." : "";
     else if (state.view === "photo" && !photoAfter) note = "Move a slider to see the edit in the whole photo.";
     else if (!result) note = "Right of the divider: the face as the model reconstructs it. Move a slider to edit.";
     else note = "Drag the divider (or focus it and use the arrow keys) to compare.";

@@ -96,6 +96,18 @@ def test_upload_then_smile_slider_renders_an_edited_face(
     assert answer.status == 200 and answer.headers["content-type"] == "image/png"
     page.screenshot(path=str(artifacts / "studio-edit.png"))
 
+    # One more step: the edited face stays on screen until the next one replaces it whole.
+    page.evaluate(
+        """sel => { const img = document.querySelector(sel); window.afterSrcs = [];
+        new MutationObserver(() => window.afterSrcs.push(img.hidden ? 'hidden' : img.getAttribute('src')))
+          .observe(img, { attributes: true, attributeFilter: ['src', 'hidden'] }); }""",
+        FACE_AFTER,
+    )
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, edited])
+    newer = page.locator(FACE_AFTER).get_attribute("src")
+    assert page.evaluate("window.afterSrcs") == [newer]
+
     # The edit pasted back into the whole photo, compared with the upload.
     page.get_by_role("radio", name="Whole photo").check()
     photo_after = wait_loaded(page, "[data-compare=photo] [data-compare-after]")
@@ -155,6 +167,10 @@ def test_unreadable_and_oversized_files_are_explained(
 
 
 def test_two_faces_in_one_photo_can_be_picked(page: Any, app: App, photos: dict[str, Path]) -> None:
+    # Also the fallback for browsers (or proxies) without server-sent events: polling.
+    page.add_init_script("delete window.EventSource")
+    urls: list[str] = []
+    page.on("request", lambda r: "/jobs/" in r.url and urls.append(r.url))
     open_studio(page, app)
     choose_file(page, "Choose a photo", photos["pair"])
     first = wait_loaded(page, "[data-aligned]")
@@ -166,6 +182,7 @@ def test_two_faces_in_one_photo_can_be_picked(page: Any, app: App, photos: dict[
     page.wait_for_function(NEW_AND_LOADED, arg=["[data-aligned]", first])
     expect(page.get_by_role("button", name="Edit face 2 of 2")).to_have_attribute("aria-pressed", "true")
     expect(page.get_by_role("button", name="Edit face 1 of 2")).to_have_attribute("aria-pressed", "false")
+    assert urls and not [u for u in urls if u.endswith("/events")], urls
 
 
 def test_second_photo_makes_interpolation_frames_and_a_gif(
