@@ -48,7 +48,10 @@ class AutoencoderConfig:
             raise ValueError(f"image_size {self.image_size} is not divisible by the downsampling")
         for width in self.widths():
             if width > 32 and width % 32:
-                raise ValueError(f"channel width {width} must be a multiple of 32 (GroupNorm32)")
+                raise ValueError(
+                    f"channel width {width} (a level width or a decoder skip concatenation) must "
+                    "be a multiple of 32 for GroupNorm32"
+                )
 
     @property
     def z_dim(self) -> int:
@@ -61,8 +64,18 @@ class AutoencoderConfig:
         return self.enc_attention_resolutions
 
     def widths(self) -> set[int]:
-        mults = set(self.channel_mult) | set(self.enc_channel_mult)
-        return {m * self.model_channels for m in mults}
+        """Every channel count a GroupNorm sees, including the decoder's skip concatenations."""
+        mc = self.model_channels
+        widths = {m * mc for m in (*self.channel_mult, *self.enc_channel_mult)}
+        laterals = [self.channel_mult[0] * mc]
+        for level, mult in enumerate(self.channel_mult):
+            laterals += [mult * mc] * (self.num_res_blocks + (level < len(self.channel_mult) - 1))
+        ch = laterals[-1]
+        for mult in reversed(self.channel_mult):
+            for _ in range(self.num_res_blocks + 1):
+                widths.add(ch + laterals.pop())
+                ch = mult * mc
+        return widths
 
 
 @dataclass(frozen=True)

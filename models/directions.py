@@ -43,15 +43,17 @@ def fit_directions(
     """
     z_tr, z_te = z_train.double().numpy(), z_test.double().numpy()
     y_tr, y_te = np.asarray(y_train, dtype=bool), np.asarray(y_test, dtype=bool)
-    if y_tr.shape[1] != len(names) or y_te.shape[1] != len(names):
-        raise ValueError(f"labels have {y_tr.shape[1]} columns for {len(names)} names")
+    for split, y in (("training", y_tr), ("held-out", y_te)):
+        if y.shape[1] != len(names):
+            raise ValueError(f"{split} labels have {y.shape[1]} columns for {len(names)} names")
     mean, std = z_tr.mean(0), z_tr.std(0, ddof=1)
     std = np.where(std > 0, std, 1.0)
     n_tr, n_te = (z_tr - mean) / std, (z_te - mean) / std
     weights, biases, aucs, rates = [], [], [], []
     for k, name in enumerate(names):
-        if y_tr[:, k].all() or not y_tr[:, k].any():
-            raise ValueError(f"attribute {name!r} has a single class in the training labels")
+        for split, y in (("training", y_tr), ("held-out", y_te)):
+            if y[:, k].all() or not y[:, k].any():
+                raise ValueError(f"attribute {name!r} has a single class in the {split} labels")
         clf = LogisticRegression(C=C, max_iter=2000).fit(n_tr, y_tr[:, k])
         weights.append(clf.coef_[0])
         biases.append(clf.intercept_[0])
