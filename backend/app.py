@@ -15,6 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from kombu.exceptions import OperationalError
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from starlette.exceptions import HTTPException
 
 from backend.errors import QueueUnavailableError, StudioError
@@ -92,8 +95,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Edit faces in photos with Diffusion Autoencoders: encode, move sliders, interpolate.",
         lifespan=lifespan,
     )
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=10)
-    aclient = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=1)
+    # Fail fast when Redis is down (the request answers 503), yet survive one stale connection.
+    backoff = ExponentialBackoff(cap=0.5, base=0.05)
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=1, socket_timeout=10, retry=Retry(backoff, 2)
+    )
+    aclient = aioredis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=1, retry=AsyncRetry(backoff, 2)
+    )
     app.state.settings = settings
     app.state.studio = Studio(settings, client, aclient, make_producer(settings.redis_url))
     install_error_handlers(app, settings.retry_after_seconds)

@@ -66,7 +66,17 @@ def describe(info: ModelInfo) -> AttributesOut:
     for name in info.attributes:
         text, note = label(name)
         low, high = info.ranges.get(name, DEFAULT_RANGE)
-        attributes.append(AttributeOut(name=name, label=text, note=note, min=low, max=high, step=SLIDER_STEP,
-                                       auroc=info.auroc.get(name)))
-    return AttributesOut(preset=info.preset, image_size=info.image_size, can_sample=info.can_sample,
-                         attributes=attributes)
+        attributes.append(
+            AttributeOut(
+                name=name,
+                label=text,
+                note=note,
+                min=low,
+                max=high,
+                step=SLIDER_STEP,
+                auroc=info.auroc.get(name),
+            )
+        )
+    return AttributesOut(
+        preset=info.preset, image_size=info.image_size, can_sample=info.can_sample, attributes=attributes
+    )

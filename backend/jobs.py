@@ -75,7 +75,10 @@ class Studio:
     # ------------------------------------------------------------------ model facts
     def model(self) -> ModelInfo:
         """The model the workers serve (as they published it), else what `MODEL_DIR` holds."""
-        published = self.storage.published_model()
+        try:
+            published = self.storage.published_model()
+        except redis.RedisError:
+            published = None  # the model's facts are still in MODEL_DIR; Redis is needed later anyway
         if published is not None:
             return published
         try:
@@ -130,8 +133,15 @@ class Studio:
         self._require_worker()
         upload = prepare_upload(data, face, info.image_size, self.settings)
         lid, job_id = _new_id(), _new_id()
-        meta = UploadMeta(latent_id=lid, quad=upload.quad.tolist(), faces=upload.faces, face=upload.face,
-                          preset=info.preset, image_size=info.image_size, photo_size=upload.photo_size)
+        meta = UploadMeta(
+            latent_id=lid,
+            quad=upload.quad.tolist(),
+            faces=upload.faces,
+            face=upload.face,
+            preset=info.preset,
+            image_size=info.image_size,
+            photo_size=upload.photo_size,
+        )
         self.storage.create_upload(meta, data, upload.aligned_png)
         return self._submit("encode", ENCODE, EncodeJob(job_id=job_id, latent_id=lid, steps=n), job_id, [lid])
 
@@ -210,8 +220,9 @@ class Studio:
             raise InvalidRequestError(f"n must be at most {self.settings.max_samples}, got {req.n}")
         n = self._steps(req.steps, info)
         latent_default = info.latent_default_steps or self.settings.default_steps
-        latent_steps = self._steps(req.latent_steps if req.latent_steps is not None else latent_default, info,
-                                   "latent_steps")
+        latent_steps = self._steps(
+            req.latent_steps if req.latent_steps is not None else latent_default, info, "latent_steps"
+        )
         self._require_worker()
         job_id = _new_id()
         seed = req.seed if req.seed is not None else secrets.randbits(32)

@@ -55,5 +55,10 @@ def prepare_upload(data: bytes, face: int, image_size: int, settings: Settings) 
     aligned = align_face(photo, image_size, face, detector=_Found(faces), transform_size=transform)
     buffer = io.BytesIO()
     aligned.image.save(buffer, format="PNG")
-    return PreparedUpload(aligned_png=buffer.getvalue(), quad=aligned.quad, faces=[f.box for f in faces],
-                          face=face, photo_size=photo.size)
+    return PreparedUpload(
+        aligned_png=buffer.getvalue(),
+        quad=aligned.quad,
+        faces=[f.box for f in faces],
+        face=face,
+        photo_size=photo.size,
+    )

@@ -60,8 +60,12 @@ def make_producer(redis_url: str) -> Celery:
     app.conf.update(
         **_common(redis_url),
         # Fail fast when Redis is down (the request answers 503), but survive one reconnect.
-        task_publish_retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2,
-                                   "interval_max": 0.5},
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0.1,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
         broker_connection_timeout=2,
     )
     return app

@@ -49,8 +49,13 @@ class Heartbeat:
 
     def beat(self) -> None:
         ttl = max(int(3 * self.settings.heartbeat_seconds), 2)
-        info = {"hostname": self.hostname, "pid": os.getpid(), "time": time.time(),
-                "preset": self.model.preset if self.model else None, "error": self.error}
+        info = {
+            "hostname": self.hostname,
+            "pid": os.getpid(),
+            "time": time.time(),
+            "preset": self.model.preset if self.model else None,
+            "error": self.error,
+        }
         self.storage.heartbeat(self.hostname, info, ttl)
         if self.model is not None:
             self.storage.publish_model(self.model, ttl)

@@ -62,8 +62,14 @@ class Runtime:
         dtype = None if s.dtype == "auto" else getattr(torch, s.dtype)
         start = time.perf_counter()
         pipe = DiffAEPipeline.from_pretrained(s.model_dir, device=device, dtype=dtype)
-        log.info("loaded %s from %s on %s (%s) in %.1f s", pipe.config.preset, s.model_dir, pipe.device,
-                 pipe.dtype, time.perf_counter() - start)
+        log.info(
+            "loaded %s from %s on %s (%s) in %.1f s",
+            pipe.config.preset,
+            s.model_dir,
+            pipe.device,
+            pipe.dtype,
+            time.perf_counter() - start,
+        )
         return pipe
 
 

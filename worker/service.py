@@ -134,13 +134,20 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
     z_sem, x_T = pipe.encode(x_0, job.steps, progress=lambda i, _n: progress(i, total))
     x_rec = pipe.decode(z_sem, x_T, job.steps, progress=lambda i, _n: progress(job.steps + i, total))
     rt.storage.meta(lid)  # still there? (deleted while we worked → unknown_latent, nothing stored)
-    rt.storage.put_latent(lid, Latent(z_sem=z_sem[0].cpu().numpy(), x_T=x_T[0].cpu().numpy(),
-                                      preset=meta.preset, steps=job.steps))
+    rt.storage.put_latent(
+        lid,
+        Latent(z_sem=z_sem[0].cpu().numpy(), x_T=x_T[0].cpu().numpy(), preset=meta.preset, steps=job.steps),
+    )
     rec = _put_png(rt, f"{job.job_id}-reconstruction", _to_image(x_rec[0]), job.job_id, [lid])
     return EncodeResult(
-        latent_id=lid, aligned_url=image_url(f"{lid}-aligned"), reconstruction_url=image_url(rec),
-        faces=[FaceBox(box=b) for b in meta.faces], face=meta.face, preset=meta.preset,
-        image_size=meta.image_size, steps=job.steps,
+        latent_id=lid,
+        aligned_url=image_url(f"{lid}-aligned"),
+        reconstruction_url=image_url(rec),
+        faces=[FaceBox(box=b) for b in meta.faces],
+        face=meta.face,
+        preset=meta.preset,
+        image_size=meta.image_size,
+        steps=job.steps,
     )
 
 
@@ -162,8 +169,13 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     pasted = paste_back(photo, crop, np.asarray(meta.quad))
     image = _put_png(rt, f"{job.job_id}-crop", crop, job.job_id, [lid])
     photo_id = _put_png(rt, f"{job.job_id}-photo", pasted, job.job_id, [lid])
-    return ManipulateResult(latent_id=lid, edits=job.edits, steps=job.steps,
-                            image_url=image_url(image), photo_url=image_url(photo_id))
+    return ManipulateResult(
+        latent_id=lid,
+        edits=job.edits,
+        steps=job.steps,
+        image_url=image_url(image),
+        photo_url=image_url(photo_id),
+    )
 
 
 def interpolate(rt: Runtime, job: InterpolateJob, progress: Progress) -> InterpolateResult:
@@ -176,15 +188,23 @@ def interpolate(rt: Runtime, job: InterpolateJob, progress: Progress) -> Interpo
     frames = pipe.interpolate(
         (torch.from_numpy(a.z_sem.copy()), torch.from_numpy(a.x_T.copy())),
         (torch.from_numpy(b.z_sem.copy()), torch.from_numpy(b.x_T.copy())),
-        job.alphas, job.steps, progress=progress,
+        job.alphas,
+        job.steps,
+        progress=progress,
     )
     images = [_to_image(f) for f in frames]
     lids = list(job.latent_ids)
     ids = [_put_png(rt, f"{job.job_id}-{i:02d}", im, job.job_id, lids) for i, im in enumerate(images)]
-    gif = rt.storage.put_image(f"{job.job_id}-gif", _gif(images), "image/gif", owner_key=Keys.job(job.job_id),
-                               lids=lids)
-    return InterpolateResult(latent_ids=job.latent_ids, alphas=job.alphas, steps=job.steps,
-                             image_urls=[image_url(i) for i in ids], gif_url=image_url(gif))
+    gif = rt.storage.put_image(
+        f"{job.job_id}-gif", _gif(images), "image/gif", owner_key=Keys.job(job.job_id), lids=lids
+    )
+    return InterpolateResult(
+        latent_ids=job.latent_ids,
+        alphas=job.alphas,
+        steps=job.steps,
+        image_urls=[image_url(i) for i in ids],
+        gif_url=image_url(gif),
+    )
 
 
 def sample(rt: Runtime, job: SampleJob, progress: Progress) -> SampleResult:

@@ -52,7 +52,8 @@ class WorkerSettings(BaseSettings):
             log.warning(
                 "VISIBILITY_TIMEOUT_SECONDS=%s is not above TIME_LIMIT_SECONDS=%s: a long job may be "
                 "delivered twice (harmless, jobs are idempotent, but it costs a second run)",
-                self.visibility_timeout_seconds, self.time_limit_seconds,
+                self.visibility_timeout_seconds,
+                self.time_limit_seconds,
             )
         return self
 

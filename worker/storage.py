@@ -182,14 +182,19 @@ class Storage:
         return bool(self.r.delete(*keys))
 
     def register(self, lids: list[str], *keys: str) -> None:
-        """Add `keys` to the index of every upload in `lids`, so that `delete` finds them."""
+        """Add `keys` (already written, with their TTL) to the index of every upload in `lids`, so
+        that `delete` finds them; the index lives as long as its longest-lived member."""
         if not keys:
             return
         with self.r.pipeline() as p:
+            for key in keys:
+                p.pttl(key)
+            longest = max((t for t in p.execute() if t > 0), default=self.ttl_s * 1000)
+        with self.r.pipeline() as p:
             for lid in lids:
                 p.sadd(Keys.index(lid), *keys)
-                p.expire(Keys.index(lid), self.ttl_s, gt=True)
-                p.expire(Keys.index(lid), self.ttl_s, nx=True)
+                p.pexpire(Keys.index(lid), longest, gt=True)
+                p.pexpire(Keys.index(lid), longest, nx=True)
             p.execute()
 
     # ------------------------------------------------------------------ latents
@@ -200,11 +205,17 @@ class Storage:
         x = np.ascontiguousarray(latent.x_T, dtype=np.float32)
         ttl = _ttl_ms(self.r, Keys.meta(lid), self.ttl_s)
         with self.r.pipeline() as p:
-            p.hset(key, mapping={
-                "z_sem": z.tobytes(), "z_shape": json.dumps(z.shape),
-                "x_T": x.tobytes(), "x_T_shape": json.dumps(x.shape),
-                "preset": latent.preset, "steps": str(latent.steps),
-            })
+            p.hset(
+                key,
+                mapping={
+                    "z_sem": z.tobytes(),
+                    "z_shape": json.dumps(z.shape),
+                    "x_T": x.tobytes(),
+                    "x_T_shape": json.dumps(x.shape),
+                    "preset": latent.preset,
+                    "steps": str(latent.steps),
+                },
+            )
             p.pexpire(key, ttl)
             p.execute()
 

@@ -16,6 +16,7 @@ def _studio(request: Request) -> Studio:
 
 StudioDep = Annotated[Studio, Depends(_studio)]
 
+
 #: Documented error answers (the body is always `ErrorOut`).
 def errors(*statuses: int) -> dict[int | str, dict[str, object]]:
     from backend.schemas import ErrorOut

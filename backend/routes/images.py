@@ -9,8 +9,11 @@ from backend.routes.deps import StudioDep, errors
 router = APIRouter(tags=["images"])
 
 
-@router.get("/images/{image_id}", response_class=Response, responses={
-    **errors(404, 503), 200: {"content": {"image/png": {}, "image/gif": {}}}})
+@router.get(
+    "/images/{image_id}",
+    response_class=Response,
+    responses={**errors(404, 503), 200: {"content": {"image/png": {}, "image/gif": {}}}},
+)
 def image(image_id: str, studio: StudioDep) -> Response:
     """A stored image: PNG (the interpolation's `gif_url` is a GIF)."""
     data, content_type = studio.image(image_id)

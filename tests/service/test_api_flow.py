@@ -1,0 +1,218 @@
+"""The product path over real HTTP: encode → manipulate → interpolate (and sample), progress over
+SSE, identical edits served from the stored result, attributes, images, delete."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from tests.service.conftest import Stack, encode, jpeg
+from tests.service.stack import wait_job
+
+pytestmark = pytest.mark.integration
+
+
+def fetch(client: httpx.Client, url: str, content_type: str = "image/png") -> Image.Image:
+    answer = client.get(url)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == content_type
+    return Image.open(io.BytesIO(answer.content))
+
+
+def post(client: httpx.Client, path: str, body: dict[str, Any]) -> str:
+    answer = client.post(path, json=body)
+    assert answer.status_code == 202, answer.text
+    job_id: str = answer.json()["job_id"]
+    return job_id
+
+
+def run(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    job = wait_job(client, post(client, path, body))
+    assert job["status"] == "succeeded", job
+    assert job["progress"] == 1.0
+    result: dict[str, Any] = job["result"]
+    return result
+
+
+def test_encode_result_describes_the_face(
+    client: httpx.Client, encoded: dict[str, Any], stack: Stack
+) -> None:
+    size = encoded["image_size"]
+    assert encoded["preset"] == json.loads((stack.model_dir / "config.json").read_text())["preset"]
+    assert encoded["face"] == 0 and encoded["steps"] == 10
+    (box,) = [f["box"] for f in encoded["faces"]]
+    left, top, right, bottom = box
+    assert 150 < left < right < 300 and 50 < top < bottom < 200  # Eileen Collins' face
+    assert fetch(client, encoded["aligned_url"]).size == (size, size)
+    assert fetch(client, encoded["reconstruction_url"]).size == (size, size)
+
+
+def test_manipulate_pastes_the_edit_back_into_the_photo(
+    client: httpx.Client, encoded: dict[str, Any], astronaut_jpeg: bytes
+) -> None:
+    result = run(
+        client, "/manipulate", {"latent_id": encoded["latent_id"], "edits": {"Smiling": 0.4}, "steps": 5}
+    )
+    assert result["edits"] == {"Smiling": 0.4} and result["steps"] == 5
+    size = encoded["image_size"]
+    crop = fetch(client, result["image_url"])
+    assert crop.size == (size, size)
+
+    original = np.asarray(Image.open(io.BytesIO(astronaut_jpeg)).convert("RGB")).astype(int)
+    photo = np.asarray(fetch(client, result["photo_url"]).convert("RGB")).astype(int)
+    assert photo.shape == original.shape  # the whole photo, same size
+    left, top, right, bottom = encoded["faces"][0]["box"]
+    cx, cy, width = (left + right) / 2, (top + bottom) / 2, right - left
+    ys, xs = np.mgrid[: photo.shape[0], : photo.shape[1]]
+    far = np.maximum(np.abs(xs - cx), np.abs(ys - cy)) > 1.6 * width  # beyond the FFHQ crop's reach
+    assert far.mean() > 0.3
+    assert np.array_equal(photo[far], original[far]), "pixels far from the face changed"
+    face = photo[top:bottom, left:right] - original[top:bottom, left:right]
+    assert np.abs(face).mean() > 1.0, "the face was not replaced"
+
+
+def test_interpolate_runs_from_a_to_b_with_a_gif(
+    client: httpx.Client, encoded: dict[str, Any], astronaut: Image.Image
+) -> None:
+    other = encode(client, jpeg(ImageOps.mirror(astronaut)), steps=10)
+    ids = [encoded["latent_id"], other["latent_id"]]
+    result = run(client, "/interpolate", {"latent_ids": ids, "frames": 3, "steps": 10})
+    assert result["alphas"] == [0.0, 0.5, 1.0] and result["latent_ids"] == ids
+    frames = [np.asarray(fetch(client, url)).astype(float) for url in result["image_urls"]]
+    assert len(frames) == 3
+    # alpha 0 and 1 are the two reconstructions (same z_sem, x_T and T)
+    for frame, source in ((frames[0], encoded), (frames[2], other)):
+        reconstruction = np.asarray(fetch(client, source["reconstruction_url"])).astype(float)
+        assert np.abs(frame - reconstruction).mean() < 2.0
+    assert np.abs(frames[1] - frames[0]).mean() > 1.0
+    gif = fetch(client, result["gif_url"], "image/gif")
+    assert gif.format == "GIF" and getattr(gif, "n_frames", 1) >= 3
+
+    explicit = run(client, "/interpolate", {"latent_ids": ids, "alphas": [0.25], "steps": 5})
+    assert explicit["alphas"] == [0.25] and len(explicit["image_urls"]) == 1
+
+
+def test_progress_events_arrive_in_order(client: httpx.Client, encoded: dict[str, Any]) -> None:
+    job_id = post(
+        client, "/manipulate", {"latent_id": encoded["latent_id"], "edits": {"Male": 0.2}, "steps": 20}
+    )
+    events = []
+    with client.stream("GET", f"/jobs/{job_id}/events", timeout=60) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[len("data: ") :]))
+    assert events, "no events"
+    assert all(set(e) == {"job_id", "kind", "status", "progress", "result", "error"} for e in events)
+    progress = [e["progress"] for e in events]
+    assert progress == sorted(progress), progress
+    order = {"queued": 0, "running": 1, "succeeded": 2}
+    statuses = [order[e["status"]] for e in events]
+    assert statuses == sorted(statuses), statuses
+    assert events[-1]["status"] == "succeeded" and events[-1]["progress"] == 1.0
+    assert events[-1]["result"]["photo_url"]
+    assert len({p for p in progress if 0 < p < 1}) >= 3, f"too few progress steps: {progress}"
+
+
+def test_identical_manipulate_is_served_from_the_stored_result(
+    client: httpx.Client, encoded: dict[str, Any], stack: Stack
+) -> None:
+    body = {"latent_id": encoded["latent_id"], "edits": {"Smiling": -0.2, "Young": 0.1}, "steps": 5}
+    first = wait_job(client, post(client, "/manipulate", body))
+    assert first["status"] == "succeeded"
+    r = stack.redis.client()
+    jobs_before = len(list(r.scan_iter(match="diffae:job:*")))
+    # same request, keys reordered and a zero amount added: answered with the same, finished job
+    same = {
+        "latent_id": encoded["latent_id"],
+        "edits": {"Young": 0.1, "Smiling": -0.2, "Male": 0.0},
+        "steps": 5,
+    }
+    job_id = post(client, "/manipulate", same)
+    assert job_id == first["job_id"]
+    assert client.get(f"/jobs/{job_id}").json() == first
+    assert len(list(r.scan_iter(match="diffae:job:*"))) == jobs_before, "a new job was created"
+    # a different step count is a different request
+    other = post(client, "/manipulate", {**body, "steps": 6})
+    assert other != first["job_id"]
+    assert wait_job(client, other)["status"] == "succeeded"
+
+
+def test_sample_draws_faces(client: httpx.Client, stack: Stack) -> None:
+    if not client.get("/attributes").json()["can_sample"]:
+        pytest.skip("the test model has no latent DPM")
+    result = run(client, "/sample", {"n": 2, "steps": 5, "latent_steps": 5, "seed": 7})
+    assert result["seed"] == 7 and len(result["image_urls"]) == 2
+    assert fetch(client, result["image_urls"][0]).size[0] == client.get("/attributes").json()["image_size"]
+
+
+def test_attributes_have_labels_ranges_and_auroc(client: httpx.Client, stack: Stack) -> None:
+    answer = client.get("/attributes")
+    assert answer.status_code == 200
+    body = answer.json()
+    info = json.loads((stack.model_dir / "attributes.json").read_text())
+    assert [a["name"] for a in body["attributes"]] == info["names"]
+    by_name = {a["name"]: a for a in body["attributes"]}
+    if "Young" in by_name:
+        assert by_name["Young"]["label"] == "Age" and "younger" in by_name["Young"]["note"]
+    if "Male" in by_name:
+        assert by_name["Male"]["label"] == "Gender"
+    if "Smiling" in by_name:
+        assert by_name["Smiling"]["label"] == "Smile"
+    aurocs = info.get("auroc", {})
+    for a in body["attributes"]:
+        assert a["min"] < 0 < a["max"] and a["step"] > 0 and a["default"] == 0
+        if a["name"] in aurocs:
+            assert a["auroc"] == pytest.approx(aurocs[a["name"]])
+        else:
+            assert a["auroc"] is None
+
+
+def test_delete_removes_every_artefact_of_an_upload(
+    client: httpx.Client, astronaut: Image.Image, stack: Stack
+) -> None:
+    result = encode(client, jpeg(astronaut.rotate(5)), steps=5)
+    lid = result["latent_id"]
+    edit = run(client, "/manipulate", {"latent_id": lid, "edits": {"Smiling": 0.3}, "steps": 5})
+    encode_job = result["reconstruction_url"].rsplit("/", 1)[1].split("-")[0]
+    r = stack.redis.client()
+    assert any(lid in k.decode() for k in r.scan_iter(match="diffae:*"))
+
+    assert client.delete(f"/latents/{lid}").status_code == 204
+    for url in (result["aligned_url"], result["reconstruction_url"], edit["image_url"], edit["photo_url"]):
+        answer = client.get(url)
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "unknown_image"
+    assert client.get(f"/jobs/{encode_job}").status_code == 404
+    answer = client.post("/manipulate", json={"latent_id": lid, "edits": {}, "steps": 5})
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "unknown_latent"
+    leftovers = [k for k in r.scan_iter(match="diffae:*") if lid in k.decode() or encode_job in k.decode()]
+    assert leftovers == []
+    again = client.delete(f"/latents/{lid}")
+    assert again.status_code == 404 and again.json()["error"]["code"] == "unknown_latent"
+
+
+def test_healthz_and_docs(client: httpx.Client, stack: Stack) -> None:
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok" and stack.worker.hostname in health.json()["workers"]
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/encode",
+        "/manipulate",
+        "/interpolate",
+        "/jobs/{job_id}",
+        "/jobs/{job_id}/events",
+        "/attributes",
+        "/images/{image_id}",
+        "/latents/{latent_id}",
+        "/healthz",
+    ):
+        assert path in paths

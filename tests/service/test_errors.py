@@ -1,0 +1,140 @@
+"""Every client error of DESIGN §2.4 over real HTTP: the code, the status, a useful message,
+and never a 500."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.service.conftest import MAX_PIXELS, MAX_UPLOAD_BYTES, Stack, jpeg
+
+pytestmark = pytest.mark.integration
+
+
+def error(answer: httpx.Response, status: int, code: str) -> str:
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert body["error"]["code"] == code, body
+    message: str = body["error"]["message"]
+    assert message
+    return message
+
+
+def upload(client: httpx.Client, data: bytes, name: str = "photo.jpg", **form: Any) -> httpx.Response:
+    return client.post(
+        "/encode",
+        files={"image": (name, data, "application/octet-stream")},
+        data={k: str(v) for k, v in form.items()},
+    )
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def job_count(stack: Stack) -> int:
+    return len(list(stack.redis.client().scan_iter(match="diffae:job:*")))
+
+
+def test_unsupported_image_415(client: httpx.Client) -> None:
+    gif = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(gif, format="GIF")
+    assert "GIF" in error(upload(client, gif.getvalue(), "x.gif"), 415, "unsupported_image")
+    error(upload(client, b"this is not an image at all"), 415, "unsupported_image")
+    error(upload(client, b""), 415, "unsupported_image")
+
+
+def test_too_large_413(client: httpx.Client, astronaut_jpeg: bytes) -> None:
+    padded = astronaut_jpeg + b"\0" * (MAX_UPLOAD_BYTES + 1 - len(astronaut_jpeg))
+    assert "bytes" in error(upload(client, padded), 413, "too_large")
+    side = int(MAX_PIXELS**0.5) + 10
+    assert "pixels" in error(upload(client, png(Image.new("RGB", (side, side)))), 413, "too_large")
+
+
+def test_no_face_422(client: httpx.Client) -> None:
+    ramp = np.linspace(0, 255, 256 * 256 * 3).reshape(256, 256, 3).astype(np.uint8)
+    assert "no face" in error(upload(client, jpeg(Image.fromarray(ramp))), 422, "no_face")
+
+
+def test_face_index_out_of_range_422(client: httpx.Client, astronaut_jpeg: bytes) -> None:
+    assert "out of range" in error(upload(client, astronaut_jpeg, face=3), 422, "invalid_request")
+    error(upload(client, astronaut_jpeg, face=-1), 422, "invalid_request")
+
+
+def test_bad_encode_form_422(client: httpx.Client, astronaut_jpeg: bytes) -> None:
+    assert "36 or 38" in error(upload(client, astronaut_jpeg, steps=37), 422, "invalid_request")
+    error(upload(client, astronaut_jpeg, steps="many"), 422, "invalid_request")
+    assert "image" in error(client.post("/encode", data={"steps": "10"}), 422, "invalid_request")
+
+
+def test_unknown_attribute_422_is_not_queued(
+    client: httpx.Client, encoded: dict[str, Any], stack: Stack
+) -> None:
+    before = job_count(stack)
+    answer = client.post("/manipulate", json={"latent_id": encoded["latent_id"], "edits": {"Smile": 0.3}})
+    message = error(answer, 422, "unknown_attribute")
+    assert "Smile" in message and "Smiling" in message  # names the bad one and the allowed set
+    assert job_count(stack) == before
+
+
+def test_unknown_latent_404(client: httpx.Client, encoded: dict[str, Any]) -> None:
+    error(client.post("/manipulate", json={"latent_id": "0" * 32, "edits": {}}), 404, "unknown_latent")
+    body = {"latent_ids": [encoded["latent_id"], "f" * 32], "frames": 3}
+    error(client.post("/interpolate", json=body), 404, "unknown_latent")
+    error(client.delete("/latents/nonexistent"), 404, "unknown_latent")
+
+
+def test_unknown_job_and_image_404(client: httpx.Client) -> None:
+    error(client.get("/jobs/" + "0" * 32), 404, "unknown_job")
+    error(client.get("/jobs/nope/events"), 404, "unknown_job")
+    error(client.get("/images/nope-crop"), 404, "unknown_image")
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"latent_id": "L", "edits": {"Smiling": 0.1}, "steps": 37}, "36 or 38"),
+        ({"latent_id": "L", "edits": {"Smiling": 0.1}, "steps": 0}, "steps"),
+        ({"latent_id": "L", "edits": {"Smiling": 0.1}, "steps": 5000}, "limit"),
+        ({"latent_id": "L", "edits": {"Smiling": "lots"}}, "edits.Smiling"),
+        ({"latent_id": "L", "edits": {"Smiling": 50.0}}, "within"),
+        ({"edits": {}}, "latent_id"),
+        ({"latent_id": "L", "edits": {}, "colour": "red"}, "colour"),
+    ],
+)
+def test_invalid_manipulate_request_422(
+    client: httpx.Client, encoded: dict[str, Any], body: dict[str, Any], needle: str
+) -> None:
+    if body.get("latent_id") == "L":
+        body = {**body, "latent_id": encoded["latent_id"]}
+    assert needle in error(client.post("/manipulate", json=body), 422, "invalid_request")
+
+
+def test_malformed_json_and_interpolate_bodies_422(client: httpx.Client, encoded: dict[str, Any]) -> None:
+    broken = client.post(
+        "/manipulate", content=b'{"latent_id": ', headers={"content-type": "application/json"}
+    )
+    assert "not valid JSON" in error(broken, 422, "invalid_request")
+    lid = encoded["latent_id"]
+    for body in (
+        {"latent_ids": [lid], "frames": 3},
+        {"latent_ids": [lid, lid], "frames": 3, "alphas": [0.5]},
+        {"latent_ids": [lid, lid], "alphas": [1.5]},
+        {"latent_ids": [lid, lid], "frames": 1},
+        {"latent_ids": [lid, lid], "frames": 500},
+        {"latent_ids": [lid, lid], "steps": 37},
+    ):
+        error(client.post("/interpolate", json=body), 422, "invalid_request")
+
+
+def test_unknown_route_and_method_are_json(client: httpx.Client) -> None:
+    error(client.get("/no/such/thing"), 404, "not_found")
+    error(client.put("/healthz"), 405, "method_not_allowed")

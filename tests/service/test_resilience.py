@@ -1,0 +1,141 @@
+"""Failures around the API: a worker killed mid-job, Redis stopped and restarted, uploads
+expiring. The first two break processes, so they run on a stack of their own (own Redis, a
+short visibility timeout); starting processes is the slow part, so the two share it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.service.conftest import SHORT_TTL, Stack, encode
+from tests.service.stack import Api, RedisServer, Worker, stack_env, wait_job, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def upload(client: httpx.Client, photo: bytes, steps: int) -> httpx.Response:
+    return client.post("/encode", files={"image": ("a.jpg", photo, "image/jpeg")}, data={"steps": str(steps)})
+
+
+@dataclass
+class Fragile:
+    redis: RedisServer
+    api: Api
+    env: dict[str, str]
+    logs: Path
+    workers: list[Worker]
+
+    def worker(self, name: str) -> Worker:
+        worker = Worker(self.env, self.logs, name).start()
+        self.workers.append(worker)
+        return worker
+
+    def live_worker(self) -> Worker:
+        """A ready worker: the one left by an earlier test, or a new one."""
+        alive = [w for w in self.workers if w.alive]
+        worker = alive[-1] if alive else self.worker(f"w{len(self.workers)}")
+        return worker.wait_ready(self.redis.client())
+
+
+@pytest.fixture(scope="module")
+def fragile(model_dir: Path, logs: Path) -> Iterator[Fragile]:
+    server = RedisServer(logs).start()
+    env = stack_env(server.url(), model_dir, visibility_timeout_seconds=3)
+    stack = Fragile(server, Api(env, logs, "api-fragile").start(), env, logs, [])
+    try:
+        yield stack
+    finally:
+        for process in (stack.api, *stack.workers, server):
+            process.stop()
+
+
+def test_worker_killed_mid_job_the_job_still_completes(fragile: Fragile, astronaut_jpeg: bytes) -> None:
+    doomed = fragile.worker("doomed")
+    fragile.api.wait_ready()
+    doomed.wait_ready(fragile.redis.client())
+    with fragile.api.client() as client:
+        answer = upload(client, astronaut_jpeg, steps=20)  # 40 network calls: time to kill it midway
+        assert answer.status_code == 202, answer.text
+        job_id = answer.json()["job_id"]
+
+        def midway() -> bool:
+            return 0.1 < client.get(f"/jobs/{job_id}").json()["progress"] < 0.9
+
+        wait_until(midway, 120, "the encode job to get going", interval=0.05)
+        doomed.kill()
+        stalled = client.get(f"/jobs/{job_id}").json()
+        assert stalled["status"] == "running" and stalled["progress"] < 1.0
+
+        # no worker left: its heartbeat expires and healthz says so
+        wait_until(lambda: client.get("/healthz").status_code == 503, 30, "healthz to notice")
+        health = client.get("/healthz")
+        assert health.json()["workers"] == [] and int(health.headers["retry-after"]) > 0
+        refused = upload(client, astronaut_jpeg, steps=5)
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "queue_unavailable"
+
+        rescuer = fragile.worker("rescuer").wait_ready(fragile.redis.client())
+        assert client.get("/healthz").status_code == 200
+        job = wait_job(client, job_id, timeout=180)
+        assert job["status"] == "succeeded", (job, rescuer.tail())
+        assert client.get(job["result"]["reconstruction_url"]).status_code == 200
+
+
+def test_redis_down_is_503_and_the_api_recovers(fragile: Fragile, astronaut_jpeg: bytes) -> None:
+    fragile.api.wait_ready()
+    fragile.live_worker()
+    with fragile.api.client(timeout=20) as client:
+        assert client.get("/healthz").status_code == 200
+        fragile.redis.stop()
+
+        def unavailable(answer: httpx.Response) -> None:
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["error"]["code"] == "queue_unavailable"
+            assert int(answer.headers["retry-after"]) > 0
+
+        start = time.monotonic()
+        unavailable(client.get("/jobs/" + "0" * 32))
+        assert time.monotonic() - start < 5, "a request waited long on a dead Redis"
+        unavailable(client.post("/manipulate", json={"latent_id": "0" * 32, "edits": {}}))
+        unavailable(client.post("/interpolate", json={"latent_ids": ["a", "b"], "frames": 2}))
+        unavailable(upload(client, astronaut_jpeg, steps=5))
+        unavailable(client.get("/images/x-crop"))
+        unavailable(client.delete("/latents/x"))
+        with client.stream("GET", "/jobs/x/events") as stream:
+            assert stream.status_code == 503
+        health = client.get("/healthz")
+        assert health.status_code == 503 and health.json()["redis"] is False
+        assert client.get("/attributes").status_code == 200  # read from MODEL_DIR meanwhile
+
+        fragile.redis.start()  # same port, empty
+        wait_until(lambda: client.get("/healthz").status_code == 200, 60, "the worker's heartbeat to return")
+        assert client.get("/jobs/" + "0" * 32).status_code == 404
+        assert encode(client, astronaut_jpeg, steps=5)["latent_id"]  # the worker consumes again
+
+
+def test_expired_latent_is_404(stack: Stack, astronaut_jpeg: bytes) -> None:
+    with stack.short_ttl_api.client() as client:
+        uploaded = time.monotonic()
+        result: dict[str, Any] = encode(client, astronaut_jpeg, steps=5)
+        lid = result["latent_id"]
+        job_id = result["reconstruction_url"].rsplit("/", 1)[1].split("-")[0]
+        r = stack.redis.client()
+
+        def keys() -> list[bytes]:
+            patterns = (f"diffae:*{lid}*", f"diffae:*{job_id}*")
+            return [k for pattern in patterns for k in r.scan_iter(match=pattern)]
+
+        ttls = {k: r.pttl(k) for k in keys()}
+        # every key of the upload expires (-1: no TTL; -2: already gone), none later than the TTL
+        assert len(ttls) >= 6 and all(t != -1 and t <= SHORT_TTL * 1000 for t in ttls.values()), ttls
+        wait_until(lambda: not keys(), SHORT_TTL + 5, "every key of the upload to expire")
+        assert time.monotonic() - uploaded > SHORT_TTL - 1
+        answer = client.post("/manipulate", json={"latent_id": lid, "edits": {"Smiling": 0.2}, "steps": 5})
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "unknown_latent"
+        assert client.get(result["aligned_url"]).status_code == 404
+        assert client.get(result["reconstruction_url"]).status_code == 404

@@ -1,0 +1,91 @@
+"""The torch-free contracts: the DDIM step rule, payloads, model facts read without torch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from worker.contracts import EncodeJob, ManipulateJob, ModelInfo, check_steps, legal_step_counts
+
+
+@pytest.mark.parametrize("num_timesteps", [1000, 100, 37])
+def test_legal_step_counts_match_the_model_core(num_timesteps: int) -> None:
+    ddim = pytest.importorskip("models.ddim")
+    assert legal_step_counts(num_timesteps) == ddim.legal_step_counts(num_timesteps)
+
+
+def test_check_steps_names_the_nearest_legal_counts() -> None:
+    assert check_steps(5) == 5 and check_steps(20) == 20 and check_steps(1000) == 1000
+    with pytest.raises(ValueError, match="nearest: 36 or 38"):
+        check_steps(37)
+    with pytest.raises(ValueError, match="nearest: 2"):
+        check_steps(0)
+    with pytest.raises(ValueError, match="limit of 250"):
+        check_steps(500, max_steps=250)
+    with pytest.raises(ValueError, match="nearest: 250"):
+        check_steps(251, max_steps=300)
+
+
+def test_check_steps_agrees_with_the_ddim_respacing() -> None:
+    ddim = pytest.importorskip("models.ddim")
+    for steps in range(1, 120):
+        try:
+            check_steps(steps)
+        except ValueError:
+            with pytest.raises(ValueError):
+                ddim.respaced_timesteps(steps)
+        else:
+            assert len(ddim.respaced_timesteps(steps)) == steps
+
+
+def test_payloads_carry_ids_and_small_parameters_only() -> None:
+    job = EncodeJob(job_id="a" * 32, latent_id="b" * 32, steps=10)
+    assert EncodeJob.model_validate(json.loads(job.model_dump_json())) == job
+    with pytest.raises(ValidationError):
+        EncodeJob(job_id="a" * 32, latent_id="b" * 32, steps=10, image=b"...")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        ManipulateJob(job_id="not-an-id", latent_id="b" * 32, edits={}, steps=10)
+
+
+def _write_model(root: Path, *, classifier: bool, latent: bool) -> None:
+    root.mkdir()
+    config = {
+        "preset": "tiny",
+        "autoencoder": {"image_size": 32},
+        "diffusion": {"num_timesteps": 1000, "default_steps": 20},
+    }
+    if latent:
+        config |= {"latent_net": {"num_channels": 8}, "latent_diffusion": {"default_steps": 10}}
+        (root / "latent_net.safetensors").write_bytes(b"")
+    (root / "config.json").write_text(json.dumps(config))
+    if classifier:
+        (root / "classifier.safetensors").write_bytes(b"")
+        info = {"names": ["Young", "Male"], "auroc": {"Young": 0.9}, "ranges": {"Male": [-0.3, 0.3]}}
+        (root / "attributes.json").write_text(json.dumps(info))
+
+
+def test_model_info_reads_a_model_dir_without_torch(tmp_path: Path) -> None:
+    _write_model(tmp_path / "full", classifier=True, latent=True)
+    info = ModelInfo.from_dir(tmp_path / "full")
+    assert (info.preset, info.image_size, info.default_steps, info.latent_default_steps) == (
+        "tiny",
+        32,
+        20,
+        10,
+    )
+    assert info.can_sample and info.attributes == ["Young", "Male"]
+    assert info.auroc == {"Young": 0.9} and info.ranges == {"Male": (-0.3, 0.3)}
+
+    _write_model(tmp_path / "bare", classifier=False, latent=False)
+    bare = ModelInfo.from_dir(tmp_path / "bare")
+    assert not bare.can_sample and bare.attributes == [] and bare.latent_default_steps is None
+
+    with pytest.raises(FileNotFoundError, match=r"no config\.json"):
+        ModelInfo.from_dir(tmp_path / "missing")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a DiffAE model config"):
+        ModelInfo.from_dir(tmp_path / "junk")

@@ -1,0 +1,63 @@
+"""No side effects at import: the web tier never imports torch, the worker loads no model and
+reads no environment until it works, and the Celery settings for long jobs are in place."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from tests.service.stack import REPO
+
+
+def run(code: str, **env: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), **env},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_backend_never_imports_torch() -> None:
+    out = run("""
+        import sys
+        from backend.app import create_app
+        from backend.settings import Settings
+        app = create_app(Settings(redis_url="redis://127.0.0.1:1/0"))
+        import backend.upload, backend.jobs, worker.contracts, worker.storage, worker.celery_app
+        print(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")))
+    """)
+    assert out == "[]"
+
+
+def test_the_worker_loads_nothing_at_import_and_is_configured_for_long_jobs() -> None:
+    out = run(
+        """
+        import worker.tasks
+        from worker.runtime import get_runtime
+        from worker.settings import get_settings
+        print(get_runtime.cache_info().currsize, get_settings.cache_info().currsize)
+        from worker.celery_app import app
+        c = app.conf  # reading the configuration is what reads the environment
+        print(c.task_acks_late, c.task_reject_on_worker_lost, c.worker_prefetch_multiplier,
+              c.task_soft_time_limit, c.task_time_limit, c.broker_transport_options["visibility_timeout"],
+              c.broker_url, c.result_backend, sorted(t for t in app.tasks if t.startswith("diffae.")))
+        print(get_runtime.cache_info().currsize)
+    """,
+        MODEL_DIR="/nonexistent",
+        REDIS_URL="redis://127.0.0.1:9/3",
+        VISIBILITY_TIMEOUT_SECONDS="5000",
+        SOFT_TIME_LIMIT_SECONDS="100",
+        TIME_LIMIT_SECONDS="200",
+    )
+    assert out.splitlines() == [
+        "0 0",
+        "True True 1 100 200 5000 redis://127.0.0.1:9/3 redis://127.0.0.1:9/3 "
+        "['diffae.encode', 'diffae.interpolate', 'diffae.manipulate', 'diffae.sample']",
+        "0",
+    ]

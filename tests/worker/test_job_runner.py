@@ -1,0 +1,111 @@
+"""`service.run_job`: the job life cycle on a real Redis, with stand-in work (no model needed)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+from pydantic import BaseModel
+
+from backend.errors import UnknownLatentError
+from tests.service.stack import RedisServer
+from worker import service
+from worker.contracts import EncodeJob
+from worker.runtime import Runtime
+from worker.settings import WorkerSettings
+from worker.storage import Keys
+
+pytestmark = pytest.mark.integration
+
+JOB = EncodeJob(job_id="f" * 32, latent_id="e" * 32, steps=4)
+
+
+class Done(BaseModel):
+    value: int
+
+
+@pytest.fixture
+def rt(redis_server: RedisServer, r: redis.Redis) -> Runtime:
+    settings = WorkerSettings(redis_url=redis_server.url(), soft_time_limit_seconds=1, time_limit_seconds=60)
+    runtime = Runtime(settings)
+    runtime.jobs.create(JOB.job_id, "encode", [], runtime.storage)
+    return runtime
+
+
+def test_success_records_progress_and_result(rt: Runtime) -> None:
+    seen: list[float] = []
+
+    def work(rt: Runtime, job: EncodeJob, progress: service.Progress) -> Done:
+        for i in range(1, job.steps + 1):
+            progress(i, job.steps)
+            seen.append(rt.jobs.get(job.job_id).progress)
+        return Done(value=42)
+
+    assert service.run_job(rt, JOB, work) == {"value": 42}
+    assert seen == sorted(seen) and seen[0] == 0.25 and seen[-1] < 1.0
+    state = rt.jobs.get(JOB.job_id)
+    assert (state.status, state.progress, state.result, state.error) == (
+        "succeeded",
+        1.0,
+        {"value": 42},
+        None,
+    )
+
+
+def test_a_redelivered_job_is_answered_from_its_stored_result(rt: Runtime) -> None:
+    calls = []
+
+    def work(rt: Runtime, job: EncodeJob, progress: service.Progress) -> Done:
+        calls.append(job.job_id)
+        return Done(value=len(calls))
+
+    assert service.run_job(rt, JOB, work) == {"value": 1}
+    assert service.run_job(rt, JOB, work) == {"value": 1}
+    assert len(calls) == 1
+
+
+def test_domain_errors_become_the_jobs_error(rt: Runtime) -> None:
+    def work(rt: Runtime, job: EncodeJob, progress: service.Progress) -> Done:
+        raise UnknownLatentError("latent gone")
+
+    assert service.run_job(rt, JOB, work) is None
+    state = rt.jobs.get(JOB.job_id)
+    assert state.status == "failed" and state.error is not None
+    assert (state.error.code, state.error.message) == ("unknown_latent", "latent gone")
+
+
+def test_a_bug_fails_the_job_with_a_message(rt: Runtime) -> None:
+    def work(rt: Runtime, job: EncodeJob, progress: service.Progress) -> Done:
+        raise ZeroDivisionError("oops")
+
+    assert service.run_job(rt, JOB, work) is None
+    error = rt.jobs.get(JOB.job_id).error
+    assert error is not None and error.code == "job_failed" and "ZeroDivisionError" in error.message
+
+
+def test_the_soft_time_limit_stops_the_job_between_steps(rt: Runtime) -> None:
+    steps = []
+
+    def work(rt: Runtime, job: EncodeJob, progress: service.Progress) -> Done:
+        for i in range(1, 100):
+            time.sleep(0.05)
+            progress(i, 100)
+            steps.append(i)
+        return Done(value=0)
+
+    start = time.monotonic()
+    assert service.run_job(rt, JOB, work) is None
+    assert time.monotonic() - start < 3
+    error = rt.jobs.get(JOB.job_id).error
+    assert error is not None and error.code == "timeout" and 5 < len(steps) < 99
+
+
+def test_a_deleted_job_is_skipped(rt: Runtime) -> None:
+    rt.jobs.delete(JOB.job_id)
+
+    def work(rt: Runtime, job: EncodeJob, progress: service.Progress) -> Done:
+        raise AssertionError("must not run")
+
+    assert service.run_job(rt, JOB, work) is None
+    assert not rt.storage.r.exists(Keys.job(JOB.job_id))
