@@ -7,6 +7,7 @@ export function initialState() {
   return {
     health: "checking", // "checking" | "ok" | "down"
     attributes: [], // [{name, label, min, max, step, description}]
+    model: null, // {preset, imageSize} of the served model
     steps: null, // diffusion steps sent with requests; null = the server's default
     view: "face", // which comparison is shown: "face" | "photo"
     photo: null, // {file, name, url, size}: the upload; url is a local object URL (null if undecodable)

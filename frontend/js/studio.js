@@ -137,7 +137,10 @@ export class Studio {
 
   async loadAttributes(normalize) {
     try {
-      this.store.update({ attributes: normalize(await api.attributes()) });
+      const body = await api.attributes();
+      const model = typeof body?.preset === "string"
+        ? { preset: body.preset, imageSize: Number(body.image_size) || null } : null;
+      this.store.update({ attributes: normalize(body), model });
     } catch (error) {
       this.#fail(error, "loading the list of attributes");
     }
@@ -367,6 +370,7 @@ export class Studio {
       ...fresh,
       health: this.state.health,
       attributes: this.state.attributes,
+      model: this.state.model,
       steps: this.state.steps,
       hair: this.state.hair,
       alert: { title: "Deleted.", detail: text, tone: "info" },

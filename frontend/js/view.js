@@ -81,6 +81,7 @@ export function createView(on) {
     allSliders: $("[data-all-sliders]"),
     reset: $("[data-reset]"),
     steps: $("[data-steps]"),
+    modelInfo: $("[data-model-info]"),
     mixHint: $("[data-mix-hint]"),
     mixA: $("[data-mix-a]"),
     mixB: $("[data-mix-b]"),
@@ -277,6 +278,9 @@ export function createView(on) {
     const steps = state.steps === null ? "" : String(state.steps);
     if (![...dom.steps.options].some((o) => o.value === steps)) dom.steps.add(new Option(steps, steps));
     if (dom.steps.value !== steps) dom.steps.value = steps;
+
+    const model = state.model;
+    setText(dom.modelInfo, model ? `Model: ${model.preset}${model.imageSize ? `, ${model.imageSize} px faces` : ""}.` : "");
 
     // Mixing.
     const second = state.second;
