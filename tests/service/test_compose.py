@@ -13,6 +13,8 @@ import pytest
 
 from tests.service.stack import REPO
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def compose() -> Path:
