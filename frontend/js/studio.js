@@ -229,19 +229,26 @@ export class Studio {
   async #encode(file, face, name, setTask, retry) {
     const signal = this.#begin(name);
     setTask({ busy: true, status: "uploading", progress: 0 });
+    let jobId = null;
     try {
-      const { job_id: jobId } = await api.encode(file, { face, steps: this.state.steps, signal });
+      ({ job_id: jobId } = await api.encode(file, { face, steps: this.state.steps, signal }));
       const result = await watchJob(jobId, {
         signal,
         onUpdate: (u) => setTask(taskFrom(u)),
       });
       const latent = normalizeLatent(result, face);
       await Promise.all([preload(latent.alignedUrl), preload(latent.reconstructionUrl)]);
-      if (signal.aborted) return null;
+      if (signal.aborted) {
+        this.#forget(latent);
+        return null;
+      }
       setTask(idleTask);
       return latent;
     } catch (error) {
-      if (isAbort(error)) return null;
+      if (isAbort(error)) {
+        if (jobId) this.#forgetJob(jobId);
+        return null;
+      }
       setTask(idleTask);
       this.#fail(error, "encoding the photo", retry);
       return null;
@@ -348,6 +355,14 @@ export class Studio {
   /** Best-effort removal of a latent that is being replaced. */
   #forget(latent) {
     if (latent) api.deleteLatent(latent.id).catch(() => {});
+  }
+
+  /**
+   * An encode abandoned after the server accepted it still creates an upload; the latent id
+   * only arrives with the result, so follow the job quietly and delete what it made.
+   */
+  #forgetJob(jobId) {
+    watchJob(jobId).then((result) => api.deleteLatent(String(result.latent_id))).catch(() => {});
   }
 
   async deleteData() {

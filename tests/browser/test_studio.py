@@ -260,6 +260,15 @@ def test_phone_width_and_delete_my_data(
         expect(page.get_by_text("Drop a photo here")).to_be_visible()
         expect(page.get_by_role("button", name="Delete my data")).to_be_hidden()
         assert page.request.get(f"{app.url}{aligned}").status == 404  # gone from the server
+
+        # Deleting while a photo is still being encoded: the upload it creates is deleted too.
+        with page.expect_response(lambda r: r.url.endswith("/encode")) as accepted:
+            choose_file(page, "Choose a photo", photos["astronaut"])
+        assert accepted.value.status == 202
+        with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
+            page.get_by_role("button", name="Delete my data").click()
+            expect(page.get_by_text("Drop a photo here")).to_be_visible()
+        assert deleted.value.status == 204
         assert console.errors == [], "\n".join(console.errors)
     finally:
         context.close()
