@@ -14,8 +14,9 @@ non-trivial — and timed at batch 1 on:
 
 An edit is `decode` with T steps (a slider move); `encode` is DDIM inversion with the same T.
 The output difference is measured on the decoded image ([-1, 1] units) from the same (z_sem, x_T).
-Times are medians over repeats after a warm-up, with `time.perf_counter`. Figures only: this is
-not a unit test.
+Times are medians over repeats after a warm-up, with `time.perf_counter` (wall) and, in
+brackets, `time.process_time` (CPU time of this process): on a shared machine with `--threads 1`
+the CPU time is what a core spends, whatever else runs. Figures only: this is not a unit test.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ DEFAULT_REPEATS = {64: (5, 3), 128: (3, 1), 256: (2, 1)}  # (per step, per edit)
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
+PATHS = ("naive", "fp32", "fast")
+Seconds = dict[str, dict[str, float]]  # {"step" | "encode" | "decode": {path: seconds}}
+
+
 @dataclass
 class Result:
     preset: str
@@ -55,15 +60,8 @@ class Result:
     step_repeats: int
     edit_repeats: int
     fast_dtype: str
-    step_naive_s: float
-    step_fp32_s: float
-    step_fast_s: float
-    encode_naive_s: float
-    encode_fp32_s: float
-    encode_fast_s: float
-    decode_naive_s: float
-    decode_fp32_s: float
-    decode_fast_s: float
+    wall_s: Seconds  # time.perf_counter
+    cpu_s: Seconds  # time.process_time: with --threads 1, insensitive to other processes' load
     naive_vs_fp32_max_abs: float  # decoded image: the exact path must equal the naive one
     fast_vs_fp32_max_abs: float
     fast_vs_fp32_mean_abs: float
@@ -93,24 +91,37 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+@dataclass
+class Timing:
+    wall: float  # median seconds, time.perf_counter
+    cpu: float  # median seconds of process CPU time (all threads)
+    out: Any  # the last result
+
+
 def timed(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int,
-          device: torch.device) -> dict[str, tuple[float, Any]]:
-    """Median seconds over `repeats` rounds, after `warmup` rounds, and each function's last
-    result. Rounds interleave the functions so that a load change on a shared machine hits
-    every path alike."""
+          device: torch.device) -> dict[str, Timing]:
+    """Medians over `repeats` rounds, after `warmup` rounds. Rounds interleave the functions so
+    that a load change on a shared machine hits every path alike."""
     outs: dict[str, Any] = {}
     for _ in range(warmup):
         for name, fn in fns.items():
             outs[name] = fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             _sync(device)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             outs[name] = fn()
             _sync(device)
-            times[name].append(time.perf_counter() - start)
-    return {name: (statistics.median(times[name]), outs[name]) for name in fns}
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return {name: Timing(statistics.median(wall[name]), statistics.median(cpu[name]), outs[name])
+            for name in fns}
+
+
+def _log_line(what: str, timings: dict[str, Timing]) -> str:
+    return f"  {what}: " + "  ".join(f"{k} {v.wall:.3f}s (cpu {v.cpu:.3f}s)" for k, v in timings.items())
 
 
 def bench_size(size: int, steps: int, step_repeats: int, edit_repeats: int,
@@ -152,7 +163,7 @@ def bench_size(size: int, steps: int, step_repeats: int, edit_repeats: int,
         "fp32": exact_mode(lambda: fp32_fn(x_t, t)),
         "fast": exact_mode(lambda: fast_fn(x_fast, t)),
     }, step_repeats, 1, device)
-    log("  step " + "  ".join(f"{k} {v[0]:.3f}s" for k, v in step.items()))
+    log(_log_line("step", step))
 
     def naive_encode() -> torch.Tensor:
         z = unet.encode(x_0)
@@ -163,24 +174,24 @@ def bench_size(size: int, steps: int, step_repeats: int, edit_repeats: int,
         "fp32": lambda: exact.encode(x_0, steps),
         "fast": lambda: fast.encode(x_0, steps),
     }, edit_repeats, 0, device)
-    log(f"  encode T={steps} " + "  ".join(f"{k} {v[0]:.2f}s" for k, v in enc.items()))
-    x_T = enc["fp32"][1][1]
+    log(_log_line(f"encode T={steps}", enc))
+    x_T = enc["fp32"].out[1]
     dec = timed({
         "naive": naive(lambda: ddim_sample(naive_eps, x_T, sched)),
         "fp32": lambda: exact.decode(z_sem, x_T, steps),
         "fast": lambda: fast.decode(z_sem, x_T, steps),
     }, edit_repeats, 0, device)
-    log(f"  decode T={steps} " + "  ".join(f"{k} {v[0]:.2f}s" for k, v in dec.items()))
+    log(_log_line(f"decode T={steps}", dec))
 
-    img_naive, img_fp32, img_fast = (dec[k][1] for k in ("naive", "fp32", "fast"))
-    eps_fp32, eps_fast = step["fp32"][1], step["fast"][1]
+    img_naive, img_fp32, img_fast = (dec[k].out for k in PATHS)
+    eps_fp32, eps_fast = step["fp32"].out, step["fast"].out
+    stages = {"step": step, "encode": enc, "decode": dec}
     diff = (img_fast - img_fp32).abs()
     return Result(
         preset=config.preset, size=size, params_m=round(params, 1), steps=steps,
         step_repeats=step_repeats, edit_repeats=edit_repeats, fast_dtype=str(dtype).removeprefix("torch."),
-        step_naive_s=step["naive"][0], step_fp32_s=step["fp32"][0], step_fast_s=step["fast"][0],
-        encode_naive_s=enc["naive"][0], encode_fp32_s=enc["fp32"][0], encode_fast_s=enc["fast"][0],
-        decode_naive_s=dec["naive"][0], decode_fp32_s=dec["fp32"][0], decode_fast_s=dec["fast"][0],
+        wall_s={k: {p: v.wall for p, v in t.items()} for k, t in stages.items()},
+        cpu_s={k: {p: v.cpu for p, v in t.items()} for k, t in stages.items()},
         naive_vs_fp32_max_abs=float((img_naive - img_fp32).abs().max()),
         fast_vs_fp32_max_abs=float(diff.max()), fast_vs_fp32_mean_abs=float(diff.mean()),
         eps_fast_vs_fp32_rel=float((eps_fast - eps_fp32).abs().max() / eps_fp32.abs().max()),
@@ -188,16 +199,25 @@ def bench_size(size: int, steps: int, step_repeats: int, edit_repeats: int,
 
 
 def format_tables(results: list[Result]) -> str:
-    """Two markdown tables: per UNet step, and per edit with the fast-vs-exact difference."""
+    """Two markdown tables — per UNet step; per encode/decode with the fast-vs-exact output
+    difference. Cells are "wall (cpu)" seconds; speedups are naive time / path time."""
+
+    def cell(r: Result, stage: str, path: str, digits: int) -> str:
+        return f"{r.wall_s[stage][path]:.{digits}f} s ({r.cpu_s[stage][path]:.{digits}f})"
+
+    def speedup(r: Result, path: str) -> str:
+        wall, cpu = r.wall_s["step"], r.cpu_s["step"]
+        return f"{wall['naive'] / wall[path]:.2f}× ({cpu['naive'] / cpu[path]:.2f}×)"
+
     lines = [
         "| preset | px | params | step naive | step fp32 | step fast | fp32 speedup | fast speedup |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r.preset} | {r.size} | {r.params_m:.1f}M | {r.step_naive_s:.3f} s | {r.step_fp32_s:.3f} s "
-            f"| {r.step_fast_s:.3f} s ({r.fast_dtype}) | {r.step_naive_s / r.step_fp32_s:.2f}× "
-            f"| {r.step_naive_s / r.step_fast_s:.2f}× |"
+            f"| {r.preset} | {r.size} | {r.params_m:.1f}M | {cell(r, 'step', 'naive', 3)} "
+            f"| {cell(r, 'step', 'fp32', 3)} | {cell(r, 'step', 'fast', 3)} {r.fast_dtype} "
+            f"| {speedup(r, 'fp32')} | {speedup(r, 'fast')} |"
         )
     lines += [
         "",
@@ -206,10 +226,9 @@ def format_tables(results: list[Result]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        times = " | ".join(cell(r, stage, path, 2) for stage in ("encode", "decode") for path in PATHS)
         lines.append(
-            f"| {r.preset} | {r.steps} | {r.encode_naive_s:.2f} s | {r.encode_fp32_s:.2f} s "
-            f"| {r.encode_fast_s:.2f} s | {r.decode_naive_s:.2f} s | {r.decode_fp32_s:.2f} s "
-            f"| {r.decode_fast_s:.2f} s | {r.naive_vs_fp32_max_abs:.1e} "
+            f"| {r.preset} | {r.steps} | {times} | {r.naive_vs_fp32_max_abs:.1e} "
             f"| {r.fast_vs_fp32_max_abs:.3f} / {r.fast_vs_fp32_mean_abs:.4f} | {r.eps_fast_vs_fp32_rel:.1e} |"
         )
     return "\n".join(lines)
