@@ -23,6 +23,7 @@ from backend.errors import (
     InvalidRequestError,
     QueueUnavailableError,
     StudioError,
+    TooLargeError,
     UnknownAttributeError,
     UnknownJobError,
     UnknownLatentError,
@@ -94,9 +95,10 @@ class Studio:
         return describe(self.model())
 
     def _steps(self, steps: int | None, info: ModelInfo, name: str = "steps") -> int:
-        n = self.settings.default_steps if steps is None else steps
+        if steps is None:
+            steps = self.settings.default_steps or info.default_steps
         try:
-            return check_steps(n, info.num_timesteps, self.settings.max_steps)
+            return check_steps(steps, info.num_timesteps, self.settings.max_steps)
         except ValueError as exc:
             raise InvalidRequestError(str(exc).replace("steps=", f"{name}=")) from exc
 
@@ -124,8 +126,14 @@ class Studio:
             raise
         return job_id
 
-    def encode(self, data: bytes, face: int, steps: int | None) -> str:
-        """Align face `face` of an uploaded photo and queue its encoding. Blocking (CPU)."""
+    def encode(self, data: bytes, face: int, steps: int | None, upload_size: int | None = None) -> str:
+        """Align face `face` of an uploaded photo and queue its encoding. Blocking (CPU).
+
+        `data` may be cut at MAX_UPLOAD_BYTES + 1; `upload_size` is then the real size.
+        """
+        limit = self.settings.max_upload_bytes
+        if upload_size is not None and upload_size > limit:
+            raise TooLargeError(f"the upload is {upload_size:,} bytes; the limit is {limit:,} bytes")
         info = self.model()
         n = self._steps(steps, info)
         if face < 0:
@@ -219,7 +227,7 @@ class Studio:
         if req.n > self.settings.max_samples:
             raise InvalidRequestError(f"n must be at most {self.settings.max_samples}, got {req.n}")
         n = self._steps(req.steps, info)
-        latent_default = info.latent_default_steps or self.settings.default_steps
+        latent_default = info.latent_default_steps or info.default_steps
         latent_steps = self._steps(
             req.latent_steps if req.latent_steps is not None else latent_default, info, "latent_steps"
         )

@@ -26,8 +26,8 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=50_000_000, ge=1)
     #: Lifetime of an upload and everything made from it; pushed back whenever it is used.
     ttl_seconds: int = Field(default=3600, ge=1)
-    #: DDIM steps when a request names none (must be legal: 2-36, 38, 39, 40, 42, ...).
-    default_steps: int = 20
+    #: DDIM steps when a request names none (legal: 2-36, 38, 39, 40, 42, ...); None: the model's.
+    default_steps: int | None = None
     max_steps: int = Field(default=250, ge=1)
     #: Interpolation frames when a request gives neither `alphas` nor `frames`.
     default_frames: int = Field(default=8, ge=2)

@@ -33,7 +33,7 @@ async def encode(
     reconstruction and every face found.
     """
     data = await image.read(studio.settings.max_upload_bytes + 1)  # one byte more says "too large"
-    return _accepted(await run_in_threadpool(studio.encode, data, face, steps))
+    return _accepted(await run_in_threadpool(studio.encode, data, face, steps, image.size))
 
 
 @router.post("/manipulate", status_code=202, response_model=JobAccepted, responses=errors(404, 422, 503))

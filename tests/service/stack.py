@@ -181,6 +181,11 @@ class Worker(Process):
         ]
         super().__init__(args, env, log_dir / f"worker-{name}.log")
 
+    def stop(self, timeout: float = 15.0) -> None:
+        """Cold shutdown (SIGQUIT): tests do not wait for Celery's warm shutdown."""
+        self.signal(signal.SIGQUIT)
+        super().stop(timeout)
+
     @property
     def hostname(self) -> str:
         return f"{self.name}@test"

@@ -79,6 +79,7 @@ def test_the_compose_file_has_redis_api_a_gpu_worker_and_a_cpu_profile(compose: 
         ("              count: 1\n", "              count: lots\n", "count"),
         ("    image: redis:7-alpine\n", "    image: redis:7-alpine\n    colour: blue\n", "colour"),
     ],
+    ids=["not-yaml", "undefined-service", "wrong-type", "unknown-key"],
 )
 def test_a_broken_compose_file_fails(compose: Path, tmp_path: Path, old: str, new: str, reason: str) -> None:
     text = (REPO / "docker-compose.yml").read_text()

@@ -23,21 +23,17 @@ def run(code: str, **env: str) -> str:
     return result.stdout.strip()
 
 
-def test_the_backend_never_imports_torch() -> None:
-    out = run("""
+def test_no_side_effects_at_import() -> None:
+    """One interpreter (imports are the slow part): the web tier first, then the worker."""
+    out = run(
+        """
         import sys
         from backend.app import create_app
         from backend.settings import Settings
         app = create_app(Settings(redis_url="redis://127.0.0.1:1/0"))
         import backend.upload, backend.jobs, worker.contracts, worker.storage, worker.celery_app
         print(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")))
-    """)
-    assert out == "[]"
 
-
-def test_the_worker_loads_nothing_at_import_and_is_configured_for_long_jobs() -> None:
-    out = run(
-        """
         import worker.tasks
         from worker.runtime import get_runtime
         from worker.settings import get_settings
@@ -56,8 +52,9 @@ def test_the_worker_loads_nothing_at_import_and_is_configured_for_long_jobs() ->
         TIME_LIMIT_SECONDS="200",
     )
     assert out.splitlines() == [
-        "0 0",
+        "[]",  # the backend never imports torch
+        "0 0",  # importing the worker loads no model and reads no settings
         "True True 1 100 200 5000 redis://127.0.0.1:9/3 redis://127.0.0.1:9/3 "
         "['diffae.encode', 'diffae.interpolate', 'diffae.manipulate', 'diffae.sample']",
-        "0",
+        "0",  # configuring Celery loads no model either
     ]
