@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.schemas import AttributeOut, AttributesOut
+from backend.schemas import AttributeOut, AttributesOut, Limits
 from worker.contracts import ModelInfo
 
 #: The classifier's amounts are in units of √D · ŵ in normalised z_sem; the official demos use
@@ -60,7 +60,7 @@ def label(name: str) -> tuple[str, str | None]:
     return LABELS.get(name, (name.replace("_", " ").capitalize(), None))
 
 
-def describe(info: ModelInfo) -> AttributesOut:
+def describe(info: ModelInfo, limits: Limits) -> AttributesOut:
     """The `/attributes` answer for a model."""
     attributes = []
     for name in info.attributes:
@@ -78,5 +78,9 @@ def describe(info: ModelInfo) -> AttributesOut:
             )
         )
     return AttributesOut(
-        preset=info.preset, image_size=info.image_size, can_sample=info.can_sample, attributes=attributes
+        preset=info.preset,
+        image_size=info.image_size,
+        can_sample=info.can_sample,
+        attributes=attributes,
+        limits=limits,
     )

@@ -28,7 +28,14 @@ from backend.errors import (
     UnknownJobError,
     UnknownLatentError,
 )
-from backend.schemas import AttributesOut, HealthOut, InterpolateRequest, ManipulateRequest, SampleRequest
+from backend.schemas import (
+    AttributesOut,
+    HealthOut,
+    InterpolateRequest,
+    Limits,
+    ManipulateRequest,
+    SampleRequest,
+)
 from backend.settings import Settings
 from backend.upload import prepare_upload
 from worker.contracts import (
@@ -92,7 +99,19 @@ class Studio:
             ) from exc
 
     def attributes(self) -> AttributesOut:
-        return describe(self.model())
+        """The model's edit directions and this server's limits."""
+        info, s = self.model(), self.settings
+        limits = Limits(
+            max_upload_bytes=s.max_upload_bytes,
+            max_pixels=s.max_pixels,
+            default_steps=s.default_steps or info.default_steps,
+            max_steps=s.max_steps,
+            default_frames=s.default_frames,
+            max_frames=s.max_frames,
+            max_edit_amount=s.max_edit_amount,
+            max_samples=s.max_samples,
+        )
+        return describe(info, limits)
 
     def _steps(self, steps: int | None, info: ModelInfo, name: str = "steps") -> int:
         if steps is None:
@@ -126,7 +145,7 @@ class Studio:
             raise
         return job_id
 
-    def encode(self, data: bytes, face: int, steps: int | None, upload_size: int | None = None) -> str:
+    def encode(self, data: bytes, face: int, steps: int | None, upload_size: int | None = None) -> EncodeJob:
         """Align face `face` of an uploaded photo and queue its encoding. Blocking (CPU).
 
         `data` may be cut at MAX_UPLOAD_BYTES + 1; `upload_size` is then the real size.
@@ -151,7 +170,9 @@ class Studio:
             photo_size=upload.photo_size,
         )
         self.storage.create_upload(meta, data, upload.aligned_png)
-        return self._submit("encode", ENCODE, EncodeJob(job_id=job_id, latent_id=lid, steps=n), job_id, [lid])
+        payload = EncodeJob(job_id=job_id, latent_id=lid, steps=n)
+        self._submit("encode", ENCODE, payload, job_id, [lid])
+        return payload
 
     def manipulate(self, req: ManipulateRequest) -> str:
         """Queue an edit; an identical earlier request (same latent, edits, steps) answers with

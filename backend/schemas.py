@@ -55,6 +55,13 @@ class JobAccepted(BaseModel):
     events_url: str
 
 
+class EncodeAccepted(JobAccepted):
+    latent_id: str = Field(
+        description="the upload's id: DELETE /latents/{id} works at once (it also drops the queued "
+        "job); /manipulate and /interpolate accept it once the job has succeeded"
+    )
+
+
 class JobOut(BaseModel):
     """A job; `result` is filled once `status` is "succeeded", `error` once it is "failed"."""
 
@@ -77,11 +84,25 @@ class AttributeOut(BaseModel):
     auroc: float | None = Field(default=None, description="held-out AUROC of the direction's classifier")
 
 
+class Limits(BaseModel):
+    """What this server accepts, so that a client can check before sending."""
+
+    max_upload_bytes: int
+    max_pixels: int
+    default_steps: int
+    max_steps: int
+    default_frames: int
+    max_frames: int
+    max_edit_amount: float
+    max_samples: int
+
+
 class AttributesOut(BaseModel):
     preset: str
     image_size: int
     can_sample: bool
     attributes: list[AttributeOut]
+    limits: Limits
 
 
 class HealthOut(BaseModel):

@@ -115,6 +115,7 @@ class EncodeResult(BaseModel):
     latent_id: str
     aligned_url: str
     reconstruction_url: str
+    photo_url: str = Field(description="the reconstruction pasted back into the original photo")
     faces: list[FaceBox]
     face: int = Field(description="index of the encoded face in `faces` (0 = largest)")
     preset: str

@@ -51,6 +51,10 @@ class JobTimeoutError(Exception):
     """The soft time limit passed; raised from the progress callback between DDIM steps."""
 
 
+class JobDeletedError(Exception):
+    """The job's hash is gone (its upload was deleted): stop working on it."""
+
+
 # ----------------------------------------------------------------------------- life cycle
 def run_job(rt: Runtime, job: P, work: Callable[[Runtime, P, Progress], BaseModel]) -> dict | None:
     """Run `work` for `job` once, recording its state; safe to call again for the same job.
@@ -77,7 +81,8 @@ def run_job(rt: Runtime, job: P, work: Callable[[Runtime, P, Progress], BaseMode
         if time.monotonic() > deadline:
             raise JobTimeoutError
         state = state.model_copy(update={"progress": round(min(done / total, 0.999), 4)})
-        rt.jobs.save(state)
+        if not rt.jobs.save(state):
+            raise JobDeletedError
 
     def fail(code: str, message: str) -> None:
         error = JobError(code=code, message=message)
@@ -90,6 +95,9 @@ def run_job(rt: Runtime, job: P, work: Callable[[Runtime, P, Progress], BaseMode
         result = work(rt, job, progress)
     except StudioError as exc:
         fail(exc.code, exc.message)
+        return None
+    except JobDeletedError:
+        log.info("job %s was deleted while it ran; stopped", job.job_id)
         return None
     except (JobTimeoutError, SoftTimeLimitExceeded):
         fail("timeout", f"the job ran past the {s.soft_time_limit_seconds} s time limit; try fewer steps")
@@ -138,11 +146,14 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
         lid,
         Latent(z_sem=z_sem[0].cpu().numpy(), x_T=x_T[0].cpu().numpy(), preset=meta.preset, steps=job.steps),
     )
-    rec = _put_png(rt, f"{job.job_id}-reconstruction", _to_image(x_rec[0]), job.job_id, [lid])
+    reconstruction = _to_image(x_rec[0])
+    rec = _put_png(rt, f"{job.job_id}-reconstruction", reconstruction, job.job_id, [lid])
+    photo = _put_png(rt, f"{job.job_id}-photo", _paste(rt, lid, meta.quad, reconstruction), job.job_id, [lid])
     return EncodeResult(
         latent_id=lid,
         aligned_url=image_url(f"{lid}-aligned"),
         reconstruction_url=image_url(rec),
+        photo_url=image_url(photo),
         faces=[FaceBox(box=b) for b in meta.faces],
         face=meta.face,
         preset=meta.preset,
@@ -164,11 +175,8 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     z_sem = pipe.manipulate(torch.from_numpy(latent.z_sem.copy())[None], job.edits)
     x_0 = pipe.decode(z_sem, torch.from_numpy(latent.x_T.copy())[None], job.steps, progress=progress)
     crop = _to_image(x_0[0])
-    photo_bytes = rt.storage.photo(lid)
-    photo = load_photo(photo_bytes, max_bytes=len(photo_bytes), max_pixels=2**40)
-    pasted = paste_back(photo, crop, np.asarray(meta.quad))
     image = _put_png(rt, f"{job.job_id}-crop", crop, job.job_id, [lid])
-    photo_id = _put_png(rt, f"{job.job_id}-photo", pasted, job.job_id, [lid])
+    photo_id = _put_png(rt, f"{job.job_id}-photo", _paste(rt, lid, meta.quad, crop), job.job_id, [lid])
     return ManipulateResult(
         latent_id=lid,
         edits=job.edits,
@@ -226,6 +234,13 @@ def _check_model(rt: Runtime, preset: str, image_size: int) -> None:
             f"this latent belongs to model {preset!r} ({image_size} px) but the worker serves "
             f"{pipe.config.preset!r} ({pipe.image_size} px); upload the photo again"
         )
+
+
+def _paste(rt: Runtime, lid: str, quad: list[list[float]], crop: Image.Image) -> Image.Image:
+    """The crop warped back into the upload's original photo (decoded again, as at upload)."""
+    data = rt.storage.photo(lid)
+    photo = load_photo(data, max_bytes=len(data), max_pixels=2**40)  # checked at upload already
+    return paste_back(photo, crop, np.asarray(quad))
 
 
 def _to_tensor(image: Image.Image) -> torch.Tensor:

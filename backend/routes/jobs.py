@@ -11,7 +11,14 @@ from fastapi.responses import StreamingResponse
 
 from backend.jobs import Studio
 from backend.routes.deps import StudioDep, errors
-from backend.schemas import InterpolateRequest, JobAccepted, JobOut, ManipulateRequest, SampleRequest
+from backend.schemas import (
+    EncodeAccepted,
+    InterpolateRequest,
+    JobAccepted,
+    JobOut,
+    ManipulateRequest,
+    SampleRequest,
+)
 
 router = APIRouter(tags=["jobs"])
 
@@ -20,20 +27,21 @@ def _accepted(job_id: str) -> JobAccepted:
     return JobAccepted(job_id=job_id, job_url=f"/jobs/{job_id}", events_url=f"/jobs/{job_id}/events")
 
 
-@router.post("/encode", status_code=202, response_model=JobAccepted, responses=errors(413, 415, 422, 503))
+@router.post("/encode", status_code=202, response_model=EncodeAccepted, responses=errors(413, 415, 422, 503))
 async def encode(
     studio: StudioDep,
     image: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo with a face")],
     face: Annotated[int, Form(description="which face, 0 = the largest")] = 0,
     steps: Annotated[int | None, Form(description="DDIM inversion steps (a legal count)")] = None,
-) -> JobAccepted:
+) -> EncodeAccepted:
     """Upload a photo: detect and FFHQ-align a face, then encode it into a latent (async job).
 
-    The job's result holds `latent_id` (for /manipulate, /interpolate), the aligned crop, its
-    reconstruction and every face found.
+    Answers with the job and the upload's `latent_id`. The job's result holds the aligned crop,
+    its reconstruction (also pasted back into the photo) and every face found.
     """
     data = await image.read(studio.settings.max_upload_bytes + 1)  # one byte more says "too large"
-    return _accepted(await run_in_threadpool(studio.encode, data, face, steps, image.size))
+    job = await run_in_threadpool(studio.encode, data, face, steps, image.size)
+    return EncodeAccepted(**_accepted(job.job_id).model_dump(), latent_id=job.latent_id)
 
 
 @router.post("/manipulate", status_code=202, response_model=JobAccepted, responses=errors(404, 422, 503))

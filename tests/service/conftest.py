@@ -93,6 +93,7 @@ def encode(client: httpx.Client, photo: bytes, steps: int = 10, **form: Any) -> 
     job = wait_job(client, answer.json()["job_id"])
     assert job["status"] == "succeeded", job
     result: dict[str, Any] = job["result"]
+    assert result["latent_id"] == answer.json()["latent_id"]
     return result
 
 

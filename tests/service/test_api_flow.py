@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from tests.service.conftest import Stack, encode, jpeg
+from tests.service.conftest import MAX_PIXELS, MAX_UPLOAD_BYTES, Stack, encode, jpeg
 from tests.service.stack import wait_job
 
 pytestmark = pytest.mark.integration
@@ -51,6 +51,7 @@ def test_encode_result_describes_the_face(
     assert 150 < left < right < 300 and 50 < top < bottom < 200  # Eileen Collins' face
     assert fetch(client, encoded["aligned_url"]).size == (size, size)
     assert fetch(client, encoded["reconstruction_url"]).size == (size, size)
+    assert fetch(client, encoded["photo_url"]).size == (512, 512)  # the reconstruction, pasted back
 
 
 def test_manipulate_pastes_the_edit_back_into_the_photo(
@@ -166,6 +167,9 @@ def test_attributes_have_labels_ranges_and_auroc(client: httpx.Client, stack: St
         assert by_name["Male"]["label"] == "Gender"
     if "Smiling" in by_name:
         assert by_name["Smiling"]["label"] == "Smile"
+    limits = body["limits"]
+    assert limits["max_upload_bytes"] == MAX_UPLOAD_BYTES and limits["max_pixels"] == MAX_PIXELS
+    assert limits["max_steps"] >= limits["default_steps"] > 0 and limits["max_frames"] >= 2
     aurocs = info.get("auroc", {})
     for a in body["attributes"]:
         assert a["min"] < 0 < a["max"] and a["step"] > 0 and a["default"] == 0
@@ -196,6 +200,22 @@ def test_delete_removes_every_artefact_of_an_upload(
     assert leftovers == []
     again = client.delete(f"/latents/{lid}")
     assert again.status_code == 404 and again.json()["error"]["code"] == "unknown_latent"
+
+
+def test_delete_while_encoding_leaves_nothing(
+    client: httpx.Client, astronaut: Image.Image, stack: Stack
+) -> None:
+    photo = jpeg(astronaut.rotate(-5))
+    answer = client.post("/encode", files={"image": ("a.jpg", photo, "image/jpeg")}, data={"steps": "20"})
+    assert answer.status_code == 202
+    job_id, lid = answer.json()["job_id"], answer.json()["latent_id"]
+    assert client.delete(f"/latents/{lid}").status_code == 204  # at once, while queued or running
+    assert client.get(f"/jobs/{job_id}").status_code == 404
+    # one solo worker takes jobs in order: once a later job is done, the deleted one is past
+    encode(client, jpeg(astronaut.rotate(3)), steps=2)
+    r = stack.redis.client()
+    leftovers = [k for k in r.scan_iter(match="diffae:*") if lid in k.decode() or job_id in k.decode()]
+    assert leftovers == []
 
 
 def test_healthz_and_docs(client: httpx.Client, stack: Stack) -> None:

@@ -109,3 +109,18 @@ def test_a_deleted_job_is_skipped(rt: Runtime) -> None:
 
     assert service.run_job(rt, JOB, work) is None
     assert not rt.storage.r.exists(Keys.job(JOB.job_id))
+
+
+def test_deleting_a_running_job_stops_it_at_the_next_step(rt: Runtime) -> None:
+    steps = []
+
+    def work(rt: Runtime, job: EncodeJob, progress: service.Progress) -> Done:
+        for i in range(1, 11):
+            if i == 3:
+                rt.jobs.delete(job.job_id)  # DELETE /latents/{id} while the job runs
+            progress(i, 10)
+            steps.append(i)
+        return Done(value=0)
+
+    assert service.run_job(rt, JOB, work) is None
+    assert steps == [1, 2] and not rt.storage.r.exists(Keys.job(JOB.job_id))
