@@ -8,11 +8,12 @@ export function initialState() {
     health: "checking", // "checking" | "ok" | "down"
     attributes: [], // [{name, label, min, max, step, description}]
     model: null, // {preset, imageSize} of the served model
+    limits: null, // {maxUploadBytes, maxPixels, defaultSteps}: what the server accepts, when it says
     steps: null, // diffusion steps sent with requests; null = the server's default
     view: "face", // which comparison is shown: "face" | "photo"
     photo: null, // {file, name, url, size}: the upload; url is a local object URL (null if undecodable)
     encode: idleTask,
-    latent: null, // {id, alignedUrl, reconstructionUrl, faces: [{x0, y0, x1, y1}], face, preset}
+    latent: null, // {id, alignedUrl, reconstructionUrl, photoUrl, faces: [{x0, y0, x1, y1}], face, preset}
     edits: {}, // attribute name → amount; zero amounts are dropped
     hair: "Wavy_Hair",
     edit: idleTask,

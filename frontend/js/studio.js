@@ -6,7 +6,7 @@
 // request can never replace a newer one.
 
 import * as api from "./api.js";
-import { isAbort, safeUrl } from "./api.js";
+import { ApiError, isAbort, safeUrl } from "./api.js";
 import { watchJob } from "./jobs.js";
 import { describeError } from "./messages.js";
 import { idleTask, initialState } from "./store.js";
@@ -60,6 +60,7 @@ function normalizeLatent(result, face) {
     id: String(result.latent_id),
     alignedUrl: safeUrl(result.aligned_url),
     reconstructionUrl: safeUrl(result.reconstruction_url),
+    photoUrl: safeUrl(result.photo_url), // the reconstruction pasted back (servers that send it)
     faces,
     face: Number.isInteger(result.face) ? result.face : face ?? 0,
     preset: typeof result.preset === "string" ? result.preset : null,
@@ -140,10 +141,32 @@ export class Studio {
       const body = await api.attributes();
       const model = typeof body?.preset === "string"
         ? { preset: body.preset, imageSize: Number(body.image_size) || null } : null;
-      this.store.update({ attributes: normalize(body), model });
+      const l = body?.limits ?? {};
+      const limits = {
+        maxUploadBytes: Number(l.max_upload_bytes) || null,
+        maxPixels: Number(l.max_pixels) || null,
+        defaultSteps: Number(l.default_steps) || null,
+      };
+      this.store.update({ attributes: normalize(body), model, limits });
     } catch (error) {
       this.#fail(error, "loading the list of attributes");
     }
+  }
+
+  /** The server's own too_large answer, given before sending when its limits are known. */
+  #tooLarge(file, size) {
+    const limits = this.state.limits;
+    const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
+    if (limits?.maxUploadBytes && file.size > limits.maxUploadBytes) {
+      return new ApiError(413, "too_large", `the file is ${mib(file.size)} MiB; `
+        + `this server accepts up to ${mib(limits.maxUploadBytes)} MiB (limit ${limits.maxUploadBytes.toLocaleString("en")} bytes)`);
+    }
+    const pixels = size ? size.width * size.height : 0;
+    if (limits?.maxPixels && pixels > limits.maxPixels) {
+      return new ApiError(413, "too_large", `the photo is ${size.width}×${size.height} pixels; `
+        + `this server accepts up to ${(limits.maxPixels / 1e6).toFixed(0)} megapixels`);
+    }
+    return null;
   }
 
   setSteps(steps) {
@@ -173,6 +196,7 @@ export class Studio {
       URL.revokeObjectURL(url);
       url = null;
     }
+    const refusal = this.#tooLarge(file, size);
     this.store.update({
       photo: { url, name: file.name, file, size },
       latent: null,
@@ -180,8 +204,12 @@ export class Studio {
       edit: idleTask,
       mix: initialState().mix,
       alert: null,
-      status: "Uploading your photo…",
+      status: refusal ? "" : "Uploading your photo…",
     });
+    if (refusal) {
+      this.#fail(refusal, "checking the photo");
+      return;
+    }
     await this.#encodePrimary(file, null);
   }
 
@@ -230,14 +258,17 @@ export class Studio {
     const signal = this.#begin(name);
     setTask({ busy: true, status: "uploading", progress: 0 });
     let jobId = null;
+    let latentId = null;
     try {
-      ({ job_id: jobId } = await api.encode(file, { face, steps: this.state.steps, signal }));
+      const accepted = await api.encode(file, { face, steps: this.state.steps, signal });
+      jobId = accepted.job_id;
+      latentId = typeof accepted.latent_id === "string" ? accepted.latent_id : null;
       const result = await watchJob(jobId, {
         signal,
         onUpdate: (u) => setTask(taskFrom(u)),
       });
       const latent = normalizeLatent(result, face);
-      await Promise.all([preload(latent.alignedUrl), preload(latent.reconstructionUrl)]);
+      await Promise.all([latent.alignedUrl, latent.reconstructionUrl, latent.photoUrl].map(preload));
       if (signal.aborted) {
         this.#forget(latent);
         return null;
@@ -246,7 +277,9 @@ export class Studio {
       return latent;
     } catch (error) {
       if (isAbort(error)) {
-        if (jobId) this.#forgetJob(jobId);
+        // Abandoned after the server accepted it: the upload exists (or soon will); delete it.
+        if (latentId) this.#forget({ id: latentId });
+        else if (jobId) this.#forgetJob(jobId);
         return null;
       }
       setTask(idleTask);
@@ -358,8 +391,8 @@ export class Studio {
   }
 
   /**
-   * An encode abandoned after the server accepted it still creates an upload; the latent id
-   * only arrives with the result, so follow the job quietly and delete what it made.
+   * For servers whose 202 does not name the upload: its latent id only arrives with the
+   * result, so follow the abandoned job quietly and delete what it made.
    */
   #forgetJob(jobId) {
     watchJob(jobId).then((result) => api.deleteLatent(String(result.latent_id))).catch(() => {});
@@ -386,6 +419,7 @@ export class Studio {
       health: this.state.health,
       attributes: this.state.attributes,
       model: this.state.model,
+      limits: this.state.limits,
       steps: this.state.steps,
       hair: this.state.hair,
       alert: { title: "Deleted.", detail: text, tone: "info" },

@@ -218,7 +218,7 @@ export function createView(on) {
     $("[data-compare-range]", dom.faceCompare).disabled = !latent;
 
     // Whole-photo comparison: the upload vs the edit pasted back.
-    const photoAfter = result?.photoUrl ?? null;
+    const photoAfter = result?.photoUrl ?? latent?.photoUrl ?? null;
     dom.photoCompare.hidden = state.view !== "photo";
     dom.photoCompare.classList.toggle("single", !photoAfter);
     const size = photo?.size ?? null;
@@ -228,7 +228,10 @@ export function createView(on) {
     photoBefore.alt = "Your original photo";
     const photoAfterImg = $("[data-compare-after]", dom.photoCompare);
     setSrc(photoAfterImg, photoAfter);
-    photoAfterImg.alt = "Your photo with the edited face pasted back";
+    photoAfterImg.alt = result ? "Your photo with the edited face pasted back"
+      : "Your photo with the reconstructed face pasted back";
+    photoAfterImg.dataset.result = result ? "edit" : "reconstruction";
+    setText($("[data-compare-after-tag]", dom.photoCompare), result ? "Edited" : "Reconstruction");
     $("[data-compare-range]", dom.photoCompare).disabled = !photoAfter;
 
     let note = "";
@@ -275,6 +278,8 @@ export function createView(on) {
       setSlider(root, { ...sliderRange(attribute), value: edits[attribute.name] ?? 0, disabled: !ready });
     }
     dom.reset.disabled = Object.keys(edits).length === 0;
+    const serverSteps = state.limits?.defaultSteps;
+    setText(dom.steps.options[0], serverSteps ? `Server default (${serverSteps})` : "Server default");
     const steps = state.steps === null ? "" : String(state.steps);
     if (![...dom.steps.options].some((o) => o.value === steps)) dom.steps.add(new Option(steps, steps));
     if (dom.steps.value !== steps) dom.steps.value = steps;

@@ -76,6 +76,12 @@ def test_upload_then_smile_slider_renders_an_edited_face(
     # Before the first edit the comparison shows the aligned face against its reconstruction.
     assert page.locator("[data-compare=face] [data-compare-before]").get_attribute("src") == aligned
     assert wait_loaded(page, FACE_AFTER) == reconstruction
+    # The whole photo, too, starts with the reconstruction pasted back.
+    photo_after = "[data-compare=photo] [data-compare-after]"
+    page.get_by_role("radio", name="Whole photo").check()
+    round_trip = wait_loaded(page, photo_after)
+    expect(page.locator(photo_after)).to_have_attribute("data-result", "reconstruction")
+    page.get_by_role("radio", name="Face").check()
 
     posts: list[str] = []
     page.on("request", lambda r: r.method == "POST" and r.url.endswith("/manipulate") and posts.append(r.url))
@@ -110,8 +116,10 @@ def test_upload_then_smile_slider_renders_an_edited_face(
 
     # The edit pasted back into the whole photo, compared with the upload.
     page.get_by_role("radio", name="Whole photo").check()
-    photo_after = wait_loaded(page, "[data-compare=photo] [data-compare-after]")
-    expect(page.get_by_role("link", name="Download photo (PNG)")).to_have_attribute("href", photo_after)
+    pasted = wait_loaded(page, photo_after)
+    assert pasted != round_trip
+    expect(page.locator(photo_after)).to_have_attribute("data-result", "edit")
+    expect(page.get_by_role("link", name="Download photo (PNG)")).to_have_attribute("href", pasted)
     divider = page.get_by_role("slider", name="Before and after divider on the whole photo")
     divider.focus()
     page.keyboard.press("Home")
@@ -154,16 +162,36 @@ def test_unreadable_and_oversized_files_are_explained(
 ) -> None:
     console.allow_http_error(415, "/encode")
     console.allow_http_error(413, "/encode")
+    posts: list[str] = []
+    page.on("request", lambda r: r.method == "POST" and posts.append(r.url))
     open_studio(page, app)
     choose_file(page, "Choose a photo", photos["text"])
     expect(page.get_by_role("alert")).to_have_attribute("data-code", "unsupported_image")
     expect(page.locator("[data-alert-title]")).to_contain_text("JPEG, PNG or WebP")
+    assert len(posts) == 1
+
+    # The server publishes its upload limit: a bigger file is refused before it is sent...
     choose_file(page, "Change photo", photos["huge"])
+    too_large = "This photo is too large. Please choose a smaller one."
     expect(page.get_by_role("alert")).to_have_attribute("data-code", "too_large")
-    expect(page.locator("[data-alert-title]")).to_have_text(
-        "This photo is too large. Please choose a smaller one."
-    )
+    expect(page.locator("[data-alert-title]")).to_have_text(too_large)
+    expect(page.locator("[data-alert-detail]")).to_contain_text("limit 2,000,000 bytes")
+    assert len(posts) == 1
+
+    # ...and where a server does not publish it, its 413 answer says the same.
+    def without_limits(route: Any) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        body.pop("limits", None)
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/attributes", without_limits)
+    open_studio(page, app)
+    choose_file(page, "Choose a photo", photos["huge"])
+    expect(page.get_by_role("alert")).to_have_attribute("data-code", "too_large")
+    expect(page.locator("[data-alert-title]")).to_have_text(too_large)
     expect(page.locator("[data-alert-detail]")).to_contain_text("limit")
+    assert len(posts) == 2
 
 
 def test_two_faces_in_one_photo_can_be_picked(page: Any, app: App, photos: dict[str, Path]) -> None:
