@@ -50,9 +50,12 @@ def facegen_images(n: int, size: int, *, test: bool = False, cache: Path | None 
     seeds = (facegen.TEST_SEEDS if test else facegen.TRAIN_SEEDS)[:n]
     digest = hashlib.sha256(Path(facegen.__file__).read_bytes()).hexdigest()[:12]
     path = cache / f"facegen{size}_{'test' if test else 'train'}_{n}_{digest}.npz" if cache else None
-    if path is not None and path.exists():
-        data = np.load(path)
-        return data["images"], data["labels"]
+    if cache is not None:
+        # Seeds are taken in order, so any larger cache of the same generator holds these faces.
+        for cached in sorted(cache.glob(f"facegen{size}_{'test' if test else 'train'}_*_{digest}.npz")):
+            if int(cached.stem.split("_")[2]) >= n:
+                data = np.load(cached)
+                return data["images"][:n], data["labels"][:n]
     images, labels = facegen.generate(list(seeds), size=size, workers=workers)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
