@@ -14,7 +14,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from tests.service.stack import Api, RedisServer, Worker, model_dir_for_tests, stack_env, wait_job
+from tests.service.stack import Api, RedisServer, Worker, model_dir_for_tests, stack_env, stop_all, wait_job
 
 #: Upload limits of the shared API, small enough to test 413 cheaply.
 MAX_UPLOAD_BYTES = 1_500_000
@@ -55,8 +55,8 @@ def stack(model_dir: Path, logs: Path) -> Iterator[Stack]:
         worker.wait_ready(server.client())
         yield Stack(server, worker, api, short_ttl_api, model_dir)
     finally:
-        for process in (api, short_ttl_api, worker, server):
-            process.stop()
+        stop_all(api, short_ttl_api, worker)
+        server.stop()
 
 
 @pytest.fixture

@@ -111,6 +111,17 @@ class Process:
         return "\n".join(lines[-n:])
 
 
+def stop_all(*processes: Process) -> None:
+    """Signal every process first, then wait for each: shutdowns overlap."""
+    for process in processes:
+        if isinstance(process, Worker):
+            process.signal(signal.SIGQUIT)  # cold shutdown: tests do not wait for the warm one
+        else:
+            process.signal(signal.SIGTERM)
+    for process in processes:
+        process.stop()
+
+
 class RedisServer(Process):
     """A private, non-persistent redis-server on `port` (restartable on the same port)."""
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.service.conftest import SHORT_TTL, Stack, encode
-from tests.service.stack import Api, RedisServer, Worker, stack_env, wait_job, wait_until
+from tests.service.stack import Api, RedisServer, Worker, stack_env, stop_all, wait_job, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -51,8 +51,8 @@ def fragile(model_dir: Path, logs: Path) -> Iterator[Fragile]:
     try:
         yield stack
     finally:
-        for process in (stack.api, *stack.workers, server):
-            process.stop()
+        stop_all(stack.api, *stack.workers)
+        server.stop()
 
 
 def test_worker_killed_mid_job_the_job_still_completes(fragile: Fragile, astronaut_jpeg: bytes) -> None:
