@@ -167,7 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("golden", type=Path, help="a golden file (GOLDEN.md layout)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     golden = torch.load(args.golden, map_location="cpu", weights_only=True)
     rows = run_parity(golden)
     print(format_table(rows))
