@@ -8,7 +8,7 @@ the official code (OFFICIAL.md §3).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -98,6 +98,29 @@ def _timestep(tau: int, x: torch.Tensor) -> torch.Tensor:
     return torch.full((x.shape[0],), int(tau), dtype=torch.long, device=x.device)
 
 
+def _ddim_loop(
+    eps_fn: EpsFn,
+    x: torch.Tensor,
+    schedule: Schedule,
+    order: Iterable[int],
+    a_target: np.ndarray,
+    clip: bool,
+    callback: StepCallback | None,
+) -> torch.Tensor:
+    """The η = 0 update shared by sampling and inversion: at respaced step k,
+    x ← √ᾱ_target·x̂0 + √(1 − ᾱ_target)·ε', with x̂0 (clipped) and ε' from ε̂(x, τ_k)."""
+    a = schedule.alphas_cumprod
+    n = len(schedule)
+    for i, k in enumerate(order):
+        eps = eps_fn(x, _timestep(schedule.timesteps[k], x)).float()
+        x0, eps = _predict_x0(x, eps, a, k, clip)
+        target = _coef(a_target, k, x)
+        x = x0 * torch.sqrt(target) + torch.sqrt(1 - target) * eps
+        if callback is not None:
+            callback(i, n, x)
+    return x
+
+
 def ddim_sample(
     eps_fn: EpsFn,
     x_T: torch.Tensor,
@@ -106,7 +129,8 @@ def ddim_sample(
     clip: bool = True,
     callback: StepCallback | None = None,
 ) -> torch.Tensor:
-    """Generate with DDIM, η = 0 (OFFICIAL.md §3.3).
+    """Generate with DDIM, η = 0 (OFFICIAL.md §3.3): steps k = S−1 … 0 towards ᾱ_{k−1}
+    (1 at the end, so the last step returns x̂0).
 
     Args:
         eps_fn: ε̂ = eps_fn(x_t, t) with raw timesteps t (B,).
@@ -116,18 +140,8 @@ def ddim_sample(
     Returns:
         x_0 with x_T's shape; with clip, in [-1, 1].
     """
-    a = schedule.alphas_cumprod
-    a_prev = np.append(1.0, a[:-1])
-    x = x_T
-    n = len(schedule)
-    for i, k in enumerate(reversed(range(n))):
-        eps = eps_fn(x, _timestep(schedule.timesteps[k], x)).float()
-        x0, eps = _predict_x0(x, eps, a, k, clip)
-        ap = _coef(a_prev, k, x)
-        x = x0 * torch.sqrt(ap) + torch.sqrt(1 - ap) * eps
-        if callback is not None:
-            callback(i, n, x)
-    return x
+    a_prev = np.append(1.0, schedule.alphas_cumprod[:-1])
+    return _ddim_loop(eps_fn, x_T, schedule, reversed(range(len(schedule))), a_prev, clip, callback)
 
 
 def ddim_invert(
@@ -138,17 +152,7 @@ def ddim_invert(
     clip: bool = True,
     callback: StepCallback | None = None,
 ) -> torch.Tensor:
-    """Deterministic DDIM inversion ("stochastic encoding", OFFICIAL.md §3.4): run the η = 0
-    update forwards in time from the clean x_0; returns x_T with x_0's shape."""
-    a = schedule.alphas_cumprod
-    a_next = np.append(a[1:], 0.0)
-    x = x_0
-    n = len(schedule)
-    for k in range(n):
-        eps = eps_fn(x, _timestep(schedule.timesteps[k], x)).float()
-        x0, eps = _predict_x0(x, eps, a, k, clip)
-        an = _coef(a_next, k, x)
-        x = x0 * torch.sqrt(an) + torch.sqrt(1 - an) * eps
-        if callback is not None:
-            callback(k, n, x)
-    return x
+    """Deterministic DDIM inversion ("stochastic encoding", OFFICIAL.md §3.4): the same update
+    run forwards, k = 0 … S−1 towards ᾱ_{k+1} (0 at the end); returns x_T with x_0's shape."""
+    a_next = np.append(schedule.alphas_cumprod[1:], 0.0)
+    return _ddim_loop(eps_fn, x_0, schedule, range(len(schedule)), a_next, clip, callback)
