@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -16,7 +17,7 @@ from models.train import to_model_range
 MODEL = "models/weights/demo64"
 
 
-def best_of(n: int, fn) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+def best_of(n: int, fn: Callable[[], object]) -> tuple[float, object]:
     times, out = [], None
     for _ in range(n):
         t0 = time.perf_counter()
