@@ -137,15 +137,45 @@ def set_rng_state(gen: torch.Generator, state: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------------- loops
+def loss_weights(alpha_bar: torch.Tensor, x0_weight_max: float) -> torch.Tensor:
+    """Per-timestep weight on the ε-MSE. 0 → the paper's plain ε-MSE (all ones).
+
+    W > 0 → clamp(1/SNR, 1, W), normalised to mean 1 over t. Since ε-MSE = SNR·x_0-MSE, this is
+    "truncated SNR" weighting (x_0-MSE where SNR < 1), capped at W: the high-noise steps, where the
+    decoder can only know the image through z_sem, count as much as the low-noise ones. Plain
+    ε-MSE gives them almost no weight, which lets a young decoder ignore z_sem altogether.
+    The network still predicts ε, so sampling and checkpoints are unchanged.
+    """
+    if x0_weight_max <= 0:
+        return torch.ones_like(alpha_bar)
+    w = ((1 - alpha_bar) / alpha_bar).clamp(1.0, x0_weight_max)
+    return w / w.mean()
+
+
+def load_init(model: DiffAEUNet, directory: str) -> None:
+    """Start a new run from a `from_pretrained` directory's autoencoder (fine-tuning)."""
+    from models.checkpoint import load_strict, load_tensors
+
+    root = Path(directory)
+    load_strict(model, load_tensors(root / "autoencoder.safetensors"), f"{root}/autoencoder.safetensors")
+
+
 def train_autoencoder(args: argparse.Namespace) -> Path:
     """ε-MSE on x_t = √ᾱ x_0 + √(1−ᾱ) ε with z_sem = Enc(x_0) trained jointly (paper §3)."""
     run = Path(args.run)
     run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "autoencoder.pt"
     resume = torch.load(ckpt_path, weights_only=False) if ckpt_path.exists() else None
-    config = ModelConfig.from_dict(resume["config"]) if resume else preset(args.preset)
+    if resume:
+        config = ModelConfig.from_dict(resume["config"])
+    elif args.init:
+        config = ModelConfig.from_dict(json.loads((Path(args.init) / "config.json").read_text()))
+    else:
+        config = preset(args.preset)
     torch.manual_seed(args.seed)
     model = DiffAEUNet(config.autoencoder)
+    if args.init and not resume:
+        load_init(model, args.init)
     ema = EMA(model, args.ema)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(args.seed)
@@ -158,6 +188,7 @@ def train_autoencoder(args: argparse.Namespace) -> Path:
         step = resume["step"]
     images = load_training_images(args, config.autoencoder.image_size)
     alpha_bar = torch.from_numpy(np.cumprod(1 - make_betas(config.diffusion.beta_schedule))).float()
+    weights = loss_weights(alpha_bar, args.x0_weight_max)
     model.train()
 
     def save() -> None:
@@ -177,7 +208,10 @@ def train_autoencoder(args: argparse.Namespace) -> Path:
             x_t = a.sqrt() * x_0 + (1 - a).sqrt() * eps
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
                 eps_hat = model(x_t, t, model.encode(x_0))
-            loss = F.mse_loss(eps_hat.float(), eps)
+            per_sample = (eps_hat.float() - eps).pow(2).mean(dim=(1, 2, 3))
+            loss = (weights[t] * per_sample).mean()
+            for group in opt.param_groups:  # linear warm-up (a fresh optimiser on a trained net)
+                group["lr"] = args.lr * min(1.0, (step + 1) / args.warmup) if args.warmup else args.lr
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
@@ -333,6 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-flip", dest="flip", action="store_false")
     p.add_argument("--ckpt-every", type=int, default=200)
     p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--init", default=None, help="start from this from_pretrained directory (fine-tune)")
+    p.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up steps")
+    p.add_argument("--x0-weight-max", type=float, default=0.0,
+                   help="0: plain ε-MSE (paper); W>0: weight clamp(1/SNR, 1, W) (see loss_weights)")
     p.set_defaults(func=train_autoencoder)
 
     p = sub.add_parser("latent", help="train the latent DPM on z_sem")

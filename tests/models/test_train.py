@@ -148,3 +148,30 @@ def test_latent_directions_export_load(trained: Path, cache: Path, tmp_path: Pat
     assert x.shape == (2, 3, SIZE, SIZE) and x.abs().max() <= 1.0
     samples = pipe.sample(2, steps=2, latent_steps=3, generator=g)
     assert samples.shape == (2, 3, SIZE, SIZE) and torch.isfinite(samples).all()
+
+
+def test_x0_weighting_is_plain_eps_mse_at_zero_and_caps_at_w() -> None:
+    alpha_bar = torch.from_numpy(np.cumprod(1 - make_betas("linear"))).float()
+    assert torch.equal(train.loss_weights(alpha_bar, 0.0), torch.ones(1000))
+    w = train.loss_weights(alpha_bar, 20.0)
+    assert w.mean().item() == pytest.approx(1.0, rel=1e-5)
+    assert (w[1:] >= w[:-1]).all(), "more noise never weighs less"
+    assert (w.max() / w.min()).item() == pytest.approx(20.0, rel=1e-4)  # the cap, relative to SNR ≥ 1
+    snr = alpha_bar / (1 - alpha_bar)
+    low = snr > 1  # where SNR > 1 the weight is the plain ε-MSE one (the floor)
+    assert torch.allclose(w[low], w[0].expand(int(low.sum())))
+
+
+def test_fine_tune_starts_from_an_exported_model(trained: Path, cache: Path, tmp_path: Path) -> None:
+    train.main(["export", "--run", str(trained), "--out", str(tmp_path / "model")])
+    exported = DiffAEPipeline.from_pretrained(tmp_path / "model", device="cpu", dtype=torch.float32)
+    start = _autoencoder(tmp_path / "ft0", cache, 0, "--init", str(tmp_path / "model"))
+    for name, tensor in exported.autoencoder.state_dict().items():
+        assert torch.equal(start["model"][name], tensor), name
+        assert torch.equal(start["ema"][name], tensor), name
+    # A few weighted, warmed-up steps move it, and the run resumes like any other.
+    tuned = _autoencoder(tmp_path / "ft", cache, 3, "--init", str(tmp_path / "model"),
+                         "--warmup", "2", "--x0-weight-max", "20")
+    assert not torch.equal(tuned["model"]["out.2.weight"], start["model"]["out.2.weight"])
+    assert tuned["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3)  # warm-up done
+    assert tuned["args"]["init"] == str(tmp_path / "model")
