@@ -51,8 +51,21 @@ def respaced_timesteps(steps: int, num_timesteps: int = 1000) -> np.ndarray:
     nearest = ([below[-1]] if below else []) + ([above[0]] if above else [])
     raise ValueError(
         f"cannot respace {num_timesteps} timesteps into {steps} DDIM steps; nearest legal step "
-        f"counts: {nearest} (legal: 2-36, 38, 39, 40, 42, ..., 250, 334, 500, 1000)"
+        f"counts: {nearest} (legal: {_describe(legal)})"
     )
+
+
+def _describe(counts: tuple[int, ...]) -> str:
+    """A short description of an ascending list of step counts: the leading run of consecutive
+    counts as a range, then the next few, "...", and the last three."""
+    run_end = 0
+    while run_end + 1 < len(counts) and counts[run_end + 1] == counts[run_end] + 1:
+        run_end += 1
+    parts = [f"{counts[0]}-{counts[run_end]}" if run_end else str(counts[0])]
+    rest = counts[run_end + 1:]
+    if len(rest) <= 8:
+        return ", ".join(parts + [str(n) for n in rest])
+    return ", ".join(parts + [str(n) for n in rest[:4]] + ["..."] + [str(n) for n in rest[-3:]])
 
 
 @dataclass(frozen=True)

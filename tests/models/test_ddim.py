@@ -207,3 +207,14 @@ def test_latent_ddim_without_clipping_leaves_the_unit_box() -> None:
         clipped = ddim_sample(net, noise, sched, clip=True)
     assert free.abs().max() > 1.0
     assert clipped.abs().max() <= 1.0
+
+
+def test_the_refusal_lists_the_legal_counts_of_its_own_schedule_length() -> None:
+    with pytest.raises(ValueError) as info:
+        respaced_timesteps(30, num_timesteps=50)
+    message = str(info.value)
+    assert "[25, 50]" in message
+    assert message.endswith("(legal: 2-10, 13, 17, 25, 50)"), message
+    with pytest.raises(ValueError) as info:
+        respaced_timesteps(37)
+    assert "2-36, 38, 39, 40, 42, ..., 334, 500, 1000" in str(info.value)
