@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 import redis
 
 from backend.settings import Settings
+from worker.celery_app import worker_command
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -134,20 +135,7 @@ def main() -> int:
             time.sleep(0.1)
     env["REDIS_URL"] = redis_url
 
-    worker_args = [
-        python,
-        "-m",
-        "celery",
-        "-A",
-        "worker.celery_app",
-        "worker",
-        "--pool=solo",
-        "--loglevel=info",
-        "--without-mingle",
-        "--without-gossip",
-        "-n",
-        "studio@%h",
-    ]
+    worker_args = worker_command(python, "studio@%h")
     api_args = [
         python,
         "-m",

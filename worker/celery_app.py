@@ -54,6 +54,13 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
     }
 
 
+def worker_command(python: str, name: str) -> list[str]:
+    """The command line of one worker process (scripts/up.py, the tests; docker-compose.yml
+    spells the same): solo pool, our queue, no mingle/gossip chatter, node name `name`."""
+    return [python, "-m", "celery", "-A", "worker.celery_app", "worker", "--pool=solo",
+            "--loglevel=info", "--without-mingle", "--without-gossip", "-Q", QUEUE, "-n", name]
+
+
 def make_producer(redis_url: str) -> Celery:
     """A Celery app for sending tasks by name only (the backend's side: no tasks, no worker)."""
     app = Celery("diffae-producer", set_as_current=False)

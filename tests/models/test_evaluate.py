@@ -34,6 +34,7 @@ from models.evaluate import (
 from models.latent_net import LatentMLP
 from models.pipeline import DiffAEPipeline
 from models.unet import DiffAEUNet
+from tests.models.nets import perturbed
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "models" / "weights" / "demo64"
@@ -125,20 +126,12 @@ def test_ssim_refuses_mismatched_shapes() -> None:
 
 
 # ---------------------------------------------------------------------------------- report
-def _perturbed(module: torch.nn.Module, seed: int) -> torch.nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(0.02 * torch.randn(p.shape, generator=g))
-    return module
-
-
 @pytest.fixture(scope="module")
 def tiny_pipe() -> DiffAEPipeline:
     torch.manual_seed(0)
-    unet = _perturbed(DiffAEUNet(CONFIG.autoencoder), 1)
+    unet = perturbed(DiffAEUNet(CONFIG.autoencoder), 1)
     assert CONFIG.latent_net is not None
-    latent = _perturbed(LatentMLP(CONFIG.latent_net), 2)
+    latent = perturbed(LatentMLP(CONFIG.latent_net), 2)
     g = torch.Generator().manual_seed(3)
     k = len(facegen.ATTRIBUTES)
     classifier = AttributeClassifier(facegen.ATTRIBUTES, Z)

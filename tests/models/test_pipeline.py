@@ -7,7 +7,7 @@ import math
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import torch
@@ -20,6 +20,7 @@ from models.ddim import EpsFn, Schedule
 from models.latent_net import LatentMLP
 from models.pipeline import DiffAEPipeline, interpolate_latents, slerp
 from models.unet import DiffAEUNet
+from tests.models.nets import perturbed
 
 SIZE, Z = 16, 32
 CONFIG = ModelConfig(
@@ -31,7 +32,6 @@ CONFIG = ModelConfig(
 )
 NAMES = ("Smiling", "Young", "Male")
 STEPS = 5
-M = TypeVar("M", bound=torch.nn.Module)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -43,22 +43,13 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def _perturbed(module: M, seed: int) -> M:
-    """Random weights with the zero-initialised layers made non-zero (as GOLDEN.md does)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(0.02 * torch.randn(p.shape, generator=g))
-    return module
-
-
 @pytest.fixture(scope="module")
 def pipe() -> DiffAEPipeline:
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
-    unet = _perturbed(DiffAEUNet(CONFIG.autoencoder), 2)
+    unet = perturbed(DiffAEUNet(CONFIG.autoencoder), 2)
     assert CONFIG.latent_net is not None
-    latent = _perturbed(LatentMLP(CONFIG.latent_net), 3)
+    latent = perturbed(LatentMLP(CONFIG.latent_net), 3)
     classifier = AttributeClassifier(NAMES, Z)
     with torch.no_grad():
         classifier.weight.copy_(torch.randn(len(NAMES), Z, generator=g))

@@ -21,6 +21,8 @@ import httpx
 import pytest
 import redis
 
+from worker.celery_app import worker_command
+
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
 
@@ -174,22 +176,7 @@ class Worker(Process):
 
     def __init__(self, env: dict[str, str], log_dir: Path, name: str) -> None:
         self.name = name
-        args = [
-            PY,
-            "-m",
-            "celery",
-            "-A",
-            "worker.celery_app",
-            "worker",
-            "--pool=solo",
-            "--loglevel=info",
-            "-n",
-            f"{name}@test",
-            "--without-mingle",
-            "--without-gossip",
-            "-Q",
-            "diffae",
-        ]
+        args = worker_command(PY, f"{name}@test")
         super().__init__(args, env, log_dir / f"worker-{name}.log")
 
     def stop(self, timeout: float = 15.0) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.service.stack import REPO
+from worker.celery_app import worker_command
 
 pytestmark = pytest.mark.integration
 
@@ -57,8 +58,10 @@ def test_the_compose_file_has_redis_api_a_gpu_worker_and_a_cpu_profile(compose: 
     (device,) = services["worker"]["deploy"]["resources"]["reservations"]["devices"]
     assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
     assert services["worker-cpu"]["profiles"] == ["cpu"] and "profiles" not in services["worker"]
-    for name in ("worker", "worker-cpu"):
-        assert "--pool=solo" in " ".join(services[name]["command"])
+    for name in ("worker", "worker-cpu"):  # the same worker as `make up` and the tests run
+        command = services[name]["command"]
+        assert command[:1] == ["celery"] and command[-2] == "-n"
+        assert command[1:-1] == worker_command("python", "x")[3:-1], command
     for name in ("api", "worker", "worker-cpu"):
         env = services[name]["environment"]
         assert env["MODEL_DIR"] == "/weights/demo64" and env["REDIS_URL"] == "redis://redis:6379/0"
