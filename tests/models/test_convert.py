@@ -25,7 +25,6 @@ from models.checkpoint import canonical_state
 from models.classifier import CELEBA_ATTRIBUTES
 from models.config import AutoencoderConfig, LatentNetConfig, ModelConfig
 from models.convert_original import (
-    Placeholder,
     infer_autoencoder_config,
     load_checkpoint,
     main,
@@ -33,6 +32,7 @@ from models.convert_original import (
 )
 from models.latent_net import LatentMLP
 from models.pipeline import DiffAEPipeline
+from models.safe_pickle import Placeholder
 from models.unet import DiffAEUNet
 
 REPO = Path(__file__).resolve().parents[2]
