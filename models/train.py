@@ -152,6 +152,21 @@ def loss_weights(alpha_bar: torch.Tensor, x0_weight_max: float) -> torch.Tensor:
     return w / w.mean()
 
 
+def parameter_groups(model: DiffAEUNet, semantic_lr_mult: float) -> list[dict[str, Any]]:
+    """Two AdamW groups: the semantic path (the encoder and every ResBlock's z_sem projection,
+    `cond_emb_layers`) at `semantic_lr_mult` × the learning rate, and the rest of the UNet.
+
+    The semantic path only gets a useful gradient once the decoder relies on z_sem, and the
+    decoder only relies on z_sem once it carries information: a short run on few cores can sit
+    in that loop with z_sem nearly ignored. A larger step on that path breaks the loop sooner.
+    """
+    semantic: list[nn.Parameter] = []
+    rest: list[nn.Parameter] = []
+    for name, p in model.named_parameters():
+        (semantic if name.startswith("encoder.") or ".cond_emb_layers." in name else rest).append(p)
+    return [{"params": rest, "lr_mult": 1.0}, {"params": semantic, "lr_mult": semantic_lr_mult}]
+
+
 def load_init(model: DiffAEUNet, directory: str) -> None:
     """Start a new run from a `from_pretrained` directory's autoencoder (fine-tuning)."""
     from models.checkpoint import load_strict, load_tensors
@@ -177,7 +192,7 @@ def train_autoencoder(args: argparse.Namespace) -> Path:
     if args.init and not resume:
         load_init(model, args.init)
     ema = EMA(model, args.ema)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(parameter_groups(model, args.semantic_lr_mult), lr=args.lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(args.seed)
     step = 0
     if resume:
@@ -211,7 +226,8 @@ def train_autoencoder(args: argparse.Namespace) -> Path:
             per_sample = (eps_hat.float() - eps).pow(2).mean(dim=(1, 2, 3))
             loss = (weights[t] * per_sample).mean()
             for group in opt.param_groups:  # linear warm-up (a fresh optimiser on a trained net)
-                group["lr"] = args.lr * min(1.0, (step + 1) / args.warmup) if args.warmup else args.lr
+                warm = min(1.0, (step + 1) / args.warmup) if args.warmup else 1.0
+                group["lr"] = args.lr * group["lr_mult"] * warm
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
@@ -369,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--init", default=None, help="start from this from_pretrained directory (fine-tune)")
     p.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up steps")
+    p.add_argument("--semantic-lr-mult", type=float, default=1.0,
+                   help="learning-rate factor for the encoder and the z_sem projections")
     p.add_argument("--x0-weight-max", type=float, default=0.0,
                    help="0: plain ε-MSE (paper); W>0: weight clamp(1/SNR, 1, W) (see loss_weights)")
     p.set_defaults(func=train_autoencoder)

@@ -175,3 +175,17 @@ def test_fine_tune_starts_from_an_exported_model(trained: Path, cache: Path, tmp
     assert not torch.equal(tuned["model"]["out.2.weight"], start["model"]["out.2.weight"])
     assert tuned["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3)  # warm-up done
     assert tuned["args"]["init"] == str(tmp_path / "model")
+
+
+def test_semantic_path_gets_its_own_learning_rate(trained: Path, cache: Path, tmp_path: Path) -> None:
+    model = DiffAEUNet(TINY.autoencoder)
+    rest, semantic = train.parameter_groups(model, 10.0)
+    names = {id(p): n for n, p in model.named_parameters()}
+    sem_names = {names[id(p)] for p in semantic["params"]}
+    assert {n for n in names.values() if n.startswith("encoder.")} <= sem_names
+    assert any(".cond_emb_layers." in n for n in sem_names)
+    assert all(n.startswith("encoder.") or ".cond_emb_layers." in n for n in sem_names)
+    assert len(rest["params"]) + len(semantic["params"]) == len(names)
+    state = _autoencoder(tmp_path, cache, 2, "--semantic-lr-mult", "10")
+    rest_lr, sem_lr = (g["lr"] for g in state["optimizer"]["param_groups"])
+    assert rest_lr == pytest.approx(1e-3) and sem_lr == pytest.approx(1e-2)
