@@ -37,6 +37,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from models import facegen
+from models.diagnostics import PROBE_TIMESTEPS, semantic_reliance
 from models.layers import AttentionBlock
 from models.pipeline import DiffAEPipeline, default_device, fast_dtype
 
@@ -112,6 +113,7 @@ def unet_evaluations(
         "edits": 2 * attributes * amounts * edit_n * edit_steps,
         "edit_strips": strip_faces * attributes * strip_columns * edit_steps,
         "samples": samples * edit_steps,
+        "semantic_reliance": 2 * n * len(PROBE_TIMESTEPS) if n >= 2 else 0,  # own and swapped z_sem
     }
     return {**parts, "total": sum(parts.values())}
 
@@ -306,6 +308,8 @@ def evaluate(
             base = (x_T, inv[:edit_n])
     figures["reconstruction.png"] = image_grid(recon_rows + rand_rows)
     assert z_sem is not None
+    reliance = semantic_reliance(pipe, x_0, z_sem, seed=seed) if n >= 2 else []
+    meter.add(2 * n * len(PROBE_TIMESTEPS) if n >= 2 else 0, "(semantic reliance)")
     if base is None and names:
         x_T = _invert(pipe, x_0[:max(edit_n, strip_faces)], edit_steps, batch, meter)[1]
         base = (x_T, _decode(pipe, z_sem[:edit_n], x_T[:edit_n], edit_steps, batch, meter,
@@ -366,6 +370,7 @@ def evaluate(
         "cost": {"unet_evaluations": cost, "unet_evaluations_run": meter.done, "unet_gflop": gflops,
                  "seconds": meter.seconds},
         "reconstruction": table,
+        "semantic_reliance": reliance,
         "attributes": attributes,
         "summary": _summary(table, attributes, amounts),
     }
@@ -479,6 +484,21 @@ def render_markdown(metrics: dict[str, Any], figures: Sequence[str]) -> str:
         i, q = r["inverted"], r["random"]
         lines.append(f"| {r['steps']} | {i['ssim']:.4f} | {i['mse']:.5f} | {q['ssim']:.4f} | "
                      f"{q['mse']:.5f} |")
+    if metrics.get("semantic_reliance"):
+        lines += [
+            "",
+            "## Does the decoder use z_sem?",
+            "",
+            "One-step estimate x̂_0 from x_t with the face's own z_sem and with another face's "
+            "(`models/diagnostics.py`): MSE against x_0 on [−1, 1], and *gain* = 1 − own/swapped, "
+            "the share of the error the right z_sem removes. Near 0 at every t means z_sem is "
+            "ignored (and no z_sem edit can show).",
+            "",
+            "| t | MSE own z_sem | MSE swapped z_sem | gain |",
+            "|---:|---:|---:|---:|",
+        ]
+        for r in metrics["semantic_reliance"]:
+            lines.append(f"| {r['t']} | {r['mse_own']:.4f} | {r['mse_swapped']:.4f} | {r['gain']:.3f} |")
     attrs = metrics["attributes"]
     if attrs:
         lines += [

@@ -169,7 +169,12 @@ def test_report_files(report: Path) -> None:
 
 def test_metrics_schema(report: Path) -> None:
     m = json.loads((report / "metrics.json").read_text())
-    assert set(m) == {"model", "data", "settings", "cost", "reconstruction", "attributes", "summary"}
+    assert set(m) == {"model", "data", "settings", "cost", "reconstruction", "semantic_reliance",
+                      "attributes", "summary"}
+    assert [r["t"] for r in m["semantic_reliance"]] == [100, 300, 500, 700, 900]
+    for r in m["semantic_reliance"]:
+        assert r["mse_own"] > 0 and r["mse_swapped"] > 0
+        assert r["gain"] == pytest.approx(1 - r["mse_own"] / r["mse_swapped"])
     assert m["model"]["preset"] == "tiny" and m["model"]["image_size"] == SIZE
     assert m["data"]["n"] == N and m["data"]["seeds"][0] == facegen.TEST_SEEDS.start
     assert [r["steps"] for r in m["reconstruction"]] == list(STEPS)
@@ -196,7 +201,7 @@ def test_metrics_schema(report: Path) -> None:
     cost = m["cost"]["unet_evaluations"]
     assert cost == unet_evaluations(N, STEPS, EDIT_STEPS, len(facegen.ATTRIBUTES), 2, EDIT_N, 1,
                                     len(STRIP), 4)
-    assert cost["total"] == 3 * N * 7 + 2 * 13 * 2 * EDIT_N * 2 + 13 * 3 * 2 + 4 * 2
+    assert cost["total"] == 3 * N * 7 + 2 * 13 * 2 * EDIT_N * 2 + 13 * 3 * 2 + 4 * 2 + 2 * N * 5
     assert m["cost"]["unet_evaluations_run"] == cost["total"]
     assert m["cost"]["unet_gflop"] > 0
 
@@ -224,8 +229,10 @@ def test_model_without_classifier_or_latent_dpm() -> None:
     assert ev.metrics["attributes"] == {} and ev.metrics["summary"]["auroc_mean"] is None
     assert ev.metrics["summary"]["edits"] == []
     assert set(ev.figures) == {"reconstruction.png"}
-    assert ev.metrics["cost"]["unet_evaluations"]["total"] == 3 * 2 * 2  # no edit baseline at T=3
-    assert ev.metrics["cost"]["unet_evaluations_run"] == 3 * 2 * 2
+    # no edit baseline at T=3; the z_sem probe: 2 faces × own/swapped × 5 timesteps
+    assert ev.metrics["cost"]["unet_evaluations"]["total"] == 3 * 2 * 2 + 2 * 2 * 5
+    assert ev.metrics["cost"]["unet_evaluations_run"] == 3 * 2 * 2 + 2 * 2 * 5
+    assert [r["t"] for r in ev.metrics["semantic_reliance"]] == [100, 300, 500, 700, 900]
     assert "## Attributes" not in render_markdown(ev.metrics, sorted(ev.figures))
 
 
