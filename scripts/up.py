@@ -3,8 +3,8 @@
 Redis is the one at ``REDIS_URL`` when it answers, else a private ``redis-server`` started on
 that URL's port and stopped with the app. The model is ``MODEL_DIR`` (default: the bundled
 ``models/weights/demo64``). The app listens on ``HOST:PORT`` (default 127.0.0.1:8000).
-Ctrl-C (SIGINT) or SIGTERM stops everything: the API first, then the worker (its running job
-goes back to the queue), then the private Redis. A worker that dies is started again.
+Ctrl-C (SIGINT) or SIGTERM stops everything: the API first, then the worker (a job that does
+not finish within 10 s goes back to the queue), then the private Redis. A worker that dies is started again.
 
     python -m scripts.up
 """
@@ -184,7 +184,11 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         api.stop(10)
-        worker.stop(10, then=signal.SIGQUIT)  # warm shutdown, then cold: the job is redelivered later
+        # Warm shutdown finishes a short job; past 10 s, SIGKILL. Not Celery's cold shutdown
+        # (SIGQUIT): with the solo pool it raises NotImplementedError inside the running job,
+        # which would record the job as failed. Killed, the job's message stays unacknowledged
+        # and the next worker runs it again (acks_late + reject_on_worker_lost).
+        worker.stop(10, then=signal.SIGKILL)
         if private_redis is not None:
             private_redis.stop(5)
         for sig, handler in previous.items():

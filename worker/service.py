@@ -55,6 +55,23 @@ class JobDeletedError(Exception):
     """The job's hash is gone (its upload was deleted): stop working on it."""
 
 
+class WorkerStoppingError(Exception):
+    """The worker is shutting down: the running job was put back to "queued" and its task
+    must be requeued (worker.tasks turns this into Celery's `Reject(requeue=True)`)."""
+
+
+_STOPPING = threading.Event()
+
+
+def request_stop() -> None:
+    """Ask the running job (if any) to stop at its next DDIM step and go back to the queue.
+
+    Called on the worker's warm shutdown (SIGTERM, Ctrl-C), so that stopping a worker neither
+    waits for a long job nor leaves it "running" until the broker's visibility timeout.
+    """
+    _STOPPING.set()
+
+
 # ----------------------------------------------------------------------------- life cycle
 def run_job(rt: Runtime, job: P, work: Callable[[Runtime, P, Progress], BaseModel]) -> dict | None:
     """Run `work` for `job` once, recording its state; safe to call again for the same job.
@@ -78,6 +95,8 @@ def run_job(rt: Runtime, job: P, work: Callable[[Runtime, P, Progress], BaseMode
 
     def progress(done: int, total: int) -> None:
         nonlocal state
+        if _STOPPING.is_set():
+            raise WorkerStoppingError
         if time.monotonic() > deadline:
             raise JobTimeoutError
         state = state.model_copy(update={"progress": round(min(done / total, 0.999), 4)})
@@ -93,6 +112,10 @@ def run_job(rt: Runtime, job: P, work: Callable[[Runtime, P, Progress], BaseMode
     watchdog.start()
     try:
         result = work(rt, job, progress)
+    except WorkerStoppingError:
+        log.info("worker stopping: job %s goes back to the queue", job.job_id)
+        rt.jobs.save(state.model_copy(update={"status": "queued", "progress": 0.0}))
+        raise
     except StudioError as exc:
         fail(exc.code, exc.message)
         return None

@@ -6,9 +6,12 @@ only (``include=["worker.tasks"]``), never by the web tier.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.exceptions import Reject
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
+from pydantic import BaseModel
 
 from worker import service
 from worker.celery_app import app
@@ -26,25 +29,40 @@ from worker.heartbeat import Heartbeat
 from worker.runtime import get_runtime
 from worker.settings import get_settings
 
+J = TypeVar("J", EncodeJob, ManipulateJob, InterpolateJob, SampleJob)
+
+
+def _run(job: J, work: Callable[[Any, J, service.Progress], BaseModel]) -> dict | None:
+    try:
+        return service.run_job(get_runtime(), job, work)
+    except service.WorkerStoppingError:
+        # acks_late: the message was not acknowledged yet; put it back for the next worker.
+        raise Reject("the worker is shutting down", requeue=True) from None
+
 
 @app.task(name=ENCODE)
 def encode(**payload: Any) -> dict | None:
-    return service.run_job(get_runtime(), EncodeJob.model_validate(payload), service.encode)
+    return _run(EncodeJob.model_validate(payload), service.encode)
 
 
 @app.task(name=MANIPULATE)
 def manipulate(**payload: Any) -> dict | None:
-    return service.run_job(get_runtime(), ManipulateJob.model_validate(payload), service.manipulate)
+    return _run(ManipulateJob.model_validate(payload), service.manipulate)
 
 
 @app.task(name=INTERPOLATE)
 def interpolate(**payload: Any) -> dict | None:
-    return service.run_job(get_runtime(), InterpolateJob.model_validate(payload), service.interpolate)
+    return _run(InterpolateJob.model_validate(payload), service.interpolate)
 
 
 @app.task(name=SAMPLE)
 def sample(**payload: Any) -> dict | None:
-    return service.run_job(get_runtime(), SampleJob.model_validate(payload), service.sample)
+    return _run(SampleJob.model_validate(payload), service.sample)
+
+
+@worker_shutting_down.connect
+def _stop_running_job(**_: Any) -> None:
+    service.request_stop()
 
 
 _heartbeat: list[Heartbeat] = []

@@ -4,6 +4,7 @@ short visibility timeout); starting processes is the slow part, so the two share
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,6 +117,35 @@ def test_redis_down_is_503_and_the_api_recovers(fragile: Fragile, astronaut_jpeg
         wait_until(lambda: client.get("/healthz").status_code == 200, 60, "the worker's heartbeat to return")
         assert client.get("/jobs/" + "0" * 32).status_code == 404
         assert encode(client, astronaut_jpeg, steps=5)["latent_id"]  # the worker consumes again
+
+
+def test_a_stopping_worker_puts_its_running_job_back_in_the_queue(
+    fragile: Fragile, astronaut_jpeg: bytes
+) -> None:
+    """SIGTERM (Ctrl-C, `docker compose stop`) mid-job: the job stops at its next DDIM step, is
+    "queued" again (not failed, not stuck "running"), and the next worker runs it."""
+    for earlier in fragile.workers:  # only the worker under test may take the job
+        if earlier.alive:
+            earlier.signal(signal.SIGQUIT)
+            earlier.stop()
+    leaving = fragile.worker("leaving")
+    fragile.api.wait_ready()
+    leaving.wait_ready(fragile.redis.client())
+    with fragile.api.client() as client:
+        answer = upload(client, astronaut_jpeg, steps=50)  # 100 network calls: far from done
+        assert answer.status_code == 202, answer.text
+        job_id = answer.json()["job_id"]
+        wait_until(lambda: 0.05 < client.get(f"/jobs/{job_id}").json()["progress"] < 0.5, 120,
+                   "the encode job to get going", interval=0.05)
+        leaving.signal(signal.SIGTERM)
+        wait_until(lambda: not leaving.alive, 60, "the worker to stop")
+        back = client.get(f"/jobs/{job_id}").json()
+        assert back["status"] == "queued" and back["progress"] == 0.0 and back["error"] is None, back
+        assert "goes back to the queue" in leaving.tail(200)
+
+        fragile.live_worker()
+        job = wait_job(client, job_id, timeout=300)
+        assert job["status"] == "succeeded", job
 
 
 def test_expired_latent_is_404(stack: Stack, astronaut_jpeg: bytes) -> None:
