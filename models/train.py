@@ -348,7 +348,16 @@ def export(args: argparse.Namespace) -> Path:
         info = {"auroc": dict(zip(d["names"], d["auroc"], strict=True)),
                 "positive_rate": dict(zip(d["names"], d["positive_rate"], strict=True)),
                 "source": "logistic regression on normalised z_sem of generated faces"}
-    info["training"] = {"autoencoder_steps": ae["step"], "args": ae.get("args", {})}
+    training: dict[str, Any] = {"autoencoder_steps": ae["step"], "args": ae.get("args", {})}
+    info["training"] = training
+    init = ae.get("args", {}).get("init")
+    if init:  # a fine-tune: keep the lineage (what the starting model's own export recorded)
+        info_path = Path(init) / "attributes.json"
+        earlier = json.loads(info_path.read_text()).get("training", {}) if info_path.is_file() else {}
+        training["init"] = {"path": init, **earlier}
+        if "autoencoder_steps" in earlier:
+            training["total_autoencoder_steps"] = ae["step"] + earlier.get(
+                "total_autoencoder_steps", earlier["autoencoder_steps"])
     pipe = DiffAEPipeline(config, unet, classifier=classifier, latent_net=latent_net,
                           latent_stats=latent_stats, attribute_info=info, device="cpu",
                           dtype=torch.float32)

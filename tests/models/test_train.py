@@ -175,6 +175,16 @@ def test_fine_tune_starts_from_an_exported_model(trained: Path, cache: Path, tmp
     assert not torch.equal(tuned["model"]["out.2.weight"], start["model"]["out.2.weight"])
     assert tuned["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3)  # warm-up done
     assert tuned["args"]["init"] == str(tmp_path / "model")
+    # Its export records the lineage: this run's steps on top of the exported model's.
+    train.main(["latent", "--run", str(tmp_path / "ft"), "--cache", str(cache), "--quiet",
+                "--num-images", str(NUM_IMAGES), "--steps", "2", "--batch", "8"])
+    train.main(["directions", "--run", str(tmp_path / "ft"), "--cache", str(cache), "--quiet",
+                "--num-train", str(NUM_TRAIN), "--num-test", str(NUM_TEST)])
+    train.main(["export", "--run", str(tmp_path / "ft"), "--out", str(tmp_path / "tuned")])
+    info = DiffAEPipeline.from_pretrained(tmp_path / "tuned", device="cpu").attribute_info["training"]
+    assert info["autoencoder_steps"] == 3 and info["init"]["autoencoder_steps"] == LEARN_STEPS
+    assert info["total_autoencoder_steps"] == 3 + LEARN_STEPS
+    assert info["init"]["path"] == str(tmp_path / "model")
 
 
 def test_semantic_path_gets_its_own_learning_rate(trained: Path, cache: Path, tmp_path: Path) -> None:
