@@ -7,13 +7,15 @@
 # steps it reconstructs well from an inverted x_T but its decoder ignores z_sem (the one-step
 # probe in models/diagnostics.py gains 1-2 %), so edits do not show. Stage 2 fine-tunes it with
 # a 10× learning rate on the semantic path (encoder + z_sem projections) and the ε-MSE weighted
-# by clamp(1/SNR, 1, 50), which makes the decoder use z_sem (models/train.py, `parameter_groups`,
-# `loss_weights`).
+# by clamp(1/SNR, 1, W), which makes the decoder use z_sem (models/train.py, `parameter_groups`,
+# `loss_weights`): W = 50 for the first 2,100 steps, then W = 300 (more weight on the
+# high-noise steps, where an edit of z_sem has to take hold).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/demo64}
 MINUTES=${MINUTES:-100}
 STAGE1_STEPS=${STAGE1_STEPS:-1900}
+STAGE2A_STEPS=${STAGE2A_STEPS:-2100}
 STAGE2_STEPS=${STAGE2_STEPS:-4000}
 OUT=${OUT:-models/weights/demo64}
 PY=${PY:-.venv/bin/python}
@@ -33,8 +35,12 @@ $PY -m models.train autoencoder --run "$RUN/stage1" --preset demo64 --steps "$ST
     --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage1" "$STAGE1_STEPS" || exit 0
 $PY -m models.train export --run "$RUN/stage1" --out "$RUN/stage1_model"
-$PY -m models.train autoencoder --run "$RUN/stage2" --init "$RUN/stage1_model" --steps "$STAGE2_STEPS" \
-    --minutes "$MINUTES" --semantic-lr-mult 10 --x0-weight-max 50 --warmup 50 "${COMMON[@]}"
+STAGE2=(--run "$RUN/stage2" --init "$RUN/stage1_model" --semantic-lr-mult 10 --warmup 50)
+$PY -m models.train autoencoder "${STAGE2[@]}" --steps "$STAGE2A_STEPS" --x0-weight-max 50 \
+    --minutes "$MINUTES" "${COMMON[@]}"
+finished "$RUN/stage2" "$STAGE2A_STEPS" || exit 0
+$PY -m models.train autoencoder "${STAGE2[@]}" --steps "$STAGE2_STEPS" --x0-weight-max 300 \
+    --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage2" "$STAGE2_STEPS" || exit 0
 $PY -m models.train latent --run "$RUN/stage2" --num-images 20000 --steps 3000 --batch 256 --lr 1e-3
 $PY -m models.train directions --run "$RUN/stage2" --num-train 8000 --num-test 2000
