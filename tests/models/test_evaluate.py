@@ -18,6 +18,7 @@ from skimage.metrics import structural_similarity
 from models import facegen
 from models.classifier import AttributeClassifier
 from models.config import AutoencoderConfig, LatentNetConfig, ModelConfig
+from models.diagnostics import semantic_reliance
 from models.evaluate import (
     evaluate,
     gaussian_window,
@@ -295,3 +296,11 @@ def test_shipped_model_decodes(shipped: DiffAEPipeline) -> None:
 def test_shipped_model_has_attribute_directions(shipped: DiffAEPipeline) -> None:
     assert shipped.attributes, "the product's sliders need classifier.safetensors + attributes.json"
     assert set(shipped.attributes) <= set(facegen.ATTRIBUTES)
+
+
+def test_shipped_decoder_relies_on_z_sem(shipped: DiffAEPipeline) -> None:
+    """The failure mode of the first demo64 (z_sem ignored, so no slider showed): at t = 500 the
+    right z_sem must remove a large share of the one-step x_0 error (first demo64: 0.02)."""
+    x_0, _ = held_out_faces(8, 64)
+    (row,) = semantic_reliance(shipped, x_0, shipped.encode_semantic(x_0), timesteps=(500,))
+    assert row["gain"] > 0.3, row
