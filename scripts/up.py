@@ -3,8 +3,9 @@
 Redis is the one at ``REDIS_URL`` when it answers, else a private ``redis-server`` started on
 that URL's port and stopped with the app. The model is ``MODEL_DIR`` (default: the bundled
 ``models/weights/demo64``). The app listens on ``HOST:PORT`` (default 127.0.0.1:8000).
-Ctrl-C (SIGINT) or SIGTERM stops everything: the API first, then the worker (a job that does
-not finish within 10 s goes back to the queue), then the private Redis. A worker that dies is started again.
+Ctrl-C (SIGINT) or SIGTERM stops everything: the API first, then the worker (its running job
+goes back to the queue at its next DDIM step), then the private Redis. A worker that dies is
+started again.
 
     python -m scripts.up
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -124,3 +125,24 @@ def test_deleting_a_running_job_stops_it_at_the_next_step(rt: Runtime) -> None:
 
     assert service.run_job(rt, JOB, work) is None
     assert steps == [1, 2] and not rt.storage.r.exists(Keys.job(JOB.job_id))
+
+
+def test_a_stopping_worker_hands_the_job_back_at_the_next_step(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "_STOPPING", threading.Event())  # this process keeps running
+    steps = []
+
+    def work(rt: Runtime, job: EncodeJob, progress: service.Progress) -> Done:
+        for i in range(1, 11):
+            if i == 3:
+                service.request_stop()  # the worker_shutting_down signal, mid-job
+            progress(i, 10)
+            steps.append(i)
+        return Done(value=0)
+
+    with pytest.raises(service.WorkerStoppingError):
+        service.run_job(rt, JOB, work)
+    assert steps == [1, 2]
+    state = rt.jobs.get(JOB.job_id)
+    assert (state.status, state.progress, state.error, state.result) == ("queued", 0.0, None, None)
