@@ -22,11 +22,11 @@ PY=${PY:-.venv/bin/python}
 COMMON=(--num-images 50000 --bf16 --batch 32 --lr 2e-4 --ckpt-every 100 --threads 2)
 
 finished() {  # finished RUN_DIR STEPS: has that autoencoder run reached STEPS?
-    local done
-    done=$($PY -c "import sys, torch; print(torch.load(sys.argv[1], weights_only=False)['step'])" \
+    local reached
+    reached=$($PY -c "import sys, torch; print(torch.load(sys.argv[1], weights_only=False)['step'])" \
         "$1/autoencoder.pt")
-    if (( done < $2 )); then
-        echo "$1: step $done of $2; run this script again to continue" >&2
+    if (( reached < $2 )); then
+        echo "$1: step $reached of $2; run this script again to continue" >&2
         return 1
     fi
 }
