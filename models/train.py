@@ -41,6 +41,16 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
 
 
 # ---------------------------------------------------------------------------------- data
+def facegen_digest() -> str:
+    """Hash of the generator's source (sampling and drawing): a changed generator regenerates."""
+    from models import facegen, facegen_draw
+
+    h = hashlib.sha256()
+    for module in (facegen, facegen_draw):
+        h.update(Path(str(module.__file__)).read_bytes())
+    return h.hexdigest()[:12]
+
+
 def facegen_images(n: int, size: int, *, test: bool = False, cache: Path | None = None,
                    workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """(N, H, W, 3) uint8 faces and (N, K) attribute values from the generator's train or test
@@ -48,7 +58,7 @@ def facegen_images(n: int, size: int, *, test: bool = False, cache: Path | None 
     from models import facegen
 
     seeds = (facegen.TEST_SEEDS if test else facegen.TRAIN_SEEDS)[:n]
-    digest = hashlib.sha256(Path(facegen.__file__).read_bytes()).hexdigest()[:12]
+    digest = facegen_digest()
     path = cache / f"facegen{size}_{'test' if test else 'train'}_{n}_{digest}.npz" if cache else None
     if cache is not None:
         # Seeds are taken in order, so any larger cache of the same generator holds these faces.

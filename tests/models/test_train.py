@@ -202,3 +202,13 @@ def test_semantic_path_gets_its_own_learning_rate(trained: Path, cache: Path, tm
     state = _autoencoder(tmp_path, cache, 2, "--semantic-lr-mult", "10")
     rest_lr, sem_lr = (g["lr"] for g in state["optimizer"]["param_groups"])
     assert rest_lr == pytest.approx(1e-3) and sem_lr == pytest.approx(1e-2)
+
+
+def test_the_face_cache_key_covers_the_drawing_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models import facegen_draw
+
+    before = train.facegen_digest()
+    edited = tmp_path / "facegen_draw.py"
+    edited.write_bytes(Path(str(facegen_draw.__file__)).read_bytes() + b"\n# a changed renderer\n")
+    monkeypatch.setattr(facegen_draw, "__file__", str(edited))
+    assert train.facegen_digest() != before
