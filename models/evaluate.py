@@ -309,7 +309,7 @@ def evaluate(
     figures["reconstruction.png"] = image_grid(recon_rows + rand_rows)
     assert z_sem is not None
     reliance = semantic_reliance(pipe, x_0, z_sem, seed=seed) if n >= 2 else []
-    meter.add(2 * n * len(PROBE_TIMESTEPS) if n >= 2 else 0, "(semantic reliance)")
+    meter.add(cost["semantic_reliance"], "(semantic reliance)")
     if base is None and names:
         x_T = _invert(pipe, x_0[:max(edit_n, strip_faces)], edit_steps, batch, meter)[1]
         base = (x_T, _decode(pipe, z_sem[:edit_n], x_T[:edit_n], edit_steps, batch, meter,

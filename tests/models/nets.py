@@ -6,6 +6,19 @@ from typing import TypeVar
 
 import torch
 
+from models.config import AutoencoderConfig, LatentNetConfig, ModelConfig
+
+#: A 16-px model of the official layout, small enough for many tests (dropout off).
+TINY_SIZE, TINY_Z = 16, 32
+TINY_CONFIG = ModelConfig(
+    "tiny",
+    AutoencoderConfig(image_size=TINY_SIZE, model_channels=32, channel_mult=(1, 1), num_res_blocks=1,
+                      attention_resolutions=(8,), embed_channels=TINY_Z, enc_out_channels=TINY_Z,
+                      enc_channel_mult=(1, 1), enc_num_res_blocks=1, dropout=0.0),
+    latent_net=LatentNetConfig(num_channels=TINY_Z, num_hid_channels=32, num_layers=3, skip_layers=(1,),
+                               num_time_emb_channels=16),
+)
+
 M = TypeVar("M", bound=torch.nn.Module)
 
 

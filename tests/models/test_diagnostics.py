@@ -7,20 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from models.config import AutoencoderConfig, ModelConfig
 from models.ddim import make_betas
 from models.diagnostics import semantic_reliance
 from models.pipeline import DiffAEPipeline
 from models.unet import DiffAEUNet
-from tests.models.nets import perturbed
+from tests.models.nets import TINY_CONFIG, TINY_SIZE, TINY_Z, perturbed
 
-SIZE, Z = 16, 32
-CONFIG = ModelConfig(
-    "tiny",
-    AutoencoderConfig(image_size=SIZE, model_channels=32, channel_mult=(1, 1), num_res_blocks=1,
-                      attention_resolutions=(8,), embed_channels=Z, enc_out_channels=Z,
-                      enc_channel_mult=(1, 1), enc_num_res_blocks=1, dropout=0.0),
-)
+SIZE, Z, CONFIG = TINY_SIZE, TINY_Z, TINY_CONFIG
 
 
 def _pipe(blind: bool) -> DiffAEPipeline:

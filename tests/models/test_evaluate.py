@@ -17,7 +17,6 @@ from skimage.metrics import structural_similarity
 
 from models import facegen
 from models.classifier import AttributeClassifier
-from models.config import AutoencoderConfig, LatentNetConfig, ModelConfig
 from models.diagnostics import semantic_reliance
 from models.evaluate import (
     evaluate,
@@ -35,19 +34,11 @@ from models.evaluate import (
 from models.latent_net import LatentMLP
 from models.pipeline import DiffAEPipeline
 from models.unet import DiffAEUNet
-from tests.models.nets import perturbed
+from tests.models.nets import TINY_CONFIG, TINY_SIZE, TINY_Z, perturbed
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "models" / "weights" / "demo64"
-SIZE, Z = 16, 32
-CONFIG = ModelConfig(
-    "tiny",
-    AutoencoderConfig(image_size=SIZE, model_channels=32, channel_mult=(1, 1), num_res_blocks=1,
-                      attention_resolutions=(8,), embed_channels=Z, enc_out_channels=Z,
-                      enc_channel_mult=(1, 1), enc_num_res_blocks=1, dropout=0.0),
-    latent_net=LatentNetConfig(num_channels=Z, num_hid_channels=32, num_layers=3, skip_layers=(1,),
-                               num_time_emb_channels=16),
-)
+SIZE, Z, CONFIG = TINY_SIZE, TINY_Z, TINY_CONFIG
 N, EDIT_N, STEPS, EDIT_STEPS = 6, 4, (2, 5), 2
 STRIP = (-0.5, 0.0, 0.5)
 
