@@ -92,14 +92,28 @@ class LatentNetConfig:
     dropout: float = 0.0
 
 
+PREDICTIONS = ("eps", "v")
+
+
 @dataclass(frozen=True)
 class DiffusionConfig:
-    """A 1000-step (by default) ε-prediction process sampled with DDIM (η = 0)."""
+    """A 1000-step (by default) diffusion process sampled with DDIM (η = 0).
+
+    `prediction` is what the network outputs: "eps" (ε, the paper's and every official
+    checkpoint's choice) or "v" (v = √ᾱ ε − √(1−ᾱ) x_0, Salimans & Ho 2022). Samplers always see ε:
+    the pipeline converts v with ε = √ᾱ v + √(1−ᾱ) x_t. v matters for small models at high noise,
+    where an ε-network must reproduce x_t to ~0.1 % to say anything about x_0 (demo64's model card).
+    """
 
     num_timesteps: int = 1000
     beta_schedule: str = "linear"  # "linear" (images) or "const0.008" (latent DPM)
     clip_denoised: bool = True  # clip x̂0 to [-1, 1]; images yes, latents no
     default_steps: int = 20  # T_eval
+    prediction: str = "eps"  # "eps" or "v"
+
+    def __post_init__(self) -> None:
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
 
 
 @dataclass(frozen=True)

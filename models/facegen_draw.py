@@ -297,28 +297,28 @@ def _draw_head_base(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> N
 
 def _draw_age(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
     """Wrinkles and sagging shadows; invisible for young faces."""
-    a = _smooth(f.age, 0.3, 0.95)
+    a = _smooth(f.age, 0.25, 0.9)
     if a <= 0:
         return
-    ink = _col(skin * 0.45, 230 * a)
+    ink = _col(skin * 0.38, 240 * a)
     fx = f.fx
     top, bottom = f.hairline_y + 0.018, f.brow_y - 0.03
     for i in range(3):  # forehead lines, spread over whatever forehead there is
         y = bottom + (top - bottom) * i / 2
         x = (0.1 - 0.012 * i) * _lin(-1.0, 1.0, 7)
-        pen.line(np.stack([x + fx * 0.5, y + 0.01 * (x / 0.1) ** 2], axis=1), 0.011, ink)
+        pen.line(np.stack([x + fx * 0.5, y + 0.01 * (x / 0.1) ** 2], axis=1), 0.014, ink)
     for sx in (-1.0, 1.0):
         ex = sx * f.eye_x + fx
         cx = ex + sx * 0.06
         for dy in (-0.012, 0.0, 0.013):  # crow's feet
             pen.line(np.array([(cx, f.eye_y + dy * 0.4), (cx + sx * 0.022, f.eye_y + dy)]),
-                     0.007, ink)
+                     0.01, ink)
         u = _lin(-1.0, 1.0, 7)
         pen.line(np.stack([ex + 0.035 * u, f.eye_y + 0.035 + 0.012 * (1 - u**2)], axis=1),
-                 0.008, ink)  # bags under the eyes
+                 0.012, ink)  # bags under the eyes
         s = _lin(0.0, 1.0, 8)  # nasolabial fold, deeper with age
         pen.line(np.stack([fx + sx * (0.045 + 0.04 * s + 0.012 * np.sin(np.pi * s)),
-                           f.nose_y + 0.01 + 0.11 * s], axis=1), 0.01, ink)
+                           f.nose_y + 0.01 + 0.11 * s], axis=1), 0.014, ink)
         pen.line(np.array([(fx + sx * 0.075, f.mouth_y + 0.01), (fx + sx * 0.085, f.mouth_y + 0.06)]),
                  0.008, ink)
         pen.poly(_ellipse(sx * (f.W - 0.035), 0.07, 0.035, 0.07, 16), _col(skin * 0.75, 70 * a))
@@ -387,9 +387,9 @@ def _mouth_curves(p: FaceParams, f: _Layout) -> tuple[np.ndarray, ...]:
     """x and the four lip curves (upper outer, upper inner, lower inner, lower outer)."""
     s = p.smiling
     u = _lin(-1.0, 1.0, 21)
-    mw = 0.064 + 0.022 * s
+    mw = 0.062 + 0.034 * s
     rise = 0.032 * s - 0.006 * (1 - s) - 0.008 * f.age
-    opening = 0.042 * _smooth(s, 0.45, 0.95)
+    opening = 0.05 * _smooth(s, 0.4, 0.9)
     full = p.lip_fullness * (1 - 0.3 * f.age) * (1 + 0.15 * (1 - p.male)) * (1 + 0.25 * p.lipstick)
     y0 = f.mouth_y - rise * u**2
     yu = y0 - 0.15 * opening * (1 - u**2)

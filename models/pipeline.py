@@ -135,14 +135,31 @@ class DiffAEPipeline:
                                d.num_timesteps)
 
     def _eps_fn(self, z_sem: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """ε̂(x_t, t) for the samplers, whatever the network predicts (`DiffusionConfig.prediction`);
+        t holds original timesteps. A v-prediction is turned into ε in fp32, outside autocast."""
         with self._autocast():
             z_scales = self.autoencoder.z_scales(z_sem.to(self.device, torch.float32))
+        v_to_eps = self._v_to_eps()
 
         def eps_fn(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             with self._autocast():
-                return self.autoencoder(x_t, t, z_scales=z_scales).float()
+                out = self.autoencoder(x_t, t, z_scales=z_scales).float()
+            return out if v_to_eps is None else v_to_eps(out, x_t, t)
 
         return eps_fn
+
+    def _v_to_eps(self) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None:
+        d = self.config.diffusion
+        if d.prediction == "eps":
+            return None
+        alpha_bar = torch.as_tensor(
+            self.schedule(d.num_timesteps).alphas_cumprod, dtype=torch.float32, device=self.device)
+
+        def convert(v: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            a = alpha_bar[t].view(-1, 1, 1, 1)
+            return a.sqrt() * v + (1 - a).sqrt() * x_t.float()
+
+        return convert
 
     @staticmethod
     def _progress(progress: Progress | None, offset: int, total: int) -> Callable[..., None] | None:

@@ -21,7 +21,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +186,8 @@ def load_init(model: DiffAEUNet, directory: str) -> None:
 
 
 def train_autoencoder(args: argparse.Namespace) -> Path:
-    """ε-MSE on x_t = √ᾱ x_0 + √(1−ᾱ) ε with z_sem = Enc(x_0) trained jointly (paper §3)."""
+    """ε-MSE on x_t = √ᾱ x_0 + √(1−ᾱ) ε with z_sem = Enc(x_0) trained jointly (paper §3); with
+    `--prediction v` the MSE on v = √ᾱ ε − √(1−ᾱ) x_0 instead (= ε-MSE·(1 + 1/SNR))."""
     run = Path(args.run)
     run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "autoencoder.pt"
@@ -197,6 +198,14 @@ def train_autoencoder(args: argparse.Namespace) -> Path:
         config = ModelConfig.from_dict(json.loads((Path(args.init) / "config.json").read_text()))
     else:
         config = preset(args.preset)
+    if args.prediction and args.prediction != config.diffusion.prediction:
+        if resume:
+            raise SystemExit(f"{ckpt_path} predicts {config.diffusion.prediction!r}; "
+                             f"it cannot resume as {args.prediction!r}")
+        config = replace(config, diffusion=replace(config.diffusion, prediction=args.prediction))
+    predict_v = config.diffusion.prediction == "v"
+    if predict_v and args.x0_weight_max > 0:
+        raise SystemExit("--x0-weight-max weights the ε-MSE; the v-MSE already weights x_0 at high noise")
     torch.manual_seed(args.seed)
     model = DiffAEUNet(config.autoencoder)
     if args.init and not resume:
@@ -231,9 +240,10 @@ def train_autoencoder(args: argparse.Namespace) -> Path:
             eps = torch.randn(x_0.shape, generator=gen)
             a = alpha_bar[t].view(-1, 1, 1, 1)
             x_t = a.sqrt() * x_0 + (1 - a).sqrt() * eps
+            target = a.sqrt() * eps - (1 - a).sqrt() * x_0 if predict_v else eps
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-                eps_hat = model(x_t, t, model.encode(x_0))
-            per_sample = (eps_hat.float() - eps).pow(2).mean(dim=(1, 2, 3))
+                out = model(x_t, t, model.encode(x_0))
+            per_sample = (out.float() - target).pow(2).mean(dim=(1, 2, 3))
             loss = (weights[t] * per_sample).mean()
             for group in opt.param_groups:  # linear warm-up (a fresh optimiser on a trained net)
                 warm = min(1.0, (step + 1) / args.warmup) if args.warmup else 1.0
@@ -408,6 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning-rate factor for the encoder and the z_sem projections")
     p.add_argument("--x0-weight-max", type=float, default=0.0,
                    help="0: plain ε-MSE (paper); W>0: weight clamp(1/SNR, 1, W) (see loss_weights)")
+    p.add_argument("--prediction", choices=("eps", "v"), default=None,
+                   help="network output; default: the preset's, --init's or the checkpoint's (eps)")
     p.set_defaults(func=train_autoencoder)
 
     p = sub.add_parser("latent", help="train the latent DPM on z_sem")

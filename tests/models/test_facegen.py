@@ -13,6 +13,7 @@ from models.facegen import (
     TEST_SEEDS,
     TRAIN_SEEDS,
     FaceParams,
+    attribute_salience,
     attribute_values,
     generate,
     landmarks,
@@ -117,6 +118,19 @@ def test_cli_writes_a_grid_and_attribute_strips(tmp_path):
     assert grid.size == (2 * (8 * 18 + 2), 2 * (2 * 18 + 2))  # 8 x 2 tiles, 2 px gaps, 2x zoom
     main(["--strips", "--out", str(tmp_path / "strips.png"), "--size", "16", "--steps", "3"])
     assert Image.open(tmp_path / "strips.png").height == 2 * (len(ATTRIBUTES) * 18 + 2)
+
+
+def test_salience_measures_how_much_of_the_image_an_attribute_is(capsys):
+    seeds = range(TEST_SEEDS.start, TEST_SEEDS.start + 3)
+    table = attribute_salience(seeds, size=32)
+    assert set(table) == set(ATTRIBUTES) and all(v > 0 for v in table.values())
+    # a hair colour repaints the whole hair; lipstick only the lips
+    assert table["Black_Hair"] > 10 * table["Wearing_Lipstick"]
+    p = sample_params(seeds[0])
+    a, b = (render(with_attribute(p, "Smiling", v), 32).astype(float) / 127.5 for v in (0.2, 0.8))
+    assert attribute_salience(seeds[:1], size=32)["Smiling"] == pytest.approx(((a - b) ** 2).mean())
+    main(["--salience", "--n", "2", "--size", "16"])
+    assert len(capsys.readouterr().out.strip().splitlines()) == len(ATTRIBUTES)
 
 
 # --- image statistics ------------------------------------------------------------------------

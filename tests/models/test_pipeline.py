@@ -171,6 +171,15 @@ def test_the_edited_attribute_score_rises_monotonically(
     assert bool((scores.diff(dim=0) > 0).all()), scores
 
 
+def test_prediction_is_validated_and_defaults_to_eps(pipe: DiffAEPipeline) -> None:
+    data = pipe.config.to_dict()
+    del data["diffusion"]["prediction"]  # a config.json written before the field existed
+    assert ModelConfig.from_dict(data).diffusion.prediction == "eps"
+    data["diffusion"]["prediction"] = "x0"
+    with pytest.raises(ValueError, match="prediction must be one of"):
+        ModelConfig.from_dict(data)
+
+
 def test_unknown_attribute_lists_the_available_ones(
     pipe: DiffAEPipeline, codes: tuple[torch.Tensor, ...]
 ) -> None:

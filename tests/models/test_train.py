@@ -212,3 +212,42 @@ def test_the_face_cache_key_covers_the_drawing_code(tmp_path: Path, monkeypatch:
     edited.write_bytes(Path(str(facegen_draw.__file__)).read_bytes() + b"\n# a changed renderer\n")
     monkeypatch.setattr(facegen_draw, "__file__", str(edited))
     assert train.facegen_digest() != before
+
+
+def test_v_prediction_learns_v_and_the_pipeline_samples_with_its_epsilon(
+        trained: Path, cache: Path, tmp_path: Path) -> None:
+    train.main(["export", "--run", str(trained), "--out", str(tmp_path / "eps")])
+    before = _autoencoder(tmp_path / "v0", cache, 0, "--init", str(tmp_path / "eps"), "--prediction", "v")
+    state = _autoencoder(tmp_path / "v", cache, LEARN_STEPS, "--init", str(tmp_path / "eps"),
+                         "--prediction", "v")
+    assert state["config"]["diffusion"]["prediction"] == "v"
+    # The loss it lowers is the v-MSE: v = √ᾱ ε − √(1−ᾱ) x_0 on fixed batches.
+    images, _ = train.facegen_images(NUM_IMAGES, SIZE, cache=cache)
+    g = torch.Generator().manual_seed(7)
+    x_0 = train.to_model_range(images).repeat(4, 1, 1, 1)
+    t = torch.randint(0, 1000, (len(x_0),), generator=g)
+    eps = torch.randn(x_0.shape, generator=g)
+    a = torch.from_numpy(np.cumprod(1 - make_betas("linear"))).float()[t].view(-1, 1, 1, 1)
+    x_t, v = a.sqrt() * x_0 + (1 - a).sqrt() * eps, a.sqrt() * eps - (1 - a).sqrt() * x_0
+
+    def v_mse(weights: dict[str, torch.Tensor]) -> float:
+        model = DiffAEUNet(TINY.autoencoder)
+        model.load_state_dict(weights)
+        with torch.no_grad():
+            return F.mse_loss(model.eval()(x_t, t, model.encode(x_0)), v).item()
+
+    assert v_mse(state["model"]) < 0.8 * v_mse(before["model"])
+    # Exported, the pipeline hands the sampler ε = √ᾱ v̂ + √(1−ᾱ) x_t, computed in fp32.
+    train.main(["export", "--run", str(tmp_path / "v"), "--out", str(tmp_path / "vmodel")])
+    pipe = DiffAEPipeline.from_pretrained(tmp_path / "vmodel", device="cpu", dtype=torch.float32)
+    assert pipe.config.diffusion.prediction == "v"
+    z = pipe.encode_semantic(x_0)
+    with torch.no_grad():
+        v_hat = pipe.autoencoder(x_t, t, z)
+    assert torch.allclose(pipe._eps_fn(z)(x_t, t), a.sqrt() * v_hat + (1 - a).sqrt() * x_t, atol=1e-5)
+    assert pipe.decode(z[:2], torch.randn(2, 3, SIZE, SIZE), steps=5).abs().max() <= 1
+    # A v run resumes only as v, and the ε-weighting option does not apply to it.
+    with pytest.raises(SystemExit, match="cannot resume"):
+        _autoencoder(tmp_path / "v", cache, LEARN_STEPS + 1, "--prediction", "eps")
+    with pytest.raises(SystemExit, match="x0-weight-max"):
+        _autoencoder(tmp_path / "v2", cache, 1, "--prediction", "v", "--x0-weight-max", "50")
