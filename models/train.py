@@ -332,7 +332,7 @@ def fit_directions_cmd(args: argparse.Namespace) -> Path:
     encoder = unet.encoder.eval()
     result = fit_directions(encode_images(encoder, x_train), y_train > 0.5,
                             encode_images(encoder, x_test), y_test > 0.5,
-                            names=facegen.ATTRIBUTES)
+                            names=facegen.ATTRIBUTES, C=args.C)
     path = run / "directions.pt"
     save_atomic(asdict(result), path)
     for name, auc in zip(result.names, result.auroc, strict=True):
@@ -367,7 +367,8 @@ def export(args: argparse.Namespace) -> Path:
             classifier.conds_std.copy_(torch.as_tensor(d["conds_std"]))
         info = {"auroc": dict(zip(d["names"], d["auroc"], strict=True)),
                 "positive_rate": dict(zip(d["names"], d["positive_rate"], strict=True)),
-                "source": "logistic regression on normalised z_sem of generated faces"}
+                "source": "logistic regression on normalised z_sem of generated faces",
+                "C": d.get("C")}
     training: dict[str, Any] = {"autoencoder_steps": ae["step"], "args": ae.get("args", {})}
     info["training"] = training
     init = ae.get("args", {}).get("init")
@@ -387,6 +388,8 @@ def export(args: argparse.Namespace) -> Path:
 
 # ---------------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
+    from models.directions import DEFAULT_C
+
     parser = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -435,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--num-train", type=int, default=10_000)
     p.add_argument("--num-test", type=int, default=2_000)
+    p.add_argument("--C", type=float, default=DEFAULT_C,
+                   help="inverse L2 strength; smaller keeps edits on the data (models/directions.py)")
     p.set_defaults(func=fit_directions_cmd)
 
     p = sub.add_parser("export", help="write the from_pretrained directory")

@@ -9,7 +9,10 @@
 # a 10× learning rate on the semantic path (encoder + z_sem projections) and the ε-MSE weighted
 # by clamp(1/SNR, 1, W), which makes the decoder use z_sem (models/train.py, `parameter_groups`,
 # `loss_weights`): W = 50 for the first 2,100 steps, then W = 300 (more weight on the
-# high-noise steps, where an edit of z_sem has to take hold).
+# high-noise steps, where an edit of z_sem has to take hold). Stage 3 fine-tunes stage 2 to
+# predict v = √ᾱ ε − √(1−ᾱ) x_0 (plain v-MSE, `--prediction v`): an ε-network cannot say much
+# about x_0 at high noise, where ε ≈ x_t, so even stage 2 decoded a random x_T to the wrong
+# colours and its edits could not change the layout (models/weights/demo64/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/demo64}
@@ -17,6 +20,7 @@ MINUTES=${MINUTES:-100}
 STAGE1_STEPS=${STAGE1_STEPS:-1900}
 STAGE2A_STEPS=${STAGE2A_STEPS:-2100}
 STAGE2_STEPS=${STAGE2_STEPS:-4381}
+STAGE3_STEPS=${STAGE3_STEPS:-6000}
 OUT=${OUT:-models/weights/demo64}
 PY=${PY:-.venv/bin/python}
 COMMON=(--num-images 50000 --bf16 --batch 32 --lr 2e-4 --ckpt-every 100 --threads 2)
@@ -42,6 +46,10 @@ finished "$RUN/stage2" "$STAGE2A_STEPS" || exit 0
 $PY -m models.train autoencoder "${STAGE2[@]}" --steps "$STAGE2_STEPS" --x0-weight-max 300 \
     --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage2" "$STAGE2_STEPS" || exit 0
-$PY -m models.train latent --run "$RUN/stage2" --num-images 20000 --steps 3000 --batch 256 --lr 1e-3
-$PY -m models.train directions --run "$RUN/stage2" --num-train 8000 --num-test 2000
-$PY -m models.train export --run "$RUN/stage2" --out "$OUT"
+$PY -m models.train export --run "$RUN/stage2" --out "$RUN/stage2_model"
+$PY -m models.train autoencoder --run "$RUN/stage3" --init "$RUN/stage2_model" --prediction v \
+    --semantic-lr-mult 10 --warmup 100 --steps "$STAGE3_STEPS" --minutes "$MINUTES" "${COMMON[@]}"
+finished "$RUN/stage3" "$STAGE3_STEPS" || exit 0
+$PY -m models.train latent --run "$RUN/stage3" --num-images 20000 --steps 3000 --batch 256 --lr 1e-3
+$PY -m models.train directions --run "$RUN/stage3" --num-train 8000 --num-test 2000
+$PY -m models.train export --run "$RUN/stage3" --out "$OUT"

@@ -84,3 +84,29 @@ def test_names_must_match_label_columns(truth: np.ndarray) -> None:
         fit_directions(z, y, z, y, NAMES[:2])
     with pytest.raises(ValueError, match="columns"):
         fit_directions(z, y, z, y[:, :2], NAMES)
+
+
+def test_stronger_regularisation_turns_the_direction_towards_the_class_means() -> None:
+    """Two correlated dimensions: the label shifts both by +1, but their difference has a tiny
+    variance, so the unregularised fit leans on that narrow difference (w ∝ Σ⁻¹Δμ, far from Δμ);
+    a push along it leaves the data. Small C brings w back towards Δμ, where the data vary."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    y = rng.random(n) < 0.5
+    common = rng.standard_normal(n) * 2.0 + np.where(y, 1.0, -1.0)
+    z = np.stack([common + 0.05 * rng.standard_normal(n) + 0.1 * y,
+                  common + 0.05 * rng.standard_normal(n)], 1)
+    z = torch.from_numpy(np.concatenate([z, rng.standard_normal((n, 2))], 1)).float()
+    labels = np.stack([y, rng.random(n) < 0.5], 1)
+    names = ("Smiling", "Young")
+
+    def cosine_with_mean_difference(C: float) -> float:
+        fit = fit_directions(z, labels, z, labels, names, C=C)
+        assert fit.C == C
+        zn = (z.double().numpy() - fit.conds_mean) / fit.conds_std
+        delta = zn[y].mean(0) - zn[~y].mean(0)
+        w = fit.weight[0]
+        return float(w @ delta / np.linalg.norm(w) / np.linalg.norm(delta))
+
+    loose, tight = cosine_with_mean_difference(100.0), cosine_with_mean_difference(1e-3)
+    assert tight > 0.95 > 0.8 > loose, (loose, tight)

@@ -165,9 +165,10 @@ def test_x0_weighting_is_plain_eps_mse_at_zero_and_caps_at_w() -> None:
 def test_fine_tune_starts_from_an_exported_model(trained: Path, cache: Path, tmp_path: Path) -> None:
     # directions (as test_latent_directions_export_load fits them): the export then has attributes.json
     train.main(["directions", "--run", str(trained), "--cache", str(cache), "--quiet",
-                "--num-train", str(NUM_TRAIN), "--num-test", str(NUM_TEST)])
+                "--num-train", str(NUM_TRAIN), "--num-test", str(NUM_TEST), "--C", "0.5"])
     train.main(["export", "--run", str(trained), "--out", str(tmp_path / "model")])
     exported = DiffAEPipeline.from_pretrained(tmp_path / "model", device="cpu", dtype=torch.float32)
+    assert exported.attribute_info["C"] == 0.5
     start = _autoencoder(tmp_path / "ft0", cache, 0, "--init", str(tmp_path / "model"))
     for name, tensor in exported.autoencoder.state_dict().items():
         assert torch.equal(start["model"][name], tensor), name
