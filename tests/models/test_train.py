@@ -62,19 +62,27 @@ def _autoencoder(run: Path, cache: Path, steps: int, *extra: str) -> dict[str, A
     return torch.load(run / "autoencoder.pt", weights_only=False)
 
 
-def _fixed_batch_loss(state: dict[str, torch.Tensor], images: np.ndarray) -> float:
-    """ε-MSE of a checkpointed model on fixed images, timesteps and noise (eval mode)."""
-    model = DiffAEUNet(TINY.autoencoder)
-    model.load_state_dict(state)
-    model.eval()
-    g = torch.Generator().manual_seed(123)
-    x_0 = train.to_model_range(images).repeat(4, 1, 1, 1)  # 4 timesteps per image
+def _fixed_batch(images: np.ndarray, seed: int) -> tuple[torch.Tensor, ...]:
+    """x_0 (4 timesteps per image), t, ε and ᾱ_t, the same for every call with the same seed."""
+    g = torch.Generator().manual_seed(seed)
+    x_0 = train.to_model_range(images).repeat(4, 1, 1, 1)
     t = torch.randint(0, 1000, (len(x_0),), generator=g)
     eps = torch.randn(x_0.shape, generator=g)
     a = torch.from_numpy(np.cumprod(1 - make_betas("linear"))).float()[t].view(-1, 1, 1, 1)
+    return x_0, t, eps, a
+
+
+def _fixed_batch_loss(state: dict[str, torch.Tensor], images: np.ndarray, predict_v: bool = False,
+                      seed: int = 123) -> float:
+    """ε-MSE (or v-MSE) of a checkpointed model on fixed images, timesteps and noise (eval mode)."""
+    model = DiffAEUNet(TINY.autoencoder)
+    model.load_state_dict(state)
+    model.eval()
+    x_0, t, eps, a = _fixed_batch(images, seed)
+    target = a.sqrt() * eps - (1 - a).sqrt() * x_0 if predict_v else eps
     with torch.no_grad():
-        eps_hat = model(a.sqrt() * x_0 + (1 - a).sqrt() * eps, t, model.encode(x_0))
-    return F.mse_loss(eps_hat, eps).item()
+        out = model(a.sqrt() * x_0 + (1 - a).sqrt() * eps, t, model.encode(x_0))
+    return F.mse_loss(out, target).item()
 
 
 @pytest.fixture(scope="module")
@@ -224,20 +232,10 @@ def test_v_prediction_learns_v_and_the_pipeline_samples_with_its_epsilon(
     assert state["config"]["diffusion"]["prediction"] == "v"
     # The loss it lowers is the v-MSE: v = √ᾱ ε − √(1−ᾱ) x_0 on fixed batches.
     images, _ = train.facegen_images(NUM_IMAGES, SIZE, cache=cache)
-    g = torch.Generator().manual_seed(7)
-    x_0 = train.to_model_range(images).repeat(4, 1, 1, 1)
-    t = torch.randint(0, 1000, (len(x_0),), generator=g)
-    eps = torch.randn(x_0.shape, generator=g)
-    a = torch.from_numpy(np.cumprod(1 - make_betas("linear"))).float()[t].view(-1, 1, 1, 1)
-    x_t, v = a.sqrt() * x_0 + (1 - a).sqrt() * eps, a.sqrt() * eps - (1 - a).sqrt() * x_0
-
-    def v_mse(weights: dict[str, torch.Tensor]) -> float:
-        model = DiffAEUNet(TINY.autoencoder)
-        model.load_state_dict(weights)
-        with torch.no_grad():
-            return F.mse_loss(model.eval()(x_t, t, model.encode(x_0)), v).item()
-
-    assert v_mse(state["model"]) < 0.8 * v_mse(before["model"])
+    assert (_fixed_batch_loss(state["model"], images, predict_v=True, seed=7)
+            < 0.8 * _fixed_batch_loss(before["model"], images, predict_v=True, seed=7))
+    x_0, t, eps, a = _fixed_batch(images, 7)
+    x_t = a.sqrt() * x_0 + (1 - a).sqrt() * eps
     # Exported, the pipeline hands the sampler ε = √ᾱ v̂ + √(1−ᾱ) x_t, computed in fp32.
     train.main(["export", "--run", str(tmp_path / "v"), "--out", str(tmp_path / "vmodel")])
     pipe = DiffAEPipeline.from_pretrained(tmp_path / "vmodel", device="cpu", dtype=torch.float32)
