@@ -128,6 +128,10 @@ class ModelConfig:
         default_factory=lambda: DiffusionConfig(beta_schedule="const0.008", clip_denoised=False)
     )
 
+    def __post_init__(self) -> None:
+        if self.latent_diffusion.prediction != "eps":
+            raise ValueError("the latent DPM predicts ε (latent_diffusion.prediction must be 'eps')")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -178,6 +178,10 @@ def test_prediction_is_validated_and_defaults_to_eps(pipe: DiffAEPipeline) -> No
     data["diffusion"]["prediction"] = "x0"
     with pytest.raises(ValueError, match="prediction must be one of"):
         ModelConfig.from_dict(data)
+    data["diffusion"]["prediction"] = "v"
+    data["latent_diffusion"]["prediction"] = "v"  # the latent sampler has no v path
+    with pytest.raises(ValueError, match="latent DPM predicts ε"):
+        ModelConfig.from_dict(data)
 
 
 def test_unknown_attribute_lists_the_available_ones(
