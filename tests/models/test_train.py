@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +15,14 @@ import torch
 import torch.nn.functional as F
 
 from models import config, facegen, train
-from models.config import AutoencoderConfig, LatentNetConfig, ModelConfig
 from models.ddim import make_betas
 from models.pipeline import DiffAEPipeline
 from models.unet import DiffAEUNet
+from tests.models.nets import TINY_CONFIG, TINY_SIZE, TINY_Z
 
-SIZE, Z = 16, 32
-TINY = ModelConfig(
-    "tiny",
-    # dropout > 0 on purpose: exact resume must then also restore torch's global generator.
-    AutoencoderConfig(image_size=SIZE, model_channels=32, channel_mult=(1, 1), num_res_blocks=1,
-                      attention_resolutions=(8,), embed_channels=Z, enc_out_channels=Z,
-                      enc_channel_mult=(1, 1), enc_num_res_blocks=1, dropout=0.1),
-    latent_net=LatentNetConfig(num_channels=Z, num_hid_channels=32, num_layers=3, skip_layers=(1,),
-                               num_time_emb_channels=16),
-)
+SIZE, Z = TINY_SIZE, TINY_Z
+# dropout > 0 on purpose: exact resume must then also restore torch's global generator.
+TINY = replace(TINY_CONFIG, autoencoder=replace(TINY_CONFIG.autoencoder, dropout=0.1))
 NUM_IMAGES, NUM_TRAIN, NUM_TEST = 8, 64, 32
 LEARN_STEPS = 20
 
