@@ -149,7 +149,7 @@ def _layout(p: FaceParams) -> _Layout:
     age = 1.0 - p.young
     W = p.face_width + 0.012 * p.male
     C = p.face_length + 0.012 * p.male + 0.012 * age
-    J = W * (0.70 + 0.16 * p.male + 0.05 * p.jaw + 0.05 * age)
+    J = W * (0.70 + 0.16 * p.male + 0.05 * p.jaw + 0.09 * age)
     jaw_y = C - 0.09 + 0.02 * age
     chin = 0.03 + 0.035 * p.male + 0.008 * p.jaw
     T = -0.36
@@ -161,7 +161,7 @@ def _layout(p: FaceParams) -> _Layout:
     side = _chaikin(ctrl, 3)
     return _Layout(
         age=age, W=W, C=C, side=side, eye_x=p.eye_spacing, eye_y=-0.075,
-        brow_y=-0.125 - 0.006 * p.male, hairline_y=-0.245 + 0.04 * age * p.male,
+        brow_y=-0.125 - 0.006 * p.male, hairline_y=-0.245 + (0.015 + 0.04 * p.male) * age,
         nose_y=0.075 + 0.012 * p.nose_length, mouth_y=0.178 + 0.006 * age,
         fx=0.028 * p.yaw,
         hair_len=min(max(0.9 * (1 - p.male) + 0.06 + p.hair_length, 0.0), 1.0),
@@ -211,12 +211,17 @@ def _lum(rgb: np.ndarray) -> float:
 # Drawing, back to front
 
 
-def _hair_rgb(p: FaceParams, age: float) -> np.ndarray:
+def _hair_rgb(p: FaceParams) -> np.ndarray:
     w = np.asarray(p.hair_mix)
     rgb = w @ _HAIR_RGB + np.asarray(p.hair_tint)
     rgb += 4 * w[0] * w[2] * (_HAIR_RGB[1] - 0.5 * (_HAIR_RGB[0] + _HAIR_RGB[2]))  # dark blond
-    grey = _lum(rgb)
-    return np.clip(rgb + 0.15 * age * (grey + 25 - rgb), 0, 255)  # older: a little lighter
+    return np.clip(rgb, 0, 255)  # age greys hair only through the Gray_Hair label
+
+
+def _aged_skin(skin: np.ndarray, age: float) -> np.ndarray:
+    """Older skin is a little darker and sallower; young faces (age < 0.25) keep `skin`."""
+    a = _smooth(age, 0.25, 0.9)
+    return skin * (1 - 0.08 * a) + 0.3 * a * (_lum(skin) - skin)
 
 
 def _hair_paths(p: FaceParams, f: _Layout, sx: float) -> tuple[np.ndarray, np.ndarray]:
@@ -296,11 +301,13 @@ def _draw_head_base(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> N
 
 
 def _draw_age(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
-    """Wrinkles and sagging shadows; invisible for young faces."""
+    """Wrinkles plus broad sagging shadows (eye bags, folds, hollow cheeks, jowls) that survive
+    downsampling; invisible for young faces."""
     a = _smooth(f.age, 0.25, 0.9)
     if a <= 0:
         return
     ink = _col(skin * 0.38, 240 * a)
+    shade = _col(skin * 0.7, 150 * a)
     fx = f.fx
     top, bottom = f.hairline_y + 0.018, f.brow_y - 0.03
     for i in range(3):  # forehead lines, spread over whatever forehead there is
@@ -313,15 +320,20 @@ def _draw_age(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
         for dy in (-0.012, 0.0, 0.013):  # crow's feet
             pen.line(np.array([(cx, f.eye_y + dy * 0.4), (cx + sx * 0.022, f.eye_y + dy)]),
                      0.01, ink)
-        u = _lin(-1.0, 1.0, 7)
-        pen.line(np.stack([ex + 0.035 * u, f.eye_y + 0.035 + 0.012 * (1 - u**2)], axis=1),
-                 0.012, ink)  # bags under the eyes
-        s = _lin(0.0, 1.0, 8)  # nasolabial fold, deeper with age
-        pen.line(np.stack([fx + sx * (0.045 + 0.04 * s + 0.012 * np.sin(np.pi * s)),
-                           f.nose_y + 0.01 + 0.11 * s], axis=1), 0.014, ink)
+        u = _lin(-1.0, 1.0, 9)
+        upper = np.stack([ex + 0.04 * u, f.eye_y + 0.024 + 0.006 * (1 - u**2)], axis=1)
+        lower = np.stack([ex + 0.04 * u, f.eye_y + 0.03 + 0.02 * (1 - u**2)], axis=1)
+        pen.poly(np.vstack([upper, lower[::-1]]), shade)  # bags under the eyes
+        pen.line(lower, 0.012, ink)
+        s = _lin(0.0, 1.0, 8)  # nasolabial fold: a shadow band with a crease on its inner edge
+        fold = np.stack([fx + sx * (0.045 + 0.04 * s + 0.012 * np.sin(np.pi * s)),
+                         f.nose_y + 0.01 + 0.11 * s], axis=1)
+        pen.poly(np.vstack([fold, fold[::-1] + np.array([sx * 0.02, 0.0])]),
+                 _col(skin * 0.8, 120 * a))
+        pen.line(fold, 0.015, ink)
         pen.line(np.array([(fx + sx * 0.075, f.mouth_y + 0.01), (fx + sx * 0.085, f.mouth_y + 0.06)]),
-                 0.008, ink)
-        pen.poly(_ellipse(sx * (f.W - 0.035), 0.07, 0.035, 0.07, 16), _col(skin * 0.75, 70 * a))
+                 0.01, ink)  # marionette lines
+        pen.poly(_ellipse(sx * (f.W - 0.035), 0.07, 0.038, 0.075, 16), _col(skin * 0.72, 110 * a))
 
 
 def _draw_eyes(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray, hair: np.ndarray) -> None:
@@ -554,8 +566,8 @@ def render(params: FaceParams, size: int = 64, supersample: int = 4) -> np.ndarr
     p = params
     px = size * supersample
     f = _layout(p)
-    skin = np.asarray(p.skin)
-    hair = _hair_rgb(p, f.age)
+    skin = _aged_skin(np.asarray(p.skin), f.age)
+    hair = _hair_rgb(p)
     img = Image.new("RGB", (px, px))
     _draw_background(img, p, size)
     draw = ImageDraw.Draw(img, "RGBA")

@@ -13,6 +13,13 @@
 # predict v = √ᾱ ε − √(1−ᾱ) x_0 (plain v-MSE, `--prediction v`): an ε-network cannot say much
 # about x_0 at high noise, where ε ≈ x_t, so even stage 2 decoded a random x_T to the wrong
 # colours and its edits could not change the layout (models/weights/demo64/README.md).
+# Stage 4 continues stage 3 unchanged on revision 3 of the face renderer, which draws age with
+# broad shaded shapes and no longer lightens old hair (docs/facegen/README.md, "Salience"): with
+# 1-px wrinkles, the Young slider of stage 3 mostly moved hair colour.
+#
+# The shipped stages ran on the renderer revision of their day (stages 1-2: revision 1, stage 3:
+# revision 2, stage 4: revision 3; the face cache is keyed by the renderer's source). Re-running this
+# script from scratch trains every stage on the current renderer: the same recipe, not the same weights.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/demo64}
@@ -21,6 +28,7 @@ STAGE1_STEPS=${STAGE1_STEPS:-1900}
 STAGE2A_STEPS=${STAGE2A_STEPS:-2100}
 STAGE2_STEPS=${STAGE2_STEPS:-4381}
 STAGE3_STEPS=${STAGE3_STEPS:-6100}
+STAGE4_STEPS=${STAGE4_STEPS:-STAGE4_TBD}
 OUT=${OUT:-models/weights/demo64}
 PY=${PY:-.venv/bin/python}
 COMMON=(--num-images 50000 --bf16 --batch 32 --lr 2e-4 --ckpt-every 100 --threads 2)
@@ -50,6 +58,10 @@ $PY -m models.train export --run "$RUN/stage2" --out "$RUN/stage2_model"
 $PY -m models.train autoencoder --run "$RUN/stage3" --init "$RUN/stage2_model" --prediction v \
     --semantic-lr-mult 10 --warmup 100 --steps "$STAGE3_STEPS" --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage3" "$STAGE3_STEPS" || exit 0
-$PY -m models.train latent --run "$RUN/stage3" --num-images 20000 --steps 3000 --batch 256 --lr 1e-3
-$PY -m models.train directions --run "$RUN/stage3" --num-train 8000 --num-test 2000
-$PY -m models.train export --run "$RUN/stage3" --out "$OUT"
+$PY -m models.train export --run "$RUN/stage3" --out "$RUN/stage3_model"
+$PY -m models.train autoencoder --run "$RUN/stage4" --init "$RUN/stage3_model" \
+    --semantic-lr-mult 10 --warmup 100 --steps "$STAGE4_STEPS" --minutes "$MINUTES" "${COMMON[@]}"
+finished "$RUN/stage4" "$STAGE4_STEPS" || exit 0
+$PY -m models.train latent --run "$RUN/stage4" --num-images 20000 --steps 3000 --batch 256 --lr 1e-3
+$PY -m models.train directions --run "$RUN/stage4" --num-train 8000 --num-test 2000
+$PY -m models.train export --run "$RUN/stage4" --out "$OUT"

@@ -171,7 +171,7 @@ def test_metrics_schema(report: Path) -> None:
     assert m["data"]["n"] == N and m["data"]["seeds"][0] == facegen.TEST_SEEDS.start
     assert [r["steps"] for r in m["reconstruction"]] == list(STEPS)
     for row in m["reconstruction"]:
-        for mode in ("inverted", "random"):
+        for mode in ("inverted", "random", "fine_inverted"):
             assert -1.0 <= row[mode]["ssim"] <= 1.0
             assert row[mode]["mse"] >= 0.0
             assert math.isfinite(row[mode]["psnr"])
@@ -193,25 +193,31 @@ def test_metrics_schema(report: Path) -> None:
     cost = m["cost"]["unet_evaluations"]
     assert cost == unet_evaluations(N, STEPS, EDIT_STEPS, len(facegen.ATTRIBUTES), 2, EDIT_N, 1,
                                     len(STRIP), 4)
-    assert cost["total"] == 3 * N * 7 + 2 * 13 * 2 * EDIT_N * 2 + 13 * 3 * 2 + 4 * 2 + 2 * N * 5
+    assert m["reconstruction"][-1]["fine_inverted"] == m["reconstruction"][-1]["inverted"]
+    assert m["settings"]["fine_inversion_steps"] == max(STEPS)
+    assert cost["total"] == 3 * N * 7 + N * 2 + 2 * 13 * 2 * EDIT_N * 2 + 13 * 3 * 2 + 4 * 2 + 2 * N * 5
     assert m["cost"]["unet_evaluations_run"] == cost["total"]
     assert m["cost"]["unet_gflop"] > 0
 
 
 def test_reconstruction_modes_match_direct_computation(tiny_pipe: DiffAEPipeline) -> None:
-    """"inverted" = decode(encode(x, T), T); "random" = decode(z_sem, N(0, I) from the seed, T)."""
+    """"inverted" = decode(encode(x, T), T); "random" = decode(z_sem, N(0, I) from the seed, T);
+    "fine_inverted" = decode(z_sem, x_T of the largest T's inversion, T)."""
     pipe = DiffAEPipeline(CONFIG, tiny_pipe.autoencoder, device="cpu", dtype=torch.float32)  # no edits
-    ev = evaluate(pipe, 3, (5,), (0.3,), 5, seed=7, batch=2, verbose=False)
+    ev = evaluate(pipe, 3, (2, 5), (0.3,), 5, seed=7, batch=2, verbose=False)
     x_0, _ = held_out_faces(3, SIZE)
-    z, x_T = tiny_pipe.encode(x_0, 5)
+    z, x_T = tiny_pipe.encode(x_0, 2)
+    x_T_fine = tiny_pipe.encode(x_0, 5)[1]
     x_rand = torch.randn(x_0.shape, generator=torch.Generator().manual_seed(7))
     row = ev.metrics["reconstruction"][0]
-    for mode, x_hat in (("inverted", tiny_pipe.decode(z, x_T, 5)),
-                        ("random", tiny_pipe.decode(z, x_rand, 5))):
+    assert row["steps"] == 2
+    for mode, x_hat in (("inverted", tiny_pipe.decode(z, x_T, 2)),
+                        ("random", tiny_pipe.decode(z, x_rand, 2)),
+                        ("fine_inverted", tiny_pipe.decode(z, x_T_fine, 2))):
         a, b = to_unit(x_hat), to_unit(x_0)
         assert row[mode]["ssim"] == pytest.approx(ssim(a, b).mean().item(), abs=1e-5)
         assert row[mode]["mse"] == pytest.approx(mse(a, b).mean().item(), rel=1e-4)
-    assert row["inverted"]["ssim"] != row["random"]["ssim"]
+    assert len({row[mode]["ssim"] for mode in ("inverted", "random", "fine_inverted")}) == 3
 
 
 def test_model_without_classifier_or_latent_dpm() -> None:

@@ -251,6 +251,22 @@ def test_age_draws_wrinkle_lines_on_a_smooth_forehead():
         assert (old < young - 12).sum() >= 8, seed  # dark lines across it
 
 
+
+def test_age_shades_broad_regions_and_leaves_hair_colour_alone():
+    """Age must read at low resolution (shaded eye bags and cheeks, sallower skin), and must not
+    change hair colour: otherwise the Young direction becomes a hair-colour edit."""
+    for seed in SEEDS:
+        p = _plain(seed, bangs=0.0, eyeglasses=0.0, smiling=0.0, beard=0.0)
+        old, young = _edit(p, Young=0.0), _edit(p, Young=1.0)
+        img_old, img_young = render(old, 32), render(young, 32)  # wrinkle lines blur away at 32 px
+        for cheek in ("cheek_left", "cheek_right"):  # under the eyes, above the folds
+            darker = _lum(_patch(img_young, landmarks(young)[cheek], 1)).mean() - _lum(
+                _patch(img_old, landmarks(old)[cheek], 1)).mean()
+            assert darker > 8, (seed, cheek, darker)
+        top = landmarks(young)["hair_top"]  # the old hairline is lower: this is hair on both
+        hair_old, hair_young = (_patch(render(q), top, 2).mean((0, 1)) for q in (old, young))
+        assert np.abs(hair_old - hair_young).max() < 3, (seed, hair_old, hair_young)
+
 def _nearest(rgb: np.ndarray, candidates: dict[str, np.ndarray]) -> str:
     return min(candidates, key=lambda name: float(np.linalg.norm(rgb - candidates[name])))
 
