@@ -53,6 +53,7 @@ from worker.contracts import (
     ModelInfo,
     SampleJob,
     check_steps,
+    legal_step_counts,
 )
 from worker.storage import JobStore, Keys, Storage, UploadMeta, edit_digest
 
@@ -105,6 +106,7 @@ class Studio:
             max_upload_bytes=s.max_upload_bytes,
             max_pixels=s.max_pixels,
             default_steps=s.default_steps or info.default_steps,
+            default_encode_steps=self._encode_default(info),
             max_steps=s.max_steps,
             default_frames=s.default_frames,
             max_frames=s.max_frames,
@@ -112,6 +114,17 @@ class Studio:
             max_samples=s.max_samples,
         )
         return describe(info, limits)
+
+    def _encode_default(self, info: ModelInfo) -> int:
+        """Inversion steps of an encode that names none: DEFAULT_ENCODE_STEPS, else the model's
+        `encode_steps`, else the default steps; a model default above MAX_STEPS becomes the
+        largest legal count within it."""
+        s = self.settings
+        chosen = s.default_encode_steps or info.default_encode_steps or s.default_steps or info.default_steps
+        if chosen <= s.max_steps:
+            return chosen
+        within = [n for n in legal_step_counts(info.num_timesteps) if n <= s.max_steps]
+        return within[-1] if within else s.max_steps
 
     def _steps(self, steps: int | None, info: ModelInfo, name: str = "steps") -> int:
         if steps is None:
@@ -145,16 +158,26 @@ class Studio:
             raise
         return job_id
 
-    def encode(self, data: bytes, face: int, steps: int | None, upload_size: int | None = None) -> EncodeJob:
+    def encode(
+        self,
+        data: bytes,
+        face: int,
+        steps: int | None,
+        upload_size: int | None = None,
+        render_steps: int | None = None,
+    ) -> EncodeJob:
         """Align face `face` of an uploaded photo and queue its encoding. Blocking (CPU).
 
-        `data` may be cut at MAX_UPLOAD_BYTES + 1; `upload_size` is then the real size.
+        `steps`: inversion steps (default `_encode_default`); `render_steps`: steps of the
+        reconstruction (default: the edits' default). `data` may be cut at MAX_UPLOAD_BYTES + 1;
+        `upload_size` is then the real size.
         """
         limit = self.settings.max_upload_bytes
         if upload_size is not None and upload_size > limit:
             raise TooLargeError(f"the upload is {upload_size:,} bytes; the limit is {limit:,} bytes")
         info = self.model()
-        n = self._steps(steps, info)
+        n = self._steps(self._encode_default(info) if steps is None else steps, info)
+        render = self._steps(render_steps, info, "render_steps")
         if face < 0:
             raise InvalidRequestError(f"face must be ≥ 0 (0 is the largest face), got {face}")
         self._require_worker()
@@ -170,7 +193,7 @@ class Studio:
             photo_size=upload.photo_size,
         )
         self.storage.create_upload(meta, data, upload.aligned_png)
-        payload = EncodeJob(job_id=job_id, latent_id=lid, steps=n)
+        payload = EncodeJob(job_id=job_id, latent_id=lid, steps=n, render_steps=render)
         self._submit("encode", ENCODE, payload, job_id, [lid])
         return payload
 

@@ -90,6 +90,7 @@ class Limits(BaseModel):
     max_upload_bytes: int
     max_pixels: int
     default_steps: int
+    default_encode_steps: int = Field(description="DDIM inversion steps of an encode that names none")
     max_steps: int
     default_frames: int
     max_frames: int

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     ttl_seconds: int = Field(default=3600, ge=1)
     #: DDIM steps when a request names none (legal: 2-36, 38, 39, 40, 42, ...); None: the model's.
     default_steps: int | None = None
+    #: DDIM inversion steps of an encode that names none; None: the model's `encode_steps`, else
+    #: the default steps. x_T is inverted once per face, so more steps here cost once and make every
+    #: later edit more faithful (the official notebooks invert with 250 steps, render with 20-100).
+    default_encode_steps: int | None = None
     max_steps: int = Field(default=250, ge=1)
     #: Interpolation frames when a request gives neither `alphas` nor `frames`.
     default_frames: int = Field(default=8, ge=2)

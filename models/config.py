@@ -110,10 +110,16 @@ class DiffusionConfig:
     clip_denoised: bool = True  # clip x̂0 to [-1, 1]; images yes, latents no
     default_steps: int = 20  # T_eval
     prediction: str = "eps"  # "eps" or "v"
+    # T_inv: DDIM inversion steps of an encode that names none; None: default_steps. The official
+    # notebooks invert with 250 steps and render with 20-100: x_T is computed once per face, and a
+    # finer inversion makes every later render of it more faithful (models/weights/demo64/README.md).
+    encode_steps: int | None = None
 
     def __post_init__(self) -> None:
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        if self.encode_steps is not None and self.encode_steps < 1:
+            raise ValueError(f"encode_steps must be ≥ 1 or None, got {self.encode_steps}")
 
 
 @dataclass(frozen=True)

@@ -179,9 +179,10 @@ class DiffAEPipeline:
         self, x_0: torch.Tensor, steps: int | None = None, progress: Progress | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode images into (z_sem (B, D), x_T (B, 3, H, W)); x_T by DDIM inversion with
-        `steps` steps conditioned on the image's own z_sem."""
+        `steps` steps (default: the config's `encode_steps`, else `default_steps`) conditioned on
+        the image's own z_sem."""
         z_sem = self.encode_semantic(x_0)
-        sched = self.schedule(steps)
+        sched = self.schedule(self.config.diffusion.encode_steps if steps is None else steps)
         x_T = ddim_invert(self._eps_fn(z_sem), self._prepare(x_0), sched,
                           clip=self.config.diffusion.clip_denoised,
                           callback=self._progress(progress, 0, len(sched)))

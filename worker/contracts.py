@@ -68,10 +68,12 @@ class _Payload(BaseModel):
 
 
 class EncodeJob(_Payload):
-    """Invert the aligned face stored under `latent_id` and render its reconstruction."""
+    """Invert the aligned face stored under `latent_id` with `steps` DDIM steps and render its
+    reconstruction with `render_steps` (None: `steps`), the T its edits will use."""
 
     latent_id: str = Field(pattern=r"^[0-9a-f]{32}$")
     steps: int = Field(ge=1)
+    render_steps: int | None = Field(default=None, ge=1)
 
 
 class ManipulateJob(_Payload):
@@ -120,7 +122,8 @@ class EncodeResult(BaseModel):
     face: int = Field(description="index of the encoded face in `faces` (0 = largest)")
     preset: str
     image_size: int
-    steps: int
+    steps: int = Field(description="DDIM steps of the inversion that made x_T")
+    render_steps: int = Field(description="DDIM steps of the reconstruction")
 
 
 class ManipulateResult(BaseModel):
@@ -180,6 +183,8 @@ class ModelInfo(BaseModel):
     default_steps: int
     latent_default_steps: int | None
     can_sample: bool
+    #: DDIM inversion steps of an encode that names none (the config's `encode_steps`).
+    default_encode_steps: int | None = None
     attributes: list[str]
     auroc: dict[str, float] = Field(default_factory=dict)
     ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
@@ -211,6 +216,8 @@ class ModelInfo(BaseModel):
                 num_timesteps=int(diffusion.get("num_timesteps", 1000)),
                 default_steps=int(diffusion.get("default_steps", 20)),
                 latent_default_steps=int(latent["default_steps"]) if latent else None,
+                default_encode_steps=(None if diffusion.get("encode_steps") is None
+                                      else int(diffusion["encode_steps"])),
                 can_sample=bool(config.get("latent_net")) and (root / "latent_net.safetensors").is_file(),
                 attributes=[str(n) for n in info.get("names", [])],
                 auroc=auroc,

@@ -154,16 +154,17 @@ def _hard_timeout(rt: Runtime, state: JobState) -> None:
 def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
     """Invert the stored aligned face into (z_sem, x_T) and render its reconstruction.
 
-    Progress runs over 2 × steps network evaluations: inversion, then reconstruction.
+    Progress runs over steps + render_steps network evaluations: inversion, then reconstruction.
     """
     pipe = rt.pipeline()
     lid = job.latent_id
     meta = rt.storage.meta(lid)
     _check_model(rt, meta.preset, meta.image_size)
     x_0 = _to_tensor(Image.open(io.BytesIO(rt.storage.aligned(lid))))  # (1, 3, H, W)
-    total = 2 * job.steps
+    render_steps = job.render_steps or job.steps
+    total = job.steps + render_steps
     z_sem, x_T = pipe.encode(x_0, job.steps, progress=lambda i, _n: progress(i, total))
-    x_rec = pipe.decode(z_sem, x_T, job.steps, progress=lambda i, _n: progress(job.steps + i, total))
+    x_rec = pipe.decode(z_sem, x_T, render_steps, progress=lambda i, _n: progress(job.steps + i, total))
     rt.storage.meta(lid)  # still there? (deleted while we worked → unknown_latent, nothing stored)
     rt.storage.put_latent(
         lid,
@@ -182,6 +183,7 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
         preset=meta.preset,
         image_size=meta.image_size,
         steps=job.steps,
+        render_steps=render_steps,
     )
 
 

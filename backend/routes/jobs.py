@@ -32,7 +32,10 @@ async def encode(
     studio: StudioDep,
     image: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo with a face")],
     face: Annotated[int, Form(description="which face, 0 = the largest")] = 0,
-    steps: Annotated[int | None, Form(description="DDIM inversion steps (a legal count)")] = None,
+    steps: Annotated[int | None, Form(description="DDIM inversion steps (a legal count); default: "
+                                  "`limits.default_encode_steps` of GET /attributes")] = None,
+    render_steps: Annotated[int | None, Form(description="DDIM steps of the reconstruction, i.e. the T "
+                                         "the edits will use; default: `limits.default_steps`")] = None,
 ) -> EncodeAccepted:
     """Upload a photo: detect and FFHQ-align a face, then encode it into a latent (async job).
 
@@ -40,7 +43,7 @@ async def encode(
     its reconstruction (also pasted back into the photo) and every face found.
     """
     data = await image.read(studio.settings.max_upload_bytes + 1)  # one byte more says "too large"
-    job = await run_in_threadpool(studio.encode, data, face, steps, image.size)
+    job = await run_in_threadpool(studio.encode, data, face, steps, image.size, render_steps)
     return EncodeAccepted(**_accepted(job.job_id).model_dump(), latent_id=job.latent_id)
 
 

@@ -61,12 +61,16 @@ async function request(method, path, { json, form, signal } = {}) {
   return body;
 }
 
-/** POST /encode: the photo (and which face, and steps) → `{job_id}`. */
-export function encode(file, { face = null, steps = null, signal } = {}) {
+/**
+ * POST /encode: the photo (and which face, the inversion's steps and the reconstruction's
+ * renderSteps; null = the server's defaults) → `{job_id}`.
+ */
+export function encode(file, { face = null, steps = null, renderSteps = null, signal } = {}) {
   const form = new FormData();
   form.append("image", file, file.name || "photo");
   if (face !== null) form.append("face", String(face));
   if (steps !== null) form.append("steps", String(steps));
+  if (renderSteps !== null) form.append("render_steps", String(renderSteps));
   return request("POST", "/encode", { form, signal });
 }
 

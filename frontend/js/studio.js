@@ -146,6 +146,7 @@ export class Studio {
         maxUploadBytes: Number(l.max_upload_bytes) || null,
         maxPixels: Number(l.max_pixels) || null,
         defaultSteps: Number(l.default_steps) || null,
+        defaultEncodeSteps: Number(l.default_encode_steps) || null,
       };
       this.store.update({ attributes: normalize(body), model, limits });
     } catch (error) {
@@ -260,7 +261,9 @@ export class Studio {
     let jobId = null;
     let latentId = null;
     try {
-      const accepted = await api.encode(file, { face, steps: this.state.steps, signal });
+      // The inversion uses the server's encode steps (once per face); the chosen steps are the
+      // renders' T, so the reconstruction is what an edit at amount 0 looks like.
+      const accepted = await api.encode(file, { face, renderSteps: this.state.steps, signal });
       jobId = accepted.job_id;
       latentId = typeof accepted.latent_id === "string" ? accepted.latent_id : null;
       const result = await watchJob(jobId, {

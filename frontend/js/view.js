@@ -81,6 +81,7 @@ export function createView(on) {
     allSliders: $("[data-all-sliders]"),
     reset: $("[data-reset]"),
     steps: $("[data-steps]"),
+    encodeInfo: $("[data-encode-info]"),
     modelInfo: $("[data-model-info]"),
     mixHint: $("[data-mix-hint]"),
     mixA: $("[data-mix-a]"),
@@ -284,6 +285,9 @@ export function createView(on) {
     if (![...dom.steps.options].some((o) => o.value === steps)) dom.steps.add(new Option(steps, steps));
     if (dom.steps.value !== steps) dom.steps.value = steps;
 
+    const encodeSteps = state.limits?.defaultEncodeSteps;
+    setText(dom.encodeInfo, encodeSteps ? `Each face is inverted once, with ${encodeSteps} steps; `
+      + "this setting is the step count of every render made from it." : "");
     const model = state.model;
     setText(dom.modelInfo, model ? `Model: ${model.preset}${model.imageSize ? `, ${model.imageSize} px faces` : ""}.` : "");
 

@@ -38,6 +38,8 @@ CHROMIUM_ARGS = [
 #: Small limits keep the error tests cheap; DDIM steps small for this CPU.
 MAX_UPLOAD_BYTES = 2_000_000
 DEFAULT_STEPS = 10
+#: Inversion steps of the page's encodes (the server's default; the page does not send any).
+ENCODE_STEPS = 12
 #: Generous: the CPU is shared with a training job.
 JOB_TIMEOUT_MS = 180_000
 
@@ -69,7 +71,8 @@ def app(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     server = RedisServer(logs).start()
     worker = Worker(stack_env(server.url(), model_dir), logs, "browser").start()
     api = Api(
-        stack_env(server.url(), model_dir, default_steps=DEFAULT_STEPS, max_upload_bytes=MAX_UPLOAD_BYTES),
+        stack_env(server.url(), model_dir, default_steps=DEFAULT_STEPS, default_encode_steps=ENCODE_STEPS,
+                  max_upload_bytes=MAX_UPLOAD_BYTES),
         logs,
     ).start()
     try:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import App, Console, Timer
+from tests.browser.conftest import ENCODE_STEPS, App, Console, Timer
 
 pytestmark = pytest.mark.browser
 
@@ -70,6 +70,7 @@ def test_upload_then_smile_slider_renders_an_edited_face(
 ) -> None:
     open_studio(page, app)
     expect(page.get_by_role("slider", name="Smile")).to_be_disabled()
+    expect(page.locator("[data-encode-info]")).to_contain_text(f"inverted once, with {ENCODE_STEPS} steps")
     aligned = upload_astronaut(page, photos, timer)
     assert aligned.startswith("/images/")
     reconstruction = wait_loaded(page, "[data-reconstruction]")

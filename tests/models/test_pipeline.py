@@ -6,6 +6,7 @@ import itertools
 import math
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,19 @@ def test_interpolate_decodes_each_alpha(
 
 
 # ---------------------------------------------------------------------------- encode / decode / sample
+def test_encode_without_steps_inverts_with_the_configs_encode_steps(
+    pipe: DiffAEPipeline, images: torch.Tensor
+) -> None:
+    config = replace(pipe.config, diffusion=replace(pipe.config.diffusion, encode_steps=4))
+    finer = DiffAEPipeline(config, pipe.autoencoder, device="cpu", dtype=torch.float32)
+    _, x_T = finer.encode(images)
+    assert torch.equal(x_T, pipe.encode(images, steps=4)[1])
+    assert not torch.equal(x_T, pipe.encode(images)[1])  # without encode_steps: default_steps
+    assert pipe.config.diffusion.encode_steps is None
+    with pytest.raises(ValueError, match="encode_steps must be"):
+        replace(pipe.config.diffusion, encode_steps=0)
+
+
 def test_encode_decode_shapes_and_range(pipe: DiffAEPipeline, images: torch.Tensor,
                                         codes: tuple[torch.Tensor, torch.Tensor]) -> None:
     z, x_T = codes

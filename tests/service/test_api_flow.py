@@ -46,6 +46,8 @@ def test_encode_result_describes_the_face(
     size = encoded["image_size"]
     assert encoded["preset"] == json.loads((stack.model_dir / "config.json").read_text())["preset"]
     assert encoded["face"] == 0 and encoded["steps"] == 10
+    default_steps = client.get("/attributes").json()["limits"]["default_steps"]
+    assert encoded["render_steps"] == default_steps  # the reconstruction is rendered as edits will be
     (box,) = [f["box"] for f in encoded["faces"]]
     left, top, right, bottom = box
     assert 150 < left < right < 300 and 50 < top < bottom < 200  # Eileen Collins' face
@@ -177,6 +179,23 @@ def test_attributes_have_labels_ranges_and_auroc(client: httpx.Client, stack: St
             assert a["auroc"] == pytest.approx(aurocs[a["name"]])
         else:
             assert a["auroc"] is None
+
+
+def test_encode_inverts_with_the_encode_default_and_renders_with_render_steps(
+    client: httpx.Client, astronaut: Image.Image, stack: Stack
+) -> None:
+    """With no `steps`, x_T comes from the server's encode default (the model's `encode_steps`),
+    and the reconstruction is rendered with `render_steps`: inversion and render are separate."""
+    limits = client.get("/attributes").json()["limits"]
+    config = json.loads((stack.model_dir / "config.json").read_text())
+    model_default = config["diffusion"].get("encode_steps") or limits["default_steps"]
+    assert limits["default_encode_steps"] == min(model_default, limits["max_steps"])
+    answer = client.post("/encode", files={"image": ("a.jpg", jpeg(astronaut.rotate(2)), "image/jpeg")},
+                         data={"render_steps": "5"})
+    assert answer.status_code == 202, answer.text
+    job = wait_job(client, answer.json()["job_id"])
+    assert job["status"] == "succeeded", job
+    assert (job["result"]["steps"], job["result"]["render_steps"]) == (limits["default_encode_steps"], 5)
 
 
 def test_delete_removes_every_artefact_of_an_upload(

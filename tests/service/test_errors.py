@@ -72,6 +72,8 @@ def test_face_index_out_of_range_422(client: httpx.Client, astronaut_jpeg: bytes
 def test_bad_encode_form_422(client: httpx.Client, astronaut_jpeg: bytes) -> None:
     assert "36 or 38" in error(upload(client, astronaut_jpeg, steps=37), 422, "invalid_request")
     error(upload(client, astronaut_jpeg, steps="many"), 422, "invalid_request")
+    message = error(upload(client, astronaut_jpeg, render_steps=37), 422, "invalid_request")
+    assert "render_steps=37" in message and "36 or 38" in message
     assert "image" in error(client.post("/encode", data={"steps": "10"}), 422, "invalid_request")
 
 

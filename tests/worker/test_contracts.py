@@ -52,10 +52,10 @@ def test_payloads_carry_ids_and_small_parameters_only() -> None:
 
 def _write_model(root: Path, *, classifier: bool, latent: bool) -> None:
     root.mkdir()
-    config = {
+    config: dict[str, object] = {
         "preset": "tiny",
         "autoencoder": {"image_size": 32},
-        "diffusion": {"num_timesteps": 1000, "default_steps": 20},
+        "diffusion": {"num_timesteps": 1000, "default_steps": 20, **({"encode_steps": 50} if latent else {})},
     }
     if latent:
         config |= {"latent_net": {"num_channels": 8}, "latent_diffusion": {"default_steps": 10}}
@@ -76,12 +76,13 @@ def test_model_info_reads_a_model_dir_without_torch(tmp_path: Path) -> None:
         20,
         10,
     )
-    assert info.can_sample and info.attributes == ["Young", "Male"]
+    assert info.can_sample and info.attributes == ["Young", "Male"] and info.default_encode_steps == 50
     assert info.auroc == {"Young": 0.9} and info.ranges == {"Male": (-0.3, 0.3)}
 
     _write_model(tmp_path / "bare", classifier=False, latent=False)
     bare = ModelInfo.from_dir(tmp_path / "bare")
     assert not bare.can_sample and bare.attributes == [] and bare.latent_default_steps is None
+    assert bare.default_encode_steps is None  # older configs have no encode_steps
 
     with pytest.raises(FileNotFoundError, match=r"no config\.json"):
         ModelInfo.from_dir(tmp_path / "missing")
