@@ -348,6 +348,8 @@ def export(args: argparse.Namespace) -> Path:
     run, out = Path(args.run), Path(args.out)
     ae = torch.load(run / "autoencoder.pt", weights_only=False)
     config = ModelConfig.from_dict(ae["config"])
+    if args.encode_steps is not None:  # a serving default: does not change the weights
+        config = replace(config, diffusion=replace(config.diffusion, encode_steps=args.encode_steps))
     unet = DiffAEUNet(config.autoencoder)
     unet.load_state_dict(ae["ema"])
     latent_net = latent_stats = None
@@ -445,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write the from_pretrained directory")
     p.add_argument("--run", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--encode-steps", type=int, default=None,
+                   help="the model's default DDIM inversion steps (config diffusion.encode_steps); "
+                        "default: the run's (none: the default steps)")
     p.add_argument("--threads", type=int, default=0)
     p.set_defaults(func=export)
     return parser

@@ -134,6 +134,10 @@ def test_latent_directions_export_load(trained: Path, cache: Path, tmp_path: Pat
     train.main(["directions", *common, "--num-train", str(NUM_TRAIN), "--num-test", str(NUM_TEST)])
     out = tmp_path / "model"
     train.main(["export", "--run", str(trained), "--out", str(out)])
+    train.main(["export", "--run", str(trained), "--out", str(tmp_path / "finer"), "--encode-steps", "4"])
+    finer = DiffAEPipeline.from_pretrained(tmp_path / "finer", device="cpu", dtype=torch.float32)
+    assert finer.config.diffusion.encode_steps == 4 and finer.config == replace(
+        TINY, diffusion=replace(TINY.diffusion, encode_steps=4))
 
     pipe = DiffAEPipeline.from_pretrained(out, device="cpu", dtype=torch.float32)
     assert pipe.config == TINY
