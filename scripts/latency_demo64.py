@@ -1,11 +1,13 @@
-"""Latency of the shipped demo64 model on this machine: encode (T=20) and a slider edit
-(manipulate + decode, T=20), exact fp32 vs bf16 autocast, and their output difference.
+"""Latency of the shipped demo64 model on this machine: encode (inversion T=20, and the model's
+own inversion steps `encode_steps`), a slider edit (manipulate + decode, T=20), exact fp32 vs bf16
+autocast, and their output difference.
 
     .venv/bin/python -m scripts.latency_demo64
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
@@ -30,8 +32,14 @@ def main() -> None:
     x_0 = to_model_range(facegen.generate([facegen.TEST_SEEDS[0]], size=64)[0])
     reference = None
     for dtype in (torch.float32, torch.bfloat16):
-        t_enc, t_edit, edited = measure(DiffAEPipeline.from_pretrained(MODEL, device="cpu", dtype=dtype), x_0)
+        pipe = DiffAEPipeline.from_pretrained(MODEL, device="cpu", dtype=dtype)
+        t_enc, t_edit, edited = measure(pipe, x_0)
         print(f"{dtype}: encode T=20 {t_enc:.3f} s, slider edit T=20 {t_edit:.3f} s")
+        t_inv = pipe.config.diffusion.encode_steps
+        if t_inv is not None:
+            t_own, _ = best_of(3, functools.partial(pipe.encode, x_0, t_inv))
+            print(f"{dtype}: encode with the model's encode_steps T={t_inv} {t_own:.3f} s "
+                  f"({t_own / t_enc:.2f}x T=20)")
         if reference is None:
             reference = edited
         else:
