@@ -99,6 +99,6 @@ def encode(client: httpx.Client, photo: bytes, steps: int = 10, **form: Any) -> 
 
 @pytest.fixture(scope="session")
 def encoded(stack: Stack, astronaut_jpeg: bytes) -> dict[str, Any]:
-    """The astronaut, encoded once for the session (T=10)."""
+    """The astronaut, encoded once for the session (inversion and reconstruction T=10)."""
     with stack.api.client() as c:
-        return encode(c, astronaut_jpeg, steps=10)
+        return encode(c, astronaut_jpeg, steps=10, render_steps=10)

@@ -45,9 +45,7 @@ def test_encode_result_describes_the_face(
 ) -> None:
     size = encoded["image_size"]
     assert encoded["preset"] == json.loads((stack.model_dir / "config.json").read_text())["preset"]
-    assert encoded["face"] == 0 and encoded["steps"] == 10
-    default_steps = client.get("/attributes").json()["limits"]["default_steps"]
-    assert encoded["render_steps"] == default_steps  # the reconstruction is rendered as edits will be
+    assert encoded["face"] == 0 and encoded["steps"] == 10 and encoded["render_steps"] == 10
     (box,) = [f["box"] for f in encoded["faces"]]
     left, top, right, bottom = box
     assert 150 < left < right < 300 and 50 < top < bottom < 200  # Eileen Collins' face
@@ -83,7 +81,7 @@ def test_manipulate_pastes_the_edit_back_into_the_photo(
 def test_interpolate_runs_from_a_to_b_with_a_gif(
     client: httpx.Client, encoded: dict[str, Any], astronaut: Image.Image
 ) -> None:
-    other = encode(client, jpeg(ImageOps.mirror(astronaut)), steps=10)
+    other = encode(client, jpeg(ImageOps.mirror(astronaut)), steps=10, render_steps=10)
     ids = [encoded["latent_id"], other["latent_id"]]
     result = run(client, "/interpolate", {"latent_ids": ids, "frames": 3, "steps": 10})
     assert result["alphas"] == [0.0, 0.5, 1.0] and result["latent_ids"] == ids
@@ -185,17 +183,18 @@ def test_encode_inverts_with_the_encode_default_and_renders_with_render_steps(
     client: httpx.Client, astronaut: Image.Image, stack: Stack
 ) -> None:
     """With no `steps`, x_T comes from the server's encode default (the model's `encode_steps`),
-    and the reconstruction is rendered with `render_steps`: inversion and render are separate."""
+    and with no `render_steps` the reconstruction is rendered with the default steps, as edits are."""
     limits = client.get("/attributes").json()["limits"]
     config = json.loads((stack.model_dir / "config.json").read_text())
     model_default = config["diffusion"].get("encode_steps") or limits["default_steps"]
     assert limits["default_encode_steps"] == min(model_default, limits["max_steps"])
-    answer = client.post("/encode", files={"image": ("a.jpg", jpeg(astronaut.rotate(2)), "image/jpeg")},
-                         data={"render_steps": "5"})
+    answer = client.post("/encode", files={"image": ("a.jpg", jpeg(astronaut.rotate(2)), "image/jpeg")})
     assert answer.status_code == 202, answer.text
     job = wait_job(client, answer.json()["job_id"])
     assert job["status"] == "succeeded", job
-    assert (job["result"]["steps"], job["result"]["render_steps"]) == (limits["default_encode_steps"], 5)
+    result = job["result"]
+    assert result["steps"] == limits["default_encode_steps"]
+    assert result["render_steps"] == limits["default_steps"]
 
 
 def test_delete_removes_every_artefact_of_an_upload(
