@@ -251,7 +251,6 @@ def test_age_draws_wrinkle_lines_on_a_smooth_forehead():
         assert (old < young - 12).sum() >= 8, seed  # dark lines across it
 
 
-
 def test_age_shades_broad_regions_and_leaves_hair_colour_alone():
     """Age must read at low resolution (shaded eye bags and cheeks, sallower skin), and must not
     change hair colour: otherwise the Young direction becomes a hair-colour edit."""
@@ -266,6 +265,7 @@ def test_age_shades_broad_regions_and_leaves_hair_colour_alone():
         top = landmarks(young)["hair_top"]  # the old hairline is lower: this is hair on both
         hair_old, hair_young = (_patch(render(q), top, 2).mean((0, 1)) for q in (old, young))
         assert np.abs(hair_old - hair_young).max() < 3, (seed, hair_old, hair_young)
+
 
 def _nearest(rgb: np.ndarray, candidates: dict[str, np.ndarray]) -> str:
     return min(candidates, key=lambda name: float(np.linalg.norm(rgb - candidates[name])))
