@@ -62,6 +62,18 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
+def encode_default_steps(settings: Settings, info: ModelInfo) -> int:
+    """Inversion steps of an encode that names none: DEFAULT_ENCODE_STEPS, else the model's
+    `encode_steps`, else the default steps; a model default above MAX_STEPS becomes the largest
+    legal count within it (so that an encode without `steps` is never refused)."""
+    s = settings
+    chosen = s.default_encode_steps or info.default_encode_steps or s.default_steps or info.default_steps
+    if chosen <= s.max_steps:
+        return chosen
+    within = [n for n in legal_step_counts(info.num_timesteps) if n <= s.max_steps]
+    return within[-1] if within else s.max_steps
+
+
 class Studio:
     """The service behind the HTTP API.
 
@@ -106,7 +118,7 @@ class Studio:
             max_upload_bytes=s.max_upload_bytes,
             max_pixels=s.max_pixels,
             default_steps=s.default_steps or info.default_steps,
-            default_encode_steps=self._encode_default(info),
+            default_encode_steps=encode_default_steps(s, info),
             max_steps=s.max_steps,
             default_frames=s.default_frames,
             max_frames=s.max_frames,
@@ -114,17 +126,6 @@ class Studio:
             max_samples=s.max_samples,
         )
         return describe(info, limits)
-
-    def _encode_default(self, info: ModelInfo) -> int:
-        """Inversion steps of an encode that names none: DEFAULT_ENCODE_STEPS, else the model's
-        `encode_steps`, else the default steps; a model default above MAX_STEPS becomes the
-        largest legal count within it."""
-        s = self.settings
-        chosen = s.default_encode_steps or info.default_encode_steps or s.default_steps or info.default_steps
-        if chosen <= s.max_steps:
-            return chosen
-        within = [n for n in legal_step_counts(info.num_timesteps) if n <= s.max_steps]
-        return within[-1] if within else s.max_steps
 
     def _steps(self, steps: int | None, info: ModelInfo, name: str = "steps") -> int:
         if steps is None:
@@ -168,7 +169,7 @@ class Studio:
     ) -> EncodeJob:
         """Align face `face` of an uploaded photo and queue its encoding. Blocking (CPU).
 
-        `steps`: inversion steps (default `_encode_default`); `render_steps`: steps of the
+        `steps`: inversion steps (default `encode_default_steps`); `render_steps`: steps of the
         reconstruction (default: the edits' default). `data` may be cut at MAX_UPLOAD_BYTES + 1;
         `upload_size` is then the real size.
         """
@@ -176,7 +177,7 @@ class Studio:
         if upload_size is not None and upload_size > limit:
             raise TooLargeError(f"the upload is {upload_size:,} bytes; the limit is {limit:,} bytes")
         info = self.model()
-        n = self._steps(self._encode_default(info) if steps is None else steps, info)
+        n = self._steps(encode_default_steps(self.settings, info) if steps is None else steps, info)
         render = self._steps(render_steps, info, "render_steps")
         if face < 0:
             raise InvalidRequestError(f"face must be ≥ 0 (0 is the largest face), got {face}")

@@ -301,8 +301,8 @@ def _draw_head_base(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> N
 
 
 def _draw_age(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
-    """Wrinkles plus broad sagging shadows (eye bags, folds, hollow cheeks, jowls) that survive
-    downsampling; invisible for young faces."""
+    """Wrinkles plus broad shadows that survive downsampling (eye bags, nasolabial folds, hollow
+    cheeks; the jowls are in `_layout`); invisible for young faces."""
     a = _smooth(f.age, 0.25, 0.9)
     if a <= 0:
         return
