@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     align_backend: Literal["dlib", "face_alignment"] = "dlib"
     #: False: warp at 4 × the model's size (≤ 2/255 from the official 4096 warp, ~16× faster).
     align_faithful: bool = False
+    #: dlib scans photos larger than this on a shrunk copy; the landmarks are still found on the
+    #: full photo (docs/alignment.md, "Big photos"). 0, or ALIGN_FAITHFUL: scan the whole photo.
+    detect_max_pixels: int = Field(default=2048 * 2048, ge=0)
     max_upload_bytes: int = Field(default=20 * 2**20, ge=1)
     max_pixels: int = Field(default=50_000_000, ge=1)
     #: Lifetime of an upload and everything made from it; pushed back whenever it is used.

@@ -39,6 +39,14 @@ class _Found:
         return self.faces
 
 
+def detect_pixels(settings: Settings) -> int | None:
+    """How large a copy the face detector scans: None (the whole photo) when alignment is to be
+    faithful or DETECT_MAX_PIXELS is 0."""
+    if settings.align_faithful or settings.detect_max_pixels == 0:
+        return None
+    return settings.detect_max_pixels
+
+
 def prepare_upload(data: bytes, face: int, image_size: int, settings: Settings) -> PreparedUpload:
     """Decode, detect every face, FFHQ-align face number `face` (0 = largest) at `image_size`.
 
@@ -48,7 +56,7 @@ def prepare_upload(data: bytes, face: int, image_size: int, settings: Settings) 
     """
     photo = load_photo(data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
     try:
-        faces = get_detector(settings.align_backend).detect(photo)
+        faces = get_detector(settings.align_backend, max_detect_pixels=detect_pixels(settings)).detect(photo)
     except DetectorUnavailableError as exc:
         raise StudioError("alignment_unavailable", str(exc), 503) from exc
     transform = TRANSFORM_SIZE if settings.align_faithful else fast_transform_size(image_size)

@@ -68,6 +68,39 @@ def test_boxes_are_clipped_to_the_image(astronaut: Image.Image, dlib_detector: F
     assert left == 0 and 0 < top < bottom <= 340 and 0 < right <= 210
 
 
+def test_big_photos_are_scanned_on_a_shrunk_copy_with_landmarks_at_full_size(
+    astronaut: Image.Image, dlib_detector: FaceDetector
+) -> None:
+    big = astronaut.resize((1536, 1536), Image.Resampling.LANCZOS)  # 2.4 Mpx
+    shrunk = DlibDetector(max_detect_pixels=768 * 768)
+    pixels, fx, fy = shrunk._scan_copy(big) or pytest.fail("a 2.4-Mpx photo must be shrunk")
+    assert pixels.shape == (768, 768, 3) and fx == fy == 2.0
+    assert shrunk._scan_copy(astronaut) is None  # under the limit: the photo itself
+    assert DlibDetector()._scan_copy(big) is None  # no limit: the official full scan
+
+    (full,) = dlib_detector.detect(big)
+    (face,) = shrunk.detect(big)
+    # Box and landmarks are in the big photo's pixels (the face spans ~3× the 512² one) and
+    # close to the full scan's: dlib's boxes come in pyramid steps, the predictor follows the box.
+    assert face.box == pytest.approx(full.box, abs=0.1 * (full.box[2] - full.box[0]))
+    eyes = np.linalg.norm(full.landmarks[42:48].mean(0) - full.landmarks[36:42].mean(0))
+    assert eyes > 120
+    shift = np.linalg.norm(face.landmarks - full.landmarks, axis=1)
+    assert shift.mean() < 0.03 * eyes, f"landmarks moved {shift.mean():.1f} px on average"
+    with pytest.raises(ValueError, match="max_detect_pixels"):
+        DlibDetector(max_detect_pixels=0)
+
+
+def test_shrunk_boxes_map_pixel_centres_back() -> None:
+    import dlib
+
+    from backend.landmarks import _scale_rect
+
+    r = _scale_rect(dlib.rectangle(10, 20, 59, 69), 2.0, 3.0)
+    # pixel i of the copy covers [i·f, (i+1)·f) of the photo: its centre is (i + 0.5)·f − 0.5
+    assert (r.left(), r.top(), r.right(), r.bottom()) == (20, 61, 118, 208)
+
+
 def test_predictor_is_found_without_importing_its_package() -> None:
     path = dlib_predictor_path()
     assert path.name == DLIB_PREDICTOR_FILE and path.stat().st_size > 90_000_000
@@ -103,3 +136,13 @@ def test_face_alignment_output_is_converted_largest_first() -> None:
     assert [f.box for f in faces] == [(30, 0, 80, 60), (5, 5, 20, 20)]
     assert faces[0].landmarks[0, 0] == 50.0 and faces[0].score == pytest.approx(0.8)
     assert faces_from_face_alignment(None, None, (80, 60)) == []
+
+
+def test_the_service_shrinks_big_scans_unless_alignment_is_faithful() -> None:
+    from backend.settings import Settings
+    from backend.upload import detect_pixels
+
+    assert detect_pixels(Settings()) == 2048 * 2048
+    assert detect_pixels(Settings(detect_max_pixels=10**6)) == 10**6
+    assert detect_pixels(Settings(detect_max_pixels=0)) is None
+    assert detect_pixels(Settings(align_faithful=True)) is None
