@@ -37,7 +37,7 @@ from backend.schemas import (
     SampleRequest,
 )
 from backend.settings import Settings
-from backend.upload import prepare_upload
+from backend.upload import compose_photo, prepare_upload
 from worker.contracts import (
     ENCODE,
     INTERPOLATE,
@@ -55,7 +55,7 @@ from worker.contracts import (
     check_steps,
     legal_step_counts,
 )
-from worker.storage import JobStore, Keys, Storage, UploadMeta, edit_digest
+from worker.storage import Composite, JobStore, Keys, Storage, UploadMeta, edit_digest
 
 
 def _new_id() -> str:
@@ -287,7 +287,11 @@ class Studio:
         return self.jobs.get(job_id)
 
     def image(self, image_id: str) -> tuple[bytes, str]:
-        return self.storage.image(image_id)
+        """(bytes, content type); whole photos with an edit pasted back are composed here."""
+        found = self.storage.image(image_id)
+        if isinstance(found, Composite):
+            return compose_photo(self.storage, image_id, found), "image/png"
+        return found
 
     def delete_latent(self, lid: str) -> None:
         if not self.storage.delete(lid):

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from backend.alignment import TRANSFORM_SIZE, align_face, fast_transform_size
-from backend.errors import StudioError
+from backend.alignment import TRANSFORM_SIZE, align_face, fast_transform_size, paste_back
+from backend.errors import StudioError, UnknownLatentError
 from backend.intake import load_photo
 from backend.landmarks import DetectorUnavailableError, Face, get_detector
 from backend.settings import Settings
+from worker.storage import Composite, Storage, UnknownImageError
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,25 @@ def prepare_upload(data: bytes, face: int, image_size: int, settings: Settings) 
         face=face,
         photo_size=photo.size,
     )
+
+
+def compose_photo(storage: Storage, image_id: str, composite: Composite) -> bytes:
+    """PNG of the upload's whole photo with the composite's crop pasted back.
+
+    Made on every fetch rather than stored: a 12-Mpx photo is a 10-20 MB PNG, and every edit
+    of a face would otherwise keep another copy of it in Redis. Pixels outside the crop's quad
+    are the upload's own (see `paste_back`).
+
+    Raises:
+        UnknownImageError: the upload or the crop has expired or was deleted.
+    """
+    try:
+        meta = storage.meta(composite.latent_id)
+        data = storage.photo(composite.latent_id)
+        crop = Image.open(io.BytesIO(storage.stored_bytes(composite.crop_id)))
+    except (UnknownLatentError, UnknownImageError) as exc:
+        raise UnknownImageError(image_id) from exc
+    photo = load_photo(data, max_bytes=len(data), max_pixels=2**40)  # checked at upload already
+    buffer = io.BytesIO()
+    paste_back(photo, crop, np.asarray(meta.quad)).save(buffer, format="PNG", compress_level=3)
+    return buffer.getvalue()

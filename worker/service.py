@@ -21,9 +21,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from PIL import Image
 from pydantic import BaseModel
 
-from backend.alignment import paste_back
 from backend.errors import StudioError, UnknownAttributeError, UnknownLatentError
-from backend.intake import load_photo
 from worker.contracts import (
     EncodeJob,
     EncodeResult,
@@ -172,7 +170,7 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
     )
     reconstruction = _to_image(x_rec[0])
     rec = _put_png(rt, f"{job.job_id}-reconstruction", reconstruction, job.job_id, [lid])
-    photo = _put_png(rt, f"{job.job_id}-photo", _paste(rt, lid, meta.quad, reconstruction), job.job_id, [lid])
+    photo = _put_photo(rt, job.job_id, lid, rec)
     return EncodeResult(
         latent_id=lid,
         aligned_url=image_url(f"{lid}-aligned"),
@@ -201,7 +199,7 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     x_0 = pipe.decode(z_sem, torch.from_numpy(latent.x_T.copy())[None], job.steps, progress=progress)
     crop = _to_image(x_0[0])
     image = _put_png(rt, f"{job.job_id}-crop", crop, job.job_id, [lid])
-    photo_id = _put_png(rt, f"{job.job_id}-photo", _paste(rt, lid, meta.quad, crop), job.job_id, [lid])
+    photo_id = _put_photo(rt, job.job_id, lid, image)
     return ManipulateResult(
         latent_id=lid,
         edits=job.edits,
@@ -261,13 +259,6 @@ def _check_model(rt: Runtime, preset: str, image_size: int) -> None:
         )
 
 
-def _paste(rt: Runtime, lid: str, quad: list[list[float]], crop: Image.Image) -> Image.Image:
-    """The crop warped back into the upload's original photo (decoded again, as at upload)."""
-    data = rt.storage.photo(lid)
-    photo = load_photo(data, max_bytes=len(data), max_pixels=2**40)  # checked at upload already
-    return paste_back(photo, crop, np.asarray(quad))
-
-
 def _to_tensor(image: Image.Image) -> torch.Tensor:
     """RGB image → (1, 3, H, W) float32 in [-1, 1]."""
     pixels = torch.from_numpy(np.array(image.convert("RGB"), dtype=np.float32))
@@ -296,3 +287,8 @@ def _gif(frames: list[Image.Image], frame_ms: int = 120) -> bytes:
 
 def _put_png(rt: Runtime, iid: str, image: Image.Image, job_id: str, lids: list[str]) -> str:
     return rt.storage.put_image(iid, _png(image), "image/png", owner_key=Keys.job(job_id), lids=lids)
+
+
+def _put_photo(rt: Runtime, job_id: str, lid: str, crop_iid: str) -> str:
+    """The whole photo with the crop pasted back: recorded here, composed by the API when fetched."""
+    return rt.storage.put_composite(f"{job_id}-photo", lid, crop_iid, owner_key=Keys.job(job_id), lids=[lid])

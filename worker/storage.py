@@ -7,7 +7,9 @@ Key layout (prefix ``diffae:``)::
     latent:{lid}:code      hash {z_sem, z_shape, x_T, x_T_shape, preset, steps}  ← encoded
     latent:{lid}:keys      set of every other key that belongs to this upload (index)
     latent:{lid}:edit:{h}  job id of a manipulate request (h = digest of edits + steps)
-    image:{iid}            hash {data, type}; iid = "{lid}-aligned" or "{job_id}-{name}"
+    image:{iid}            hash {data, type}; iid = "{lid}-aligned" or "{job_id}-{name}"; or, for
+                           a whole photo with a crop pasted back, hash {type: composite, latent,
+                           crop}: the photo is composed when it is fetched (see `put_composite`)
     job:{jid}              hash {job_id, kind, status, progress, result, error}
     job:{jid}:events       pub/sub channel: one JSON JobState per change
     worker:{hostname}      heartbeat (short TTL)
@@ -42,6 +44,18 @@ class UnknownImageError(StudioError):
     def __init__(self, image_id: str) -> None:
         message = f"no image {image_id!r}: it never existed, expired or was deleted"
         super().__init__("unknown_image", message, 404)
+
+
+#: The `type` of an image record that is composed on demand.
+COMPOSITE = "composite"
+
+
+@dataclass(frozen=True)
+class Composite:
+    """An image made when fetched: upload `latent_id`'s photo with image `crop_id` pasted back."""
+
+    latent_id: str
+    crop_id: str
 
 
 class Keys:
@@ -161,7 +175,14 @@ class Storage:
         return cast(bytes, raw)
 
     def aligned(self, lid: str) -> bytes:
-        return self.image(f"{lid}-aligned")[0]
+        return self.stored_bytes(f"{lid}-aligned")
+
+    def stored_bytes(self, iid: str) -> bytes:
+        """The bytes of a stored (not composed) image."""
+        found = self.image(iid)
+        if isinstance(found, Composite):
+            raise UnknownImageError(iid)
+        return found[0]
 
     @staticmethod
     def _upload_keys(lid: str) -> list[str]:
@@ -245,11 +266,26 @@ class Storage:
         self.register(lids, key)
         return iid
 
-    def image(self, iid: str) -> tuple[bytes, str]:
-        """(bytes, content type) of a stored image."""
+    def put_composite(self, iid: str, lid: str, crop_iid: str, *, owner_key: str, lids: list[str]) -> str:
+        """Record image `iid` as "upload `lid`'s photo with image `crop_iid` pasted back", to be
+        composed when fetched (`Composite`). A 12-Mpx photo is a ~10-20 MB PNG: stored once per
+        edit it would fill Redis with copies of the same photo; this record is ~100 bytes."""
+        key = Keys.image(iid)
+        ttl = _ttl_ms(self.r, owner_key, self.ttl_s)
+        with self.r.pipeline() as p:
+            p.hset(key, mapping={"type": COMPOSITE, "latent": lid, "crop": crop_iid})
+            p.pexpire(key, ttl)
+            p.execute()
+        self.register(lids, key)
+        return iid
+
+    def image(self, iid: str) -> tuple[bytes, str] | Composite:
+        """(bytes, content type) of a stored image, or the `Composite` to make it from."""
         raw = cast(dict[bytes, bytes], self.r.hgetall(Keys.image(iid)))
         if not raw:
             raise UnknownImageError(iid)
+        if raw[b"type"] == COMPOSITE.encode():
+            return Composite(latent_id=raw[b"latent"].decode(), crop_id=raw[b"crop"].decode())
         return raw[b"data"], raw[b"type"].decode()
 
     # ------------------------------------------------------------------ identical edits

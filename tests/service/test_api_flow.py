@@ -55,7 +55,7 @@ def test_encode_result_describes_the_face(
 
 
 def test_manipulate_pastes_the_edit_back_into_the_photo(
-    client: httpx.Client, encoded: dict[str, Any], astronaut_jpeg: bytes
+    client: httpx.Client, encoded: dict[str, Any], astronaut_jpeg: bytes, stack: Stack
 ) -> None:
     result = run(
         client, "/manipulate", {"latent_id": encoded["latent_id"], "edits": {"Smiling": 0.4}, "steps": 5}
@@ -76,6 +76,10 @@ def test_manipulate_pastes_the_edit_back_into_the_photo(
     assert np.array_equal(photo[far], original[far]), "pixels far from the face changed"
     face = photo[top:bottom, left:right] - original[top:bottom, left:right]
     assert np.abs(face).mean() > 1.0, "the face was not replaced"
+    # The whole photo is composed when fetched: Redis holds a small record, not another copy of it.
+    r = stack.redis.client()
+    photo_key = "diffae:image:" + result["photo_url"].rsplit("/", 1)[-1]
+    assert r.hget(photo_key, "type") == b"composite" and r.memory_usage(photo_key) < 1000
 
 
 def test_interpolate_runs_from_a_to_b_with_a_gif(

@@ -4,13 +4,23 @@ job states are published and never resurrected."""
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import numpy as np
 import pytest
 import redis
 
 from backend.errors import UnknownJobError, UnknownLatentError
-from worker.storage import JobStore, Keys, Latent, Storage, UnknownImageError, UploadMeta, edit_digest
+from worker.storage import (
+    Composite,
+    JobStore,
+    Keys,
+    Latent,
+    Storage,
+    UnknownImageError,
+    UploadMeta,
+    edit_digest,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -64,6 +74,25 @@ def test_every_key_expires_with_the_upload(r: redis.Redis) -> None:
     assert len(keys) == 7
     for key in keys:
         assert 0 < r.pttl(key) <= 30_000, key
+
+
+def test_a_pasted_back_photo_is_a_small_record_that_goes_with_its_upload(r: redis.Redis) -> None:
+    storage = Storage(r, ttl_s=30)
+    upload(storage)
+    JobStore(r, 30).create(JID, "manipulate", [LID], storage)
+    storage.put_image(f"{JID}-crop", b"crop-png", "image/png", owner_key=Keys.job(JID), lids=[LID])
+    assert storage.put_composite(f"{JID}-photo", LID, f"{JID}-crop", owner_key=Keys.job(JID), lids=[LID]) \
+        == f"{JID}-photo"
+    assert storage.image(f"{JID}-photo") == Composite(latent_id=LID, crop_id=f"{JID}-crop")
+    assert storage.stored_bytes(f"{JID}-crop") == b"crop-png"
+    with pytest.raises(UnknownImageError):  # nothing stored to hand out as bytes
+        storage.stored_bytes(f"{JID}-photo")
+    key = Keys.image(f"{JID}-photo")
+    assert 0 < r.pttl(key) <= 30_000 and cast(int, r.memory_usage(key)) < 1000
+    assert key.encode() in r.smembers(Keys.index(LID))
+    storage.delete(LID)
+    with pytest.raises(UnknownImageError):
+        storage.image(f"{JID}-photo")
 
 
 def test_delete_removes_everything_of_one_upload_only(r: redis.Redis) -> None:
