@@ -120,9 +120,11 @@ class DlibDetector:
         max_detect_pixels: None (the official way): the detector scans the full photo. A number:
             larger photos are scanned on a copy shrunk to about that many pixels, and the
             68-point predictor still runs on the full photo, in the detector's box scaled back.
-            The HOG scan's cost grows with the pixel count (~4 s for a 12-Mpx phone photo on 2
-            cores); the landmarks move by a fraction of a pixel (docs/alignment.md). Faces
-            smaller than ~40 px × the shrink factor⁻¹ are then missed.
+            The HOG scan's cost grows with the pixel count (4-5 s for a 12-Mpx photo on 2
+            cores, 1.4-1.8 s for its 4.2-Mpx copy). dlib's boxes come in pyramid steps, so the
+            box, and with it the landmarks, can differ from the full scan's: by ~1 % of the eye
+            distance on average (docs/alignment.md). Faces smaller than ~40 px ÷ the shrink
+            factor are missed.
     """
 
     name = "dlib"

@@ -1,6 +1,8 @@
-"""An uploaded photo → the aligned face to encode, with what paste-back needs later.
+"""An uploaded photo → the aligned face to encode, with what paste-back needs later; and back:
+a result crop pasted into the whole photo (`compose_photo`).
 
-CPU work (decode, detection, FFHQ warp): call it from a threadpool, never on the event loop.
+CPU work (decode, detection, FFHQ warp, paste-back, PNG): call it from a threadpool, never on
+the event loop.
 """
 
 from __future__ import annotations

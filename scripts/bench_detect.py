@@ -13,8 +13,6 @@ landmarks move (pixels and share of the eye distance) and how much the aligned 2
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from PIL import Image
 
 from backend.alignment import align_landmarks, fast_transform_size
 from backend.landmarks import DlibDetector, Face
+from scripts.alignment_demo import median_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,15 +42,6 @@ def photos(reference: Path) -> list[tuple[str, Image.Image]]:
             face = Image.open(data / name).convert("RGB")
             out.append((f"{name} upscaled to 3464²", face.resize((3464, 3464), Image.Resampling.LANCZOS)))
     return out
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def eye_distance(face: Face) -> float:

@@ -4,9 +4,9 @@
         [--encodes 2] [--edits 2]
 
 The photo is `skimage.data.astronaut()` scaled to the shorter side of --size on a grey canvas,
-with mild sensor noise, sent as a JPEG (quality 90) like a phone photo. For each encode and each Smiling edit it prints when the
-job succeeded (polling /jobs every 50 ms) and when the whole pasted-back photo (`photo_url`) was
-fetched, counted from the POST; then it deletes the upload.
+with mild sensor noise, sent as a JPEG (quality 90) like a phone photo. For each encode and each
+Smiling edit it prints when the job succeeded (polling /jobs every 50 ms) and when the whole
+pasted-back photo (`photo_url`) was fetched, counted from the POST; then it deletes the upload.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ router = APIRouter(tags=["images"])
     responses={**errors(404, 503), 200: {"content": {"image/png": {}, "image/gif": {}}}},
 )
 def image(image_id: str, studio: StudioDep) -> Response:
-    """A stored image: PNG (the interpolation's `gif_url` is a GIF)."""
+    """A result image: PNG (the interpolation's `gif_url` is a GIF). A `photo_url` (the whole
+    photo with a result pasted back) is composed now, from the upload and the result's crop."""
     data, content_type = studio.image(image_id)
     headers = {"Cache-Control": "private, max-age=3600, immutable"}
     return Response(data, media_type=content_type, headers=headers)
