@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -337,6 +337,53 @@ def paste_mask(
     return mask, (left, top, right, bottom)
 
 
+def _warp_into(
+    face: Image.Image, quad: np.ndarray, region: tuple[int, int, int, int]
+) -> np.ndarray:
+    """The square crop warped onto the photo pixels of `region` (left, top, right, bottom):
+    float32 (h, w, 3)."""
+    face = face.convert("RGB")
+    if face.size[0] != face.size[1]:
+        raise ValueError(f"the aligned crop must be square, got {face.size[0]}×{face.size[1]}")
+    # A plain warp aliases when it minifies by more than 2×; prefilter down to twice the
+    # face's size in the photo (resizing all the way to 1× blurs: SSIM 0.984 vs 0.994).
+    side_in_photo = float(np.mean(np.hypot(*(quad - np.roll(quad, 1, axis=0)).T)))
+    if 2.0 * side_in_photo < face.size[0]:
+        n = max(round(2.0 * side_in_photo), 1)
+        face = face.resize((n, n), Image.Resampling.LANCZOS)
+    n = face.size[0]
+    left, top, right, bottom = region
+    # region pixel edge coordinates → crop edge coordinates
+    local_quad = quad + 0.5 - np.array([left, top])
+    to_crop = perspective_coefficients(local_quad, _square(float(n)))
+    warped = face.transform(
+        (right - left, bottom - top), Image.Transform.PERSPECTIVE, tuple(to_crop), Image.Resampling.BICUBIC
+    )
+    return np.asarray(warped, dtype=np.float32)
+
+
+def _blend(
+    photo: Image.Image,
+    quad: np.ndarray,
+    feather: float,
+    target: Callable[[np.ndarray, tuple[int, int, int, int]], np.ndarray],
+) -> Image.Image:
+    """The photo with `target(region_pixels, region)` (float32 (h, w, 3)) blended in under the
+    feathered square mask; pixels where the mask is 0 are left bit-identical."""
+    photo = photo.convert("RGB")
+    mask, region = paste_mask(photo.size, quad, feather)
+    if mask.size == 0 or not mask.any():
+        return photo.copy()
+    left, top, right, bottom = region
+    out = np.array(photo)
+    original = out[top:bottom, left:right].astype(np.float32)
+    wanted = target(original, region)
+    weight = mask[..., None]
+    blended = np.clip(np.rint(original + (wanted - original) * weight), 0, 255).astype(np.uint8)
+    out[top:bottom, left:right] = np.where(weight > 0, blended, out[top:bottom, left:right])
+    return Image.fromarray(out, "RGB")
+
+
 def paste_back(photo: Image.Image, face: Image.Image, quad: np.ndarray, feather: float = 0.1) -> Image.Image:
     """Warp an (edited) aligned crop back into the photo and blend it in with a soft edge.
 
@@ -350,42 +397,31 @@ def paste_back(photo: Image.Image, face: Image.Image, quad: np.ndarray, feather:
         A new RGB image of the photo's size. Pixels where the mask is 0 — everything outside
         the quad and a thin band just inside it — are bit-identical to `photo`.
     """
-    photo = photo.convert("RGB")
-    face = face.convert("RGB")
-    if face.size[0] != face.size[1]:
-        raise ValueError(f"the aligned crop must be square, got {face.size[0]}×{face.size[1]}")
     quad = np.asarray(quad, dtype=np.float64)
-    mask, (left, top, right, bottom) = paste_mask(photo.size, quad, feather)
-    if mask.size == 0 or not mask.any():
-        return photo.copy()
-
-    # A plain warp aliases when it minifies by more than 2×; prefilter down to twice the
-    # face's size in the photo (resizing all the way to 1× blurs: SSIM 0.984 vs 0.994).
-    side_in_photo = float(np.mean(np.hypot(*(quad - np.roll(quad, 1, axis=0)).T)))
-    if 2.0 * side_in_photo < face.size[0]:
-        n = max(round(2.0 * side_in_photo), 1)
-        face = face.resize((n, n), Image.Resampling.LANCZOS)
-    n = face.size[0]
-
-    # region pixel edge coordinates → crop edge coordinates
-    local_quad = quad + 0.5 - np.array([left, top])
-    to_crop = perspective_coefficients(local_quad, _square(float(n)))
-    warped = face.transform(
-        (right - left, bottom - top),
-        Image.Transform.PERSPECTIVE,
-        tuple(to_crop),
-        Image.Resampling.BICUBIC,
-    )
-    out = np.array(photo)
-    region = out[top:bottom, left:right].astype(np.float32)
-    weight = mask[..., None]
-    blended = np.rint(region + (np.asarray(warped, dtype=np.float32) - region) * weight)
-    blended = np.clip(blended, 0, 255).astype(np.uint8)
-    out[top:bottom, left:right] = np.where(weight > 0, blended, out[top:bottom, left:right])
-    return Image.fromarray(out, "RGB")
+    return _blend(photo, quad, feather, lambda _original, region: _warp_into(face, quad, region))
 
 
-# ------------------------------------------------------------------------------------ CLI
+def paste_change(
+    photo: Image.Image, edited: Image.Image, base: Image.Image, quad: np.ndarray, feather: float = 0.1
+) -> Image.Image:
+    """Add what an edit changed to the photo itself: photo + (edited − base), both crops warped
+    back, under the same feathered mask as `paste_back`.
+
+    `base` is the crop the edit started from (the unedited reconstruction, same x_T and steps).
+    Where the edit changed nothing the photo keeps its own pixels — its full resolution and
+    everything the model could not reconstruct — instead of an upscaled crop; where it changed
+    something, the change is added. A change of shape (a mouth opening) can leave a faint trace
+    of the old shape; `paste_back` replaces the face instead.
+
+    Returns:
+        A new RGB image of the photo's size; `paste_change(p, e, e, q) == p` exactly.
+    """
+    quad = np.asarray(quad, dtype=np.float64)
+
+    def changed(original: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
+        return original + (_warp_into(edited, quad, region) - _warp_into(base, quad, region))
+
+    return _blend(photo, quad, feather, changed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from backend.alignment import TRANSFORM_SIZE, align_face, fast_transform_size, paste_back
+from backend.alignment import TRANSFORM_SIZE, align_face, fast_transform_size, paste_back, paste_change
 from backend.errors import StudioError, UnknownLatentError
 from backend.intake import load_photo
 from backend.landmarks import DetectorUnavailableError, Face, get_detector
@@ -76,7 +76,8 @@ def prepare_upload(data: bytes, face: int, image_size: int, settings: Settings) 
 
 
 def compose_photo(storage: Storage, image_id: str, composite: Composite) -> bytes:
-    """PNG of the upload's whole photo with the composite's crop pasted back.
+    """PNG of the upload's whole photo with the composite's crop pasted back: replacing the face,
+    or, when the composite names a base crop, adding only what changed from it (`paste_change`).
 
     Made on every fetch rather than stored: a 12-Mpx photo is a 10-20 MB PNG, and every edit
     of a face would otherwise keep another copy of it in Redis. Pixels outside the crop's quad
@@ -85,13 +86,19 @@ def compose_photo(storage: Storage, image_id: str, composite: Composite) -> byte
     Raises:
         UnknownImageError: the upload or the crop has expired or was deleted.
     """
+    def crop(iid: str) -> Image.Image:
+        return Image.open(io.BytesIO(storage.stored_bytes(iid)))
+
     try:
         meta = storage.meta(composite.latent_id)
         data = storage.photo(composite.latent_id)
-        crop = Image.open(io.BytesIO(storage.stored_bytes(composite.crop_id)))
+        edited = crop(composite.crop_id)
+        base = crop(composite.base_id) if composite.base_id is not None else None
     except (UnknownLatentError, UnknownImageError) as exc:
         raise UnknownImageError(image_id) from exc
     photo = load_photo(data, max_bytes=len(data), max_pixels=2**40)  # checked at upload already
+    quad = np.asarray(meta.quad)
+    out = paste_back(photo, edited, quad) if base is None else paste_change(photo, edited, base, quad)
     buffer = io.BytesIO()
-    paste_back(photo, crop, np.asarray(meta.quad)).save(buffer, format="PNG", compress_level=3)
+    out.save(buffer, format="PNG", compress_level=3)
     return buffer.getvalue()

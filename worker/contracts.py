@@ -131,7 +131,13 @@ class ManipulateResult(BaseModel):
     edits: dict[str, float]
     steps: int
     image_url: str = Field(description="the edited aligned crop")
-    photo_url: str = Field(description="the edited crop pasted back into the original photo")
+    photo_url: str = Field(
+        description="the original photo plus what the edit changed (its difference from the unedited "
+        "render), so the photo keeps its own detail wherever the edit changed nothing"
+    )
+    photo_replaced_url: str | None = Field(
+        default=None, description="the original photo with its face replaced by the edited crop"
+    )
 
 
 class InterpolateResult(BaseModel):

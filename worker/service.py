@@ -37,7 +37,7 @@ from worker.contracts import (
     image_url,
 )
 from worker.runtime import Runtime
-from worker.storage import Keys, Latent
+from worker.storage import Keys, Latent, UnknownImageError
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,9 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
     )
     reconstruction = _to_image(x_rec[0])
     rec = _put_png(rt, f"{job.job_id}-reconstruction", reconstruction, job.job_id, [lid])
+    # the base of later edits at these steps (see `manipulate`), as long as the upload lives
+    rt.storage.put_image(f"{lid}-base{render_steps}", _png(reconstruction), "image/png",
+                         owner_key=Keys.meta(lid), lids=[lid])
     photo = _put_photo(rt, job.job_id, lid, rec)
     return EncodeResult(
         latent_id=lid,
@@ -195,17 +198,36 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
         raise UnknownAttributeError(f"unknown attribute(s) {unknown}; this model has: {known}")
     meta, latent = rt.storage.meta(lid), rt.storage.latent(lid)
     _check_model(rt, latent.preset, meta.image_size)
-    z_sem = pipe.manipulate(torch.from_numpy(latent.z_sem.copy())[None], job.edits)
-    x_0 = pipe.decode(z_sem, torch.from_numpy(latent.x_T.copy())[None], job.steps, progress=progress)
+    z_0 = torch.from_numpy(latent.z_sem.copy())[None]
+    x_T = torch.from_numpy(latent.x_T.copy())[None]
+    z_sem = pipe.manipulate(z_0, job.edits)
+    # The unedited render at these steps ("base") is what the edit changed; paste-back adds only
+    # that change to the photo. The encode left one at its render steps; other steps decode it
+    # here, in the same batch as the edit.
+    base_key = f"{lid}-base{job.steps}"
+    try:
+        base_png: bytes | None = rt.storage.stored_bytes(base_key)
+    except UnknownImageError:
+        base_png = None
+    if base_png is None:
+        x_0 = pipe.decode(torch.cat([z_sem, z_0]), x_T.expand(2, -1, -1, -1), job.steps, progress=progress)
+        base_png = _png(_to_image(x_0[1]))
+        rt.storage.put_image(base_key, base_png, "image/png", owner_key=Keys.meta(lid), lids=[lid])
+    else:
+        x_0 = pipe.decode(z_sem, x_T, job.steps, progress=progress)
     crop = _to_image(x_0[0])
     image = _put_png(rt, f"{job.job_id}-crop", crop, job.job_id, [lid])
-    photo_id = _put_photo(rt, job.job_id, lid, image)
+    base = rt.storage.put_image(f"{job.job_id}-base", base_png, "image/png", owner_key=Keys.job(job.job_id),
+                                lids=[lid])  # a copy that lives as long as the result
+    photo_id = _put_photo(rt, job.job_id, lid, image, base_iid=base)
+    replaced_id = _put_photo(rt, job.job_id, lid, image, suffix="photo-replaced")
     return ManipulateResult(
         latent_id=lid,
         edits=job.edits,
         steps=job.steps,
         image_url=image_url(image),
         photo_url=image_url(photo_id),
+        photo_replaced_url=image_url(replaced_id),
     )
 
 
@@ -289,6 +311,9 @@ def _put_png(rt: Runtime, iid: str, image: Image.Image, job_id: str, lids: list[
     return rt.storage.put_image(iid, _png(image), "image/png", owner_key=Keys.job(job_id), lids=lids)
 
 
-def _put_photo(rt: Runtime, job_id: str, lid: str, crop_iid: str) -> str:
-    """The whole photo with the crop pasted back: recorded here, composed by the API when fetched."""
-    return rt.storage.put_composite(f"{job_id}-photo", lid, crop_iid, owner_key=Keys.job(job_id), lids=[lid])
+def _put_photo(rt: Runtime, job_id: str, lid: str, crop_iid: str, *, base_iid: str | None = None,
+               suffix: str = "photo") -> str:
+    """The whole photo with the crop pasted back (replacing the face, or adding its change from
+    `base_iid`): recorded here, composed by the API when fetched."""
+    return rt.storage.put_composite(f"{job_id}-{suffix}", lid, crop_iid, base_iid=base_iid,
+                                    owner_key=Keys.job(job_id), lids=[lid])

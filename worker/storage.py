@@ -9,7 +9,7 @@ Key layout (prefix ``diffae:``)::
     latent:{lid}:edit:{h}  job id of a manipulate request (h = digest of edits + steps)
     image:{iid}            hash {data, type}; iid = "{lid}-aligned" or "{job_id}-{name}"; or, for
                            a whole photo with a crop pasted back, hash {type: composite, latent,
-                           crop}: the photo is composed when it is fetched (see `put_composite`)
+                           crop[, base]}: the photo is composed when fetched (`put_composite`)
     job:{jid}              hash {job_id, kind, status, progress, result, error}
     job:{jid}:events       pub/sub channel: one JSON JobState per change
     worker:{hostname}      heartbeat (short TTL)
@@ -52,10 +52,13 @@ COMPOSITE = "composite"
 
 @dataclass(frozen=True)
 class Composite:
-    """An image made when fetched: upload `latent_id`'s photo with image `crop_id` pasted back."""
+    """An image made when fetched: upload `latent_id`'s photo with image `crop_id` pasted back,
+    replacing the face (`base_id` None) or adding only what changed from image `base_id`
+    (`backend.alignment.paste_change`)."""
 
     latent_id: str
     crop_id: str
+    base_id: str | None = None
 
 
 class Keys:
@@ -266,14 +269,26 @@ class Storage:
         self.register(lids, key)
         return iid
 
-    def put_composite(self, iid: str, lid: str, crop_iid: str, *, owner_key: str, lids: list[str]) -> str:
-        """Record image `iid` as "upload `lid`'s photo with image `crop_iid` pasted back", to be
-        composed when fetched (`Composite`). A 12-Mpx photo is a ~10-20 MB PNG: stored once per
-        edit it would fill Redis with copies of the same photo; this record is ~100 bytes."""
+    def put_composite(
+        self,
+        iid: str,
+        lid: str,
+        crop_iid: str,
+        *,
+        base_iid: str | None = None,
+        owner_key: str,
+        lids: list[str],
+    ) -> str:
+        """Record image `iid` as "upload `lid`'s photo with image `crop_iid` pasted back" (or only
+        its change from image `base_iid`), to be composed when fetched (`Composite`). A 12-Mpx
+        photo is a ~10-20 MB PNG: stored once per edit it would fill Redis with copies of the same
+        photo; this record is ~200 bytes. The crops must live at least as long as `owner_key`."""
         key = Keys.image(iid)
         ttl = _ttl_ms(self.r, owner_key, self.ttl_s)
         with self.r.pipeline() as p:
             p.hset(key, mapping={"type": COMPOSITE, "latent": lid, "crop": crop_iid})
+            if base_iid is not None:
+                p.hset(key, "base", base_iid)
             p.pexpire(key, ttl)
             p.execute()
         self.register(lids, key)
@@ -285,7 +300,9 @@ class Storage:
         if not raw:
             raise UnknownImageError(iid)
         if raw[b"type"] == COMPOSITE.encode():
-            return Composite(latent_id=raw[b"latent"].decode(), crop_id=raw[b"crop"].decode())
+            base = raw.get(b"base")
+            return Composite(latent_id=raw[b"latent"].decode(), crop_id=raw[b"crop"].decode(),
+                             base_id=base.decode() if base is not None else None)
         return raw[b"data"], raw[b"type"].decode()
 
     # ------------------------------------------------------------------ identical edits

@@ -69,6 +69,9 @@ window.addEventListener("drop", (event) => event.preventDefault());
 for (const radio of document.querySelectorAll("[data-view]")) {
   radio.addEventListener("change", () => radio.checked && studio.setView(radio.value));
 }
+for (const radio of document.querySelectorAll("[data-paste]")) {
+  radio.addEventListener("change", () => radio.checked && studio.setPaste(radio.value));
+}
 document.querySelector("[data-reset]").addEventListener("click", () => studio.reset());
 document.querySelector("[data-steps]").addEventListener("change", (event) => {
   const value = event.target.value;

@@ -11,13 +11,14 @@ export function initialState() {
     limits: null, // {maxUploadBytes, maxPixels, defaultSteps}: what the server accepts, when it says
     steps: null, // diffusion steps sent with requests; null = the server's default
     view: "face", // which comparison is shown: "face" | "photo"
+    paste: "change", // how an edit goes into the whole photo: "change" (added) | "replace" (face swapped)
     photo: null, // {file, name, url, size}: the upload; url is a local object URL (null if undecodable)
     encode: idleTask,
     latent: null, // {id, alignedUrl, reconstructionUrl, photoUrl, faces: [{x0, y0, x1, y1}], face, preset}
     edits: {}, // attribute name → amount; zero amounts are dropped
     hair: "Wavy_Hair",
     edit: idleTask,
-    result: null, // {imageUrl, photoUrl, edits}: the last finished edit, kept while a new one runs
+    result: null, // {imageUrl, photoUrl, photoReplacedUrl, edits}: the last finished edit, kept while a new one runs
     second: { photo: null, encode: idleTask, latent: null },
     mix: { ...idleTask, frames: [], gifUrl: null, index: 0, pair: null },
     alert: null, // {title, detail}

@@ -179,6 +179,10 @@ export class Studio {
     this.store.update({ view });
   }
 
+  setPaste(paste) {
+    this.store.update({ paste });
+  }
+
   // --- encoding -------------------------------------------------------------------------------
 
   async upload(file) {
@@ -342,10 +346,14 @@ export class Studio {
       });
       const imageUrl = safeUrl(result.image_url);
       const photoUrl = safeUrl(result.photo_url);
-      // The previous result stays on screen until the new one can be shown whole.
-      await Promise.all([preload(imageUrl), preload(photoUrl)]);
+      const photoReplacedUrl = safeUrl(result.photo_replaced_url); // null from servers without it
+      // The previous result stays on screen until the new one can be shown whole (the photo the
+      // paste mode shows; the other one is made by the server only if it is asked for).
+      const shown = this.state.paste === "replace" && photoReplacedUrl ? photoReplacedUrl : photoUrl;
+      await Promise.all([preload(imageUrl), preload(shown)]);
       if (seq !== this.#editSeq) return;
-      this.store.update({ edit: idleTask, result: { imageUrl, photoUrl, edits }, status: "Edit ready." });
+      const done = { imageUrl, photoUrl, photoReplacedUrl, edits };
+      this.store.update({ edit: idleTask, result: done, status: "Edit ready." });
     } catch (error) {
       if (isAbort(error) || seq !== this.#editSeq) return;
       this.store.update({ edit: idleTask });

@@ -63,6 +63,8 @@ export function createView(on) {
     whenEmpty: $$("[data-when=empty]"),
     whenPhoto: $$("[data-when=photo]"),
     views: $$("[data-view]"),
+    pasteModes: $("[data-paste-modes]"),
+    pastes: $$("[data-paste]"),
     faceCompare: $("[data-compare=face]"),
     photoCompare: $("[data-compare=photo]"),
     viewerNote: $("[data-viewer-note]"),
@@ -218,8 +220,13 @@ export function createView(on) {
     setText($("[data-compare-after-tag]", dom.faceCompare), result ? "Edited" : "Reconstruction");
     $("[data-compare-range]", dom.faceCompare).disabled = !latent;
 
-    // Whole-photo comparison: the upload vs the edit pasted back.
-    const photoAfter = result?.photoUrl ?? latent?.photoUrl ?? null;
+    // Whole-photo comparison: the upload vs the edit pasted back (its change added to the photo,
+    // or the face replaced, as chosen; servers without the second send only the first).
+    const replacing = state.paste === "replace" && Boolean(result?.photoReplacedUrl);
+    const photoEdited = replacing ? result.photoReplacedUrl : result?.photoUrl;
+    const photoAfter = photoEdited ?? latent?.photoUrl ?? null;
+    dom.pasteModes.hidden = state.view !== "photo" || !result?.photoReplacedUrl;
+    for (const radio of dom.pastes) radio.checked = radio.value === state.paste;
     dom.photoCompare.hidden = state.view !== "photo";
     dom.photoCompare.classList.toggle("single", !photoAfter);
     const size = photo?.size ?? null;
@@ -229,8 +236,9 @@ export function createView(on) {
     photoBefore.alt = "Your original photo";
     const photoAfterImg = $("[data-compare-after]", dom.photoCompare);
     setSrc(photoAfterImg, photoAfter);
-    photoAfterImg.alt = result ? "Your photo with the edited face pasted back"
-      : "Your photo with the reconstructed face pasted back";
+    photoAfterImg.alt = !result ? "Your photo with the reconstructed face pasted back"
+      : replacing ? "Your photo with its face replaced by the edited face"
+        : "Your photo with the edit's change added";
     photoAfterImg.dataset.result = result ? "edit" : "reconstruction";
     setText($("[data-compare-after-tag]", dom.photoCompare), result ? "Edited" : "Reconstruction");
     $("[data-compare-range]", dom.photoCompare).disabled = !photoAfter;
@@ -244,7 +252,7 @@ export function createView(on) {
     setText(dom.viewerNote, note);
 
     setHref(dom.downloadFace, result?.imageUrl ?? null);
-    setHref(dom.downloadPhoto, result?.photoUrl ?? null);
+    setHref(dom.downloadPhoto, photoEdited ?? null);
     renderProgress(dom.editProgress, state.edit, "Rendering");
     renderProgress(dom.encodeProgress, state.encode, "Encoding");
 

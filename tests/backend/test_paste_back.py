@@ -8,7 +8,15 @@ import pytest
 from PIL import Image, ImageOps
 from skimage.metrics import structural_similarity
 
-from backend.alignment import AlignedFace, align_face, paste_back, paste_mask, perspective_coefficients
+from backend.alignment import (
+    AlignedFace,
+    _apply_perspective,
+    align_face,
+    paste_back,
+    paste_change,
+    paste_mask,
+    perspective_coefficients,
+)
 from backend.landmarks import FaceDetector
 
 
@@ -98,3 +106,34 @@ def test_quad_outside_the_photo_changes_nothing(astronaut: Image.Image) -> None:
 def test_crop_must_be_square(astronaut: Image.Image, aligned_astronaut: AlignedFace) -> None:
     with pytest.raises(ValueError, match="must be square, got 64×32"):
         paste_back(astronaut, Image.new("RGB", (64, 32)), aligned_astronaut.quad)
+
+
+def test_pasting_the_change_keeps_the_photo_where_the_edit_changed_nothing(
+    astronaut: Image.Image, aligned_astronaut: AlignedFace
+) -> None:
+    quad = aligned_astronaut.quad
+    # A low-resolution reconstruction (what a 64-px model gives back) as the base ...
+    base = aligned_astronaut.image.resize((64, 64), Image.Resampling.LANCZOS)
+    assert paste_change(astronaut, base, base, quad).tobytes() == astronaut.tobytes()
+    # ... and an edit that brightens the left half of the crop by 40 levels.
+    pixels = np.asarray(base, dtype=np.int16).copy()
+    pixels[:, :32] += 40
+    edited = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    changed = np.asarray(paste_change(astronaut, edited, base, quad), dtype=np.int16)
+    replaced = np.asarray(paste_back(astronaut, edited, quad), dtype=np.int16)
+    before = np.asarray(astronaut, dtype=np.int16)
+    mask = full_mask(astronaut, quad)
+    assert not (changed != before).any(axis=2)[mask == 0].any()
+    # Map each photo pixel of the mask's core to the crop's half it came from.
+    to_unit = perspective_coefficients(quad + 0.5, np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0]]))
+    ys, xs = np.mgrid[: before.shape[0], : before.shape[1]] + 0.5
+    u, _ = _apply_perspective(to_unit, xs, ys)
+    core = mask == 1.0
+    left, right = core & (u < 0.4), core & (u > 0.6)
+    # Where nothing changed the photo is exactly itself (the replacing paste is the blurry crop);
+    # where the edit brightened, the photo gained its 40 levels and kept its own detail.
+    assert (changed[right] == before[right]).all()
+    assert np.abs(replaced[right] - before[right]).mean() > 5.0
+    gain = (changed[left] - before[left]).mean()
+    assert 30 < gain <= 40
+    assert np.abs((changed[left] - before[left]) - gain).mean() < 8.0  # detail kept: a flat shift

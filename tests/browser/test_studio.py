@@ -82,7 +82,7 @@ def test_upload_then_smile_slider_renders_an_edited_face(
     page.get_by_role("radio", name="Whole photo").check()
     round_trip = wait_loaded(page, photo_after)
     expect(page.locator(photo_after)).to_have_attribute("data-result", "reconstruction")
-    page.get_by_role("radio", name="Face").check()
+    page.get_by_role("radio", name="Face", exact=True).check()
 
     posts: list[str] = []
     page.on("request", lambda r: r.method == "POST" and r.url.endswith("/manipulate") and posts.append(r.url))
@@ -136,6 +136,23 @@ def test_upload_then_smile_slider_renders_an_edited_face(
     assert 70 <= int(divider.input_value()) <= 80
     assert page.evaluate(position) == f"{divider.input_value()}%"
     page.screenshot(path=str(artifacts / "studio-photo.png"))
+    # "Add the change" (the default) keeps the photo's own pixels where the edit changed
+    # nothing; "Replace the face" swaps in the rendered face. Both are the same edit's.
+    assert pasted.endswith("-photo")
+    add, replace = (page.get_by_role("radio", name=n) for n in ("Add the change", "Replace the face"))
+    expect(add).to_be_checked()
+    replace.check()
+    page.wait_for_function(NEW_AND_LOADED, arg=[photo_after, pasted])
+    swapped = page.locator(photo_after).get_attribute("src")
+    assert swapped == pasted + "-replaced"
+    expect(page.get_by_role("link", name="Download photo (PNG)")).to_have_attribute("href", swapped)
+    alt = "Your photo with its face replaced by the edited face"
+    expect(page.locator(photo_after)).to_have_attribute("alt", alt)
+    add.check()
+    page.wait_for_function(NEW_AND_LOADED, arg=[photo_after, swapped])
+    expect(page.locator(photo_after)).to_have_attribute("src", pasted)
+    page.get_by_role("radio", name="Face", exact=True).check()
+    expect(add).to_be_hidden()
 
     page.get_by_role("button", name="Reset").click()
     expect(smile).to_have_value("0")

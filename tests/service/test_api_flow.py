@@ -80,6 +80,18 @@ def test_manipulate_pastes_the_edit_back_into_the_photo(
     r = stack.redis.client()
     photo_key = "diffae:image:" + result["photo_url"].rsplit("/", 1)[-1]
     assert r.hget(photo_key, "type") == b"composite" and r.memory_usage(photo_key) < 1000
+    # photo_url adds the edit's change to the photo; photo_replaced_url swaps the face for the
+    # 64-px crop. Both leave the far pixels alone; where the edit changed little, only the first
+    # keeps the photo's own pixels, so it stays much closer to the original over the face.
+    replaced = np.asarray(fetch(client, result["photo_replaced_url"]).convert("RGB")).astype(int)
+    assert np.array_equal(replaced[far], original[far])
+    near = (slice(top, bottom), slice(left, right))
+    kept = np.abs(photo[near] - original[near]).mean()
+    swapped = np.abs(replaced[near] - original[near]).mean()
+    assert kept < 0.7 * swapped, (kept, swapped)
+    # The unedited render the change is measured from: the encode's (T = 10) and this edit's (T = 5).
+    lid = encoded["latent_id"]
+    assert r.exists(f"diffae:image:{lid}-base10") and r.exists(f"diffae:image:{lid}-base5")
 
 
 def test_interpolate_runs_from_a_to_b_with_a_gif(

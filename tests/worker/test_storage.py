@@ -84,6 +84,9 @@ def test_a_pasted_back_photo_is_a_small_record_that_goes_with_its_upload(r: redi
     assert storage.put_composite(f"{JID}-photo", LID, f"{JID}-crop", owner_key=Keys.job(JID), lids=[LID]) \
         == f"{JID}-photo"
     assert storage.image(f"{JID}-photo") == Composite(latent_id=LID, crop_id=f"{JID}-crop")
+    storage.put_composite(f"{JID}-photo2", LID, f"{JID}-crop", base_iid=f"{JID}-base",
+                          owner_key=Keys.job(JID), lids=[LID])
+    assert storage.image(f"{JID}-photo2") == Composite(LID, f"{JID}-crop", base_id=f"{JID}-base")
     assert storage.stored_bytes(f"{JID}-crop") == b"crop-png"
     with pytest.raises(UnknownImageError):  # nothing stored to hand out as bytes
         storage.stored_bytes(f"{JID}-photo")
