@@ -37,7 +37,7 @@ from backend.schemas import (
     SampleRequest,
 )
 from backend.settings import Settings
-from backend.upload import compose_photo, prepare_upload
+from backend.upload import ComposedCache, compose_photo, prepare_upload
 from worker.contracts import (
     ENCODE,
     INTERPOLATE,
@@ -92,6 +92,7 @@ class Studio:
         self.jobs = JobStore(client, settings.ttl_seconds)
         self.aclient = aclient
         self.producer = producer
+        self.composed = ComposedCache(settings.composed_cache_bytes)
 
     # ------------------------------------------------------------------ model facts
     def model(self) -> ModelInfo:
@@ -288,12 +289,17 @@ class Studio:
 
     def image(self, image_id: str) -> tuple[bytes, str]:
         """(bytes, content type); whole photos with an edit pasted back are composed here."""
-        found = self.storage.image(image_id)
+        found = self.storage.image(image_id)  # first: a deleted result is 404 even if cached
         if isinstance(found, Composite):
-            return compose_photo(self.storage, image_id, found), "image/png"
+            data = self.composed.get(image_id)
+            if data is None:
+                data = compose_photo(self.storage, image_id, found)
+                self.composed.put(image_id, found.latent_id, data)
+            return data, "image/png"
         return found
 
     def delete_latent(self, lid: str) -> None:
+        self.composed.drop(lid)
         if not self.storage.delete(lid):
             raise UnknownLatentError(f"no latent {lid!r}: it never existed, expired or was already deleted")
 

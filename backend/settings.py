@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     detect_max_pixels: int = Field(default=2048 * 2048, ge=0)
     max_upload_bytes: int = Field(default=20 * 2**20, ge=1)
     max_pixels: int = Field(default=50_000_000, ge=1)
+    #: Composed whole photos kept in the API process for repeated fetches (0: none).
+    composed_cache_bytes: int = Field(default=128 * 2**20, ge=0)
     #: Lifetime of an upload and everything made from it; pushed back whenever it is used.
     ttl_seconds: int = Field(default=3600, ge=1)
     #: DDIM steps when a request names none (legal: 2-36, 38, 39, 40, 42, ...); None: the model's.

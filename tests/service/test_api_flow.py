@@ -223,6 +223,7 @@ def test_delete_removes_every_artefact_of_an_upload(
     encode_job = result["reconstruction_url"].rsplit("/", 1)[1].split("-")[0]
     r = stack.redis.client()
     assert any(lid in k.decode() for k in r.scan_iter(match="diffae:*"))
+    assert client.get(edit["photo_url"]).status_code == 200  # composed, and kept by the API
 
     assert client.delete(f"/latents/{lid}").status_code == 204
     for url in (result["aligned_url"], result["reconstruction_url"], edit["image_url"], edit["photo_url"]):
