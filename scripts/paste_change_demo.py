@@ -1,7 +1,7 @@
 """The two ways an edit goes back into the photo, on a real photo with the bundled model.
 
     python -m scripts.paste_change_demo [--model models/weights/demo64]
-        [--out docs/alignment/paste_change_demo.png]
+        [--out docs/alignment/paste_change_demo.jpg]
 
 `skimage.data.astronaut()` is aligned and encoded (inversion 50, renders 20 steps); for three
 edits each row shows the photo, the face replaced by the edited crop (`paste_back`,
@@ -34,7 +34,7 @@ def to_image(x: torch.Tensor) -> Image.Image:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=REPO / "models" / "weights" / "demo64")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "alignment" / "paste_change_demo.png")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "alignment" / "paste_change_demo.jpg")
     args = parser.parse_args()
     torch.manual_seed(0)
     pipe = DiffAEPipeline.from_pretrained(args.model, device="cpu", dtype=torch.float32)
@@ -53,7 +53,7 @@ def main() -> None:
         rows.append(np.concatenate([np.asarray(p.crop(window)) for p in panels], axis=1))
         print(f"{name} {amount:+}: original | replace the face | add the change")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.concatenate(rows, axis=0)).save(args.out)
+    Image.fromarray(np.concatenate(rows, axis=0)).save(args.out, quality=90)  # .jpg: a photo figure
     print(f"wrote {args.out}")
 
 
