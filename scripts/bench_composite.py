@@ -2,10 +2,11 @@
 
     python -m scripts.bench_composite [--redis redis://127.0.0.1:6379/15] [--repeats 3]
 
-Stores an upload (the astronaut upscaled to 4000×3000 with mild sensor noise, saved as a JPEG
-like a phone photo), its aligned crop and a composite record in Redis (a scratch database; the
-upload is deleted at the end), then times `compose_photo` — what `GET photo_url` does — and prints
-the PNG's size (what each edit stored in Redis before composites) against the record's.
+Stores an upload (`scripts.latency_service.phone_photo`: the astronaut on a 4000×3000 canvas with
+mild sensor noise, as a JPEG), its aligned crop and the two composite records of an edit in Redis
+(a scratch database; the upload is deleted at the end), then times `compose_photo` — what a GET of
+`photo_url` and of `photo_replaced_url` does — and prints the PNG's size (what each edit stored in
+Redis before composites) against the records'.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import time
 
 import numpy as np
 import redis
-import skimage.data
 from PIL import Image
 
 from backend.alignment import align_face, fast_transform_size
 from backend.landmarks import get_detector
 from backend.upload import compose_photo
+from scripts.latency_service import phone_photo
 from worker.storage import Composite, Keys, Storage, UploadMeta
 
 
@@ -31,12 +32,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    rng = np.random.default_rng(0)
-    photo = Image.fromarray(skimage.data.astronaut()).resize((4000, 3000), Image.Resampling.LANCZOS)
-    noisy = np.asarray(photo, np.float32) + rng.normal(0.0, 3.0, (3000, 4000, 3))
-    photo = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
-    upload = io.BytesIO()
-    photo.save(upload, format="JPEG", quality=90)
+    upload = phone_photo(4000, 3000)
+    photo = Image.open(io.BytesIO(upload)).convert("RGB")
     aligned = align_face(photo, 64, detector=get_detector("dlib", max_detect_pixels=2048 * 2048),
                          transform_size=fast_transform_size(64))
     crop = io.BytesIO()
@@ -46,23 +43,28 @@ def main() -> None:
     lid, job = "f" * 32, "e" * 32
     meta = UploadMeta(latent_id=lid, quad=aligned.quad.tolist(), faces=[], face=0, preset="demo64",
                       image_size=64, photo_size=photo.size)
-    storage.create_upload(meta, upload.getvalue(), crop.getvalue())
+    storage.create_upload(meta, upload, crop.getvalue())
     try:
-        storage.put_image(f"{job}-crop", crop.getvalue(), "image/png", owner_key=Keys.meta(lid), lids=[lid])
-        storage.put_composite(f"{job}-photo", lid, f"{job}-crop", owner_key=Keys.meta(lid), lids=[lid])
-        found = storage.image(f"{job}-photo")
-        assert isinstance(found, Composite)
-        times, png = [], b""
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            png = compose_photo(storage, f"{job}-photo", found)
-            times.append(time.perf_counter() - start)
+        owner = Keys.meta(lid)
+        for name in ("crop", "base"):  # the edit's crop and the unedited render (the same here)
+            storage.put_image(f"{job}-{name}", crop.getvalue(), "image/png", owner_key=owner, lids=[lid])
+        storage.put_composite(f"{job}-photo", lid, f"{job}-crop", base_iid=f"{job}-base", owner_key=owner,
+                              lids=[lid])
+        storage.put_composite(f"{job}-photo-replaced", lid, f"{job}-crop", owner_key=owner, lids=[lid])
+        print(f"upload: {photo.width}×{photo.height} JPEG, {len(upload) / 1e6:.1f} MB")
         usage = storage.r.memory_usage
-        print(f"upload: {photo.width}×{photo.height} JPEG, {len(upload.getvalue()) / 1e6:.1f} MB")
-        print(f"GET photo_url (compose_photo), median of {args.repeats}: {float(np.median(times)):.2f} s, "
-              f"PNG {len(png) / 1e6:.1f} MB")
-        print(f"Redis per edit: composite record {usage(Keys.image(f'{job}-photo'))} B + crop "
-              f"{usage(Keys.image(f'{job}-crop'))} B (a stored photo PNG: {len(png) / 1e6:.1f} MB)")
+        for name, what in (("photo", "photo_url (change added)"), ("photo-replaced", "photo_replaced_url")):
+            found = storage.image(f"{job}-{name}")
+            assert isinstance(found, Composite)
+            times, png = [], b""
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                png = compose_photo(storage, f"{job}-{name}", found)
+                times.append(time.perf_counter() - start)
+            print(f"GET {what}, median of {args.repeats}: {float(np.median(times)):.2f} s, "
+                  f"PNG {len(png) / 1e6:.1f} MB; its record {usage(Keys.image(f'{job}-{name}'))} B")
+        print(f"Redis per edit: the two records + crop {usage(Keys.image(f'{job}-crop'))} B + base "
+              f"{usage(Keys.image(f'{job}-base'))} B (a stored photo PNG: {len(png) / 1e6:.1f} MB)")
     finally:
         storage.delete(lid)
 

@@ -168,11 +168,12 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
         lid,
         Latent(z_sem=z_sem[0].cpu().numpy(), x_T=x_T[0].cpu().numpy(), preset=meta.preset, steps=job.steps),
     )
-    reconstruction = _to_image(x_rec[0])
-    rec = _put_png(rt, f"{job.job_id}-reconstruction", reconstruction, job.job_id, [lid])
+    reconstruction = _png(_to_image(x_rec[0]))
+    rec = rt.storage.put_image(f"{job.job_id}-reconstruction", reconstruction, "image/png",
+                               owner_key=Keys.job(job.job_id), lids=[lid])
     # the base of later edits at these steps (see `manipulate`), as long as the upload lives
-    rt.storage.put_image(f"{lid}-base{render_steps}", _png(reconstruction), "image/png",
-                         owner_key=Keys.meta(lid), lids=[lid])
+    rt.storage.put_image(f"{lid}-base{render_steps}", reconstruction, "image/png", owner_key=Keys.meta(lid),
+                         lids=[lid])
     photo = _put_photo(rt, job.job_id, lid, rec)
     return EncodeResult(
         latent_id=lid,
@@ -206,15 +207,12 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     # here, in the same batch as the edit.
     base_key = f"{lid}-base{job.steps}"
     try:
-        base_png: bytes | None = rt.storage.stored_bytes(base_key)
+        base_png = rt.storage.stored_bytes(base_key)
+        x_0 = pipe.decode(z_sem, x_T, job.steps, progress=progress)
     except UnknownImageError:
-        base_png = None
-    if base_png is None:
         x_0 = pipe.decode(torch.cat([z_sem, z_0]), x_T.expand(2, -1, -1, -1), job.steps, progress=progress)
         base_png = _png(_to_image(x_0[1]))
         rt.storage.put_image(base_key, base_png, "image/png", owner_key=Keys.meta(lid), lids=[lid])
-    else:
-        x_0 = pipe.decode(z_sem, x_T, job.steps, progress=progress)
     crop = _to_image(x_0[0])
     image = _put_png(rt, f"{job.job_id}-crop", crop, job.job_id, [lid])
     base = rt.storage.put_image(f"{job.job_id}-base", base_png, "image/png", owner_key=Keys.job(job.job_id),

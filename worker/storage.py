@@ -260,10 +260,14 @@ class Storage:
     # ------------------------------------------------------------------ images
     def put_image(self, iid: str, data: bytes, content_type: str, *, owner_key: str, lids: list[str]) -> str:
         """Store an image that expires with `owner_key` (its job), indexed under `lids`."""
+        return self._put_record(iid, {"data": data, "type": content_type}, owner_key, lids)
+
+    def _put_record(self, iid: str, fields: dict[str, bytes | str], owner_key: str, lids: list[str]) -> str:
+        """Image record `iid` (a hash of `fields`), expiring with `owner_key`, indexed under `lids`."""
         key = Keys.image(iid)
         ttl = _ttl_ms(self.r, owner_key, self.ttl_s)
         with self.r.pipeline() as p:
-            p.hset(key, mapping={"data": data, "type": content_type})
+            p.hset(key, mapping=cast(dict[Any, Any], fields))
             p.pexpire(key, ttl)
             p.execute()
         self.register(lids, key)
@@ -283,16 +287,10 @@ class Storage:
         its change from image `base_iid`), to be composed when fetched (`Composite`). A 12-Mpx
         photo is a ~10-20 MB PNG: stored once per edit it would fill Redis with copies of the same
         photo; this record is ~200 bytes. The crops must live at least as long as `owner_key`."""
-        key = Keys.image(iid)
-        ttl = _ttl_ms(self.r, owner_key, self.ttl_s)
-        with self.r.pipeline() as p:
-            p.hset(key, mapping={"type": COMPOSITE, "latent": lid, "crop": crop_iid})
-            if base_iid is not None:
-                p.hset(key, "base", base_iid)
-            p.pexpire(key, ttl)
-            p.execute()
-        self.register(lids, key)
-        return iid
+        fields: dict[str, bytes | str] = {"type": COMPOSITE, "latent": lid, "crop": crop_iid}
+        if base_iid is not None:
+            fields["base"] = base_iid
+        return self._put_record(iid, fields, owner_key, lids)
 
     def image(self, iid: str) -> tuple[bytes, str] | Composite:
         """(bytes, content type) of a stored image, or the `Composite` to make it from."""
