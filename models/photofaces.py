@@ -285,27 +285,32 @@ class FaceCache:
             os.replace(tmp, path)
         bar.close()
 
+    def load_shard(self, split: str, k: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(seeds (n,), images (n, size, size, 3) uint8) of shard k; a size that is not stored
+        is resized with LANCZOS from the smallest larger stored one."""
+        path = self.shard_path(split, k)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is not rendered; render it: "
+                                    f"python -m models.photofaces generate --split {split} --n {(k + 1) * SHARD_SIZE}")
+        larger = [s for s in self.sizes if s >= size]
+        if not larger:
+            raise ValueError(f"size {size} is above every stored size {self.sizes}")
+        src = size if size in self.sizes else min(larger)
+        with np.load(path) as shard:
+            data, off, seeds = shard[f"image{src}"], shard[f"offsets{src}"], shard["seeds"]
+            images = np.stack([resize_lanczos(decode_image(data[off[j]:off[j + 1]]), size)
+                               for j in range(len(seeds))])
+        return seeds, images
+
     def load(self, split: str, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """(seeds (n,), images (n, size, size, 3) uint8) of the first `n` faces of `split`;
-        a size that is not stored is resized with LANCZOS from the nearest larger stored one."""
+        """(seeds (n,), images (n, size, size, 3) uint8) of the first `n` faces of `split`."""
         missing = self.missing(split, n)
         if missing:
             raise FileNotFoundError(
                 f"{len(missing)} of {math.ceil(n / SHARD_SIZE)} shards of {split} are not in {self.folder}; "
                 f"render them: python -m models.photofaces generate --split {split} --n {n}")
-        src = size if size in self.sizes else min(s for s in self.sizes if s >= size)
-        seeds = np.empty(n, np.int64)
-        out = np.empty((n, size, size, 3), np.uint8)
-        i = 0
-        for k in range(math.ceil(n / SHARD_SIZE)):
-            with np.load(self.shard_path(split, k)) as shard:
-                data, off = shard[f"image{src}"], shard[f"offsets{src}"]
-                take = min(SHARD_SIZE, n - i)
-                seeds[i:i + take] = shard["seeds"][:take]
-                for j in range(take):
-                    out[i + j] = resize_lanczos(decode_image(data[off[j]:off[j + 1]]), size)
-                i += take
-        return seeds, out
+        parts = [self.load_shard(split, k, size) for k in range(math.ceil(n / SHARD_SIZE))]
+        return np.concatenate([p[0] for p in parts])[:n], np.concatenate([p[1] for p in parts])[:n]
 
 
 def contact_sheet(images: np.ndarray, cols: int = 8, labels: Sequence[str] | None = None) -> Image.Image:
