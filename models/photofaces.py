@@ -144,7 +144,8 @@ def rewrite_idwt(model: Any) -> int:
 # ------------------------------------------------------------------------------- generator
 def latents(seeds: Sequence[int]) -> np.ndarray:
     """z (N, 512) float32: face `seed` is `np.random.default_rng(seed).standard_normal(512)`."""
-    return np.stack([np.random.default_rng(int(s)).standard_normal(STYLE_DIM) for s in seeds]).astype(np.float32)
+    z = [np.random.default_rng(int(s)).standard_normal(STYLE_DIM) for s in seeds]
+    return np.stack(z).astype(np.float32)
 
 
 def resize_lanczos(image: np.ndarray, size: int) -> np.ndarray:
@@ -178,10 +179,9 @@ class PhotoFaceGenerator:
         mapping = core.read_model(str(root / "MappingNetwork.xml"))
         mapping.reshape({"var": [MEAN_SAMPLES, STYLE_DIM]})
         # The mapping network is tiny: always f32, so w̄ and w do not depend on the precision.
-        self._mapping = core.compile_model(mapping, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-        self._mapping_one = None
+        mean_net = core.compile_model(mapping, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
         z = np.random.default_rng(MEAN_SEED).standard_normal((MEAN_SAMPLES, STYLE_DIM)).astype(np.float32)
-        self.w_mean = self._mapping(z)[0].mean(axis=0, keepdims=True)  # (1, 512)
+        self.w_mean = mean_net(z)[0].mean(axis=0, keepdims=True)  # (1, 512)
         mapping_one = core.read_model(str(root / "MappingNetwork.xml"))
         mapping_one.reshape({"var": [1, STYLE_DIM]})
         self._mapping_one = core.compile_model(mapping_one, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
@@ -202,7 +202,8 @@ class PhotoFaceGenerator:
         styles = self.styles(seeds)
         queue = self._ov.AsyncInferQueue(self._synthesis, self.streams)
         done: dict[int, np.ndarray] = {}
-        queue.set_callback(lambda request, i: done.__setitem__(i, to_uint8(request.get_output_tensor(0).data[0])))
+        queue.set_callback(
+            lambda request, i: done.__setitem__(i, to_uint8(request.get_output_tensor(0).data[0])))
         nxt = 0
         for i in range(len(seeds)):
             queue.start_async({"style": styles[i:i + 1]}, i)
@@ -232,29 +233,35 @@ def decode_image(data: bytes | np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FaceCache:
-    """Shards of `SHARD_SIZE` faces under `root/photofaces_psi{ψ}_{precision}_{digest}/`:
+    """Shards of `shard_size` faces under `root/photofaces_psi{ψ}_{precision}_{digest}/`:
     `{split}_{k:05d}.npz` with `seeds` (n,) and, per kept size S, `image{S}` (the encoded images,
-    PNG up to LOSSLESS_MAX px, else JPEG, concatenated) and `offsets{S}` (n + 1,). Shard k of a split holds its faces k·SHARD_SIZE …"""
+    PNG up to LOSSLESS_MAX px, else JPEG, concatenated) and `offsets{S}` (n + 1,). Shard k of a
+    split holds its faces k·shard_size … (k + 1)·shard_size − 1."""
 
     root: Path
     psi: float = DEFAULT_PSI
     precision: str = "bf16"
     sizes: tuple[int, ...] = DEFAULT_SIZES
+    shard_size: int = SHARD_SIZE
 
     @property
     def folder(self) -> Path:
-        return self.root / f"photofaces_psi{self.psi:g}_{self.precision}_{generator_digest()}"
+        size = "" if self.shard_size == SHARD_SIZE else f"_shard{self.shard_size}"
+        return self.root / f"photofaces_psi{self.psi:g}_{self.precision}_{generator_digest()}{size}"
 
     def shard_path(self, split: str, k: int) -> Path:
         return self.folder / f"{split}_{k:05d}.npz"
 
-    @staticmethod
-    def seeds_of(split: str, k: int) -> list[int]:
+    def seeds_of(self, split: str, k: int) -> list[int]:
         base = TEST_SEED_OFFSET if split == "test" else 0
-        return list(range(base + k * SHARD_SIZE, base + (k + 1) * SHARD_SIZE))
+        return list(range(base + k * self.shard_size, base + (k + 1) * self.shard_size))
+
+    def shards(self, n: int) -> range:
+        """The shard indices holding the first n faces."""
+        return range(math.ceil(n / self.shard_size))
 
     def missing(self, split: str, n: int) -> list[int]:
-        return [k for k in range(math.ceil(n / SHARD_SIZE)) if not self.shard_path(split, k).is_file()]
+        return [k for k in self.shards(n) if not self.shard_path(split, k).is_file()]
 
     def fill(self, split: str, n: int, *, streams: int = 2, threads: int = 2, quiet: bool = False) -> None:
         """Render and write every missing shard of the first `n` faces of `split` (resumable:
@@ -264,7 +271,7 @@ class FaceCache:
             return
         gen = PhotoFaceGenerator(self.psi, self.precision, streams=streams, threads=threads)
         self.folder.mkdir(parents=True, exist_ok=True)
-        bar = tqdm(total=len(todo) * SHARD_SIZE, desc=f"photofaces {split}", unit="face", disable=quiet)
+        bar = tqdm(total=len(todo) * self.shard_size, desc=f"photofaces {split}", unit="face", disable=quiet)
         t0, made = time.perf_counter(), 0
         for k in todo:
             seeds = self.seeds_of(split, k)
@@ -281,7 +288,7 @@ class FaceCache:
                 arrays[f"offsets{s}"] = np.cumsum([0, *map(len, items)]).astype(np.int64)
             path = self.shard_path(split, k)
             tmp = path.with_name(path.stem + ".tmp.npz")
-            np.savez(tmp, **arrays)
+            np.savez(tmp, **arrays)  # type: ignore[arg-type]
             os.replace(tmp, path)
         bar.close()
 
@@ -291,7 +298,8 @@ class FaceCache:
         path = self.shard_path(split, k)
         if not path.is_file():
             raise FileNotFoundError(f"{path} is not rendered; render it: "
-                                    f"python -m models.photofaces generate --split {split} --n {(k + 1) * SHARD_SIZE}")
+                                    f"python -m models.photofaces generate --split {split} "
+                                    f"--n {(k + 1) * self.shard_size}")
         larger = [s for s in self.sizes if s >= size]
         if not larger:
             raise ValueError(f"size {size} is above every stored size {self.sizes}")
@@ -307,9 +315,9 @@ class FaceCache:
         missing = self.missing(split, n)
         if missing:
             raise FileNotFoundError(
-                f"{len(missing)} of {math.ceil(n / SHARD_SIZE)} shards of {split} are not in {self.folder}; "
+                f"{len(missing)} of {len(self.shards(n))} shards of {split} are not in {self.folder}; "
                 f"render them: python -m models.photofaces generate --split {split} --n {n}")
-        parts = [self.load_shard(split, k, size) for k in range(math.ceil(n / SHARD_SIZE))]
+        parts = [self.load_shard(split, k, size) for k in self.shards(n)]
         return np.concatenate([p[0] for p in parts])[:n], np.concatenate([p[1] for p in parts])[:n]
 
 

@@ -96,9 +96,19 @@ def to_model_range(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
+def photoface_images(n: int, size: int, cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(seeds (N,), (N, H, W, 3) uint8) of the first n cached photoreal training faces
+    (models/photofaces.py; render them first with `python -m models.photofaces generate`)."""
+    from models.photofaces import FaceCache
+
+    return FaceCache(cache).load("train", n, size)
+
+
 def load_training_images(args: argparse.Namespace, size: int) -> np.ndarray:
     if args.data == "facegen":
         return facegen_images(args.num_images, size, cache=Path(args.cache))[0]
+    if args.data == "photofaces":
+        return photoface_images(args.num_images, size, Path(args.cache))[1]
     return folder_images(Path(args.data), size)
 
 
@@ -198,6 +208,8 @@ def train_autoencoder(args: argparse.Namespace) -> Path:
         config = ModelConfig.from_dict(json.loads((Path(args.init) / "config.json").read_text()))
     else:
         config = preset(args.preset)
+    if args.name and not resume:
+        config = replace(config, preset=args.name)
     if args.prediction and args.prediction != config.diffusion.prediction:
         if resume:
             raise SystemExit(f"{ckpt_path} predicts {config.diffusion.prediction!r}; "
@@ -317,9 +329,10 @@ def train_latent(args: argparse.Namespace) -> Path:
 
 
 def fit_directions_cmd(args: argparse.Namespace) -> Path:
-    """Encode labelled generated faces and fit one logistic regression per attribute."""
-    from models import facegen
-    from models.directions import fit_directions
+    """Encode labelled faces and fit one logistic regression per attribute: generated cartoon
+    faces with their drawn attributes (`--data facegen`), or cached photoreal faces with a label
+    CSV by seed (`--data photofaces --labels CSV`, blank cells = not labelled)."""
+    from models.directions import fit_directions, fit_directions_partial
 
     run = Path(args.run)
     ae = torch.load(run / "autoencoder.pt", weights_only=False)
@@ -327,17 +340,41 @@ def fit_directions_cmd(args: argparse.Namespace) -> Path:
     unet = DiffAEUNet(config.autoencoder)
     unet.load_state_dict(ae["ema"])
     size, cache = config.autoencoder.image_size, Path(args.cache)
-    x_train, y_train = facegen_images(args.num_train, size, cache=cache)
-    x_test, y_test = facegen_images(args.num_test, size, test=True, cache=cache)
     encoder = unet.encoder.eval()
-    result = fit_directions(encode_images(encoder, x_train), y_train > 0.5,
-                            encode_images(encoder, x_test), y_test > 0.5,
-                            names=facegen.ATTRIBUTES, C=args.C)
+    if args.data == "photofaces":
+        if not args.labels:
+            raise SystemExit("--data photofaces needs --labels CSV (models.face_labels merge)")
+        names, table = read_label_table(Path(args.labels))
+        seeds = np.array(sorted(table))
+        _, images = photoface_images(int(seeds.max()) + 1, size, cache)
+        y = np.array([[table[s][a] for a in names] for s in seeds], dtype=np.float64)
+        # Held out: a fixed fifth of the faces by seed, so every attribute is scored on its own labels.
+        held_out = (seeds * 2654435761 % 2**32) % 5 == 0
+        result = fit_directions_partial(encode_images(encoder, images[seeds]), y, names, held_out, C=args.C)
+    else:
+        from models import facegen
+
+        x_train, y_train = facegen_images(args.num_train, size, cache=cache)
+        x_test, y_test = facegen_images(args.num_test, size, test=True, cache=cache)
+        result = fit_directions(encode_images(encoder, x_train), y_train > 0.5,
+                                encode_images(encoder, x_test), y_test > 0.5,
+                                names=facegen.ATTRIBUTES, C=args.C)
     path = run / "directions.pt"
-    save_atomic(asdict(result), path)
+    save_atomic({**asdict(result), "source": args.labels or "facegen"}, path)
     for name, auc in zip(result.names, result.auroc, strict=True):
         print(f"{name:16s} held-out AUROC {auc:.3f}")
     return path
+
+
+def read_label_table(path: Path) -> tuple[list[str], dict[int, dict[str, float]]]:
+    """(attribute names, {seed: {name: 1.0 / 0.0 / NaN}}) from a CSV with a `seed` column."""
+    import csv
+
+    with path.open() as f:
+        reader = csv.DictReader(f)
+        names = [n for n in (reader.fieldnames or []) if n != "seed"]
+        table = {int(r["seed"]): {n: float(r[n]) if r[n] != "" else math.nan for n in names} for r in reader}
+    return names, table
 
 
 def export(args: argparse.Namespace) -> Path:
@@ -369,7 +406,9 @@ def export(args: argparse.Namespace) -> Path:
             classifier.conds_std.copy_(torch.as_tensor(d["conds_std"]))
         info = {"auroc": dict(zip(d["names"], d["auroc"], strict=True)),
                 "positive_rate": dict(zip(d["names"], d["positive_rate"], strict=True)),
-                "source": "logistic regression on normalised z_sem of generated faces",
+                "source": "logistic regression on normalised z_sem of generated faces"
+                          + (f" labelled by {Path(d['source']).name}"
+                             if d.get("source", "facegen") != "facegen" else ""),
                 "C": d.get("C")}
     training: dict[str, Any] = {"autoencoder_steps": ae["step"], "args": ae.get("args", {})}
     info["training"] = training
@@ -397,7 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--run", required=True, help="run directory (checkpoints, logs)")
-        p.add_argument("--data", default="facegen", help="'facegen' or a folder of face images")
+        p.add_argument("--data", default="facegen",
+                       help="'facegen' (drawn faces), 'photofaces' (cached photoreal faces) "
+                            "or a folder of images")
         p.add_argument("--num-images", type=int, default=50_000, help="generated training faces")
         p.add_argument("--cache", default="runs/cache", help="where generated faces are cached")
         p.add_argument("--seed", type=int, default=0)
@@ -407,6 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("autoencoder", help="train the UNet decoder and semantic encoder")
     common(p)
     p.add_argument("--preset", default="demo64")
+    p.add_argument("--name", default=None, help="the model's name (config preset) of a new run; "
+                                                  "default: --preset's or --init's")
     p.add_argument("--steps", type=int, default=200_000)
     p.add_argument("--minutes", type=float, default=None, help="stop (and checkpoint) after this")
     p.add_argument("--batch", type=int, default=32)
@@ -440,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--num-train", type=int, default=10_000)
     p.add_argument("--num-test", type=int, default=2_000)
+    p.add_argument("--labels", default=None, help="label CSV by seed for --data photofaces")
     p.add_argument("--C", type=float, default=DEFAULT_C,
                    help="inverse L2 strength; smaller keeps edits on the data (models/directions.py)")
     p.set_defaults(func=fit_directions_cmd)

@@ -21,9 +21,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install -q --upgrade pip
 fi
 stamp="$VENV/.requirements.sha"
-want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-dev.txt requirements-train.txt requirements-train-nodeps.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages (torch is the local CPU wheel, pinned)"
-  "$VENV/bin/pip" install -q -r requirements.txt -r requirements-dev.txt
+  "$VENV/bin/pip" install -q -r requirements.txt -r requirements-dev.txt -r requirements-train.txt
+  "$VENV/bin/pip" install -q --no-deps -r requirements-train-nodeps.txt
   echo "$want" > "$stamp"
 fi

@@ -110,3 +110,20 @@ def test_stronger_regularisation_turns_the_direction_towards_the_class_means() -
 
     loose, tight = cosine_with_mean_difference(100.0), cosine_with_mean_difference(1e-3)
     assert tight > 0.95 > 0.8 > loose, (loose, tight)
+
+
+def test_partial_labels_fit_each_attribute_on_its_own_faces() -> None:
+    from models.directions import fit_directions_partial
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(400, 8, generator=g)
+    y = np.full((400, 2), np.nan)
+    y[:, 0] = (z[:, 0] > 0).numpy()  # every face labelled for attribute 0 (along axis 0)
+    y[:100, 1] = (z[:100, 3] > 0).numpy()  # only 100 faces for attribute 1 (along axis 3)
+    held_out = np.arange(400) % 5 == 0
+    fit = fit_directions_partial(z, y, ["a", "b"], held_out, C=1.0)
+    assert np.argmax(np.abs(fit.weight[0])) == 0 and np.argmax(np.abs(fit.weight[1])) == 3
+    assert min(fit.auroc) > 0.9
+    y[:100, 1] = 1.0  # a single class among the labelled faces is refused, naming the attribute
+    with pytest.raises(ValueError, match="'b' has a single class"):
+        fit_directions_partial(z, y, ["a", "b"], held_out)

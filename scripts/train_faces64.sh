@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# How the bundled photoreal faces64 model is made, end to end (models/weights/faces64/README.md).
+# Every stage is resumable: re-running the script renders only missing face shards, continues the
+# autoencoder from its last checkpoint, and redoes the cheap stages (labels resume by shard).
+#
+# Data: 20,000 MobileStyleGAN faces (models/photofaces.py, seeds 0-19,999, psi 0.8, bf16) at 64 px.
+# Autoencoder: demo64's network and weights as the starting point (the same 64-px architecture,
+# sized for a sub-second CPU edit; its encoder and decoder already read an aligned face), then
+# fine-tuned on the photoreal faces with demo64's final recipe: v-prediction, bf16 autocast,
+# batch 32, lr 2e-4 with 10x on the semantic path, EMA 0.999.
+# Labels (models/face_labels.py): automatic on every face for Young, Male, Smiling, Eyeglasses;
+# by eye (models/labels/photofaces_by_eye.csv, 300 faces) for everything, hair colours included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN=${RUN:-runs/faces64}
+N=${N:-20000}
+MINUTES=${MINUTES:-100}
+STEPS=${STEPS:-20000}
+OUT=${OUT:-models/weights/faces64}
+PY=${PY:-.venv/bin/python}
+export PYTHONPATH=.
+
+$PY -m models.photofaces generate --n "$N"
+$PY -m models.train autoencoder --run "$RUN" --data photofaces --num-images "$N" \
+    --init models/weights/demo64 --name faces64 --semantic-lr-mult 10 --warmup 100 \
+    --steps "$STEPS" --minutes "$MINUTES" --bf16 --batch 32 --lr 2e-4 --ckpt-every 100 --threads 2
+$PY -m models.train latent --run "$RUN" --data photofaces --num-images "$N" --steps 3000 --batch 256 --lr 1e-3
+$PY -m models.face_labels label --n "$N" --out runs/labels/photofaces_auto.csv
+$PY -m models.face_labels merge --auto runs/labels/photofaces_auto.csv --out runs/labels/photofaces_train.csv
+$PY -m models.train directions --run "$RUN" --data photofaces --labels runs/labels/photofaces_train.csv
+$PY -m models.train export --run "$RUN" --out "$OUT" --encode-steps 50
