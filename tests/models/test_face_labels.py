@@ -33,7 +33,8 @@ def face_landmarks(smile: float = 0.0, roll_deg: float = 0.0, scale: float = 1.0
     p[27:36] = [[128, 115], [128, 125], [128, 135], [128, 145], [115, 152], [121, 154], [128, 155],
                 [135, 154], [141, 152]]
     for i, cx in ((36, 96), (42, 160)):  # eyes: corners and lids around (cx, 118)
-        p[i:i + 6] = [[cx - 14, 118], [cx - 6, 113], [cx + 6, 113], [cx + 14, 118], [cx + 6, 122], [cx - 6, 122]]
+        p[i:i + 6] = [[cx - 14, 118], [cx - 6, 113], [cx + 6, 113], [cx + 14, 118], [cx + 6, 122],
+                      [cx - 6, 122]]
     half = 22 + 12 * smile
     lift = 8 * smile
     # Outer lip (48-59) and inner lip (60-67); the inner lips part a little more with the smile.
