@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ def generator() -> PhotoFaceGenerator:
     return PhotoFaceGenerator(precision="f32", streams=1, threads=2)
 
 
-def _core_model(rewrite: bool):  # type: ignore[no-untyped-def]
+def _core_model(rewrite: bool) -> tuple[int, Any]:
     import openvino as ov
 
     core = ov.Core()
