@@ -91,8 +91,9 @@ def photo_files(folder: Path) -> list[Path]:
 
 def align_photos(files: Sequence[Path], cache: Path | None = None) -> tuple[list[str], np.ndarray, int]:
     """(names, (N, 256, 256, 3) uint8 FFHQ-aligned faces, photos without a face), by the
-    project's aligner (largest face); cached under `cache` keyed by the file names and sizes."""
-    from backend.alignment import align_face
+    project's aligner (largest face) with the service's defaults; cached under `cache` keyed by
+    the file names and sizes."""
+    from backend.alignment import align_face, fast_transform_size
     from backend.errors import NoFaceError
     from backend.landmarks import get_detector
 
@@ -105,7 +106,9 @@ def align_photos(files: Sequence[Path], cache: Path | None = None) -> tuple[list
     names, faces, missed = [], [], 0
     for f in files:
         try:
-            aligned = align_face(Image.open(f).convert("RGB"), JUDGE_SIZE, detector=detector)
+            # The service's warp (4 × the output size, not the official 4096²; docs/alignment.md).
+            aligned = align_face(Image.open(f).convert("RGB"), JUDGE_SIZE, detector=detector,
+                                 transform_size=fast_transform_size(JUDGE_SIZE))
         except NoFaceError:
             missed += 1
             continue
