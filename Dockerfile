@@ -12,7 +12,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONPATH=/app \
     TORCH_HOME=/opt/torch \
-    MODEL_DIR=/weights/demo64
+    MODEL_DIR=/weights/faces64
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libgomp1 \

@@ -18,7 +18,7 @@ class Settings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     #: For reporting and `/attributes` before a worker has published its model (never loaded here).
-    model_dir: Path = REPO / "models" / "weights" / "demo64"
+    model_dir: Path = REPO / "models" / "weights" / "faces64"
     align_backend: Literal["dlib", "face_alignment"] = "dlib"
     #: False: warp at 4 × the model's size (≤ 2/255 from the official 4096 warp, ~16× faster).
     align_faithful: bool = False

@@ -2,7 +2,7 @@
 
 Redis is the one at ``REDIS_URL`` when it answers, else a private ``redis-server`` started on
 that URL's port and stopped with the app. The model is ``MODEL_DIR`` (default: the bundled
-``models/weights/demo64``). The app listens on ``HOST:PORT`` (default 127.0.0.1:8000).
+``models/weights/faces64``). The app listens on ``HOST:PORT`` (default 127.0.0.1:8000).
 Ctrl-C (SIGINT) or SIGTERM stops everything: the API first, then the worker (its running job
 goes back to the queue at its next DDIM step), then the private Redis. A worker that dies is
 started again.
@@ -101,8 +101,9 @@ def main() -> int:
     model_dir = settings.model_dir
     if not (model_dir / "config.json").is_file():
         say(
-            f"no model at MODEL_DIR={model_dir} (no config.json). The bundled demo64 belongs in "
-            "models/weights/demo64; or convert the official weights and set MODEL_DIR (see README)."
+            f"no model at MODEL_DIR={model_dir} (no config.json). The bundled models belong in "
+            "models/weights/faces64 and models/weights/demo64; or convert the official weights and "
+            "set MODEL_DIR (see README)."
         )
         return 2
     env = {**os.environ, "MODEL_DIR": str(model_dir), "PYTHONPATH": str(REPO)}

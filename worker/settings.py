@@ -11,8 +11,9 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO = Path(__file__).resolve().parents[1]
-#: The bundled model, trained by this project (DESIGN §2.2): the default everywhere.
-DEFAULT_MODEL_DIR = REPO / "models" / "weights" / "demo64"
+#: The bundled photoreal model, trained by this project: the default everywhere (demo64, the
+#: drawn-face model, stays for the tests).
+DEFAULT_MODEL_DIR = REPO / "models" / "weights" / "faces64"
 
 log = logging.getLogger(__name__)
 

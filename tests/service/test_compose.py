@@ -64,10 +64,10 @@ def test_the_compose_file_has_redis_api_a_gpu_worker_and_a_cpu_profile(compose: 
         assert command[1:-1] == worker_command("python", "x")[3:-1], command
     for name in ("api", "worker", "worker-cpu"):
         env = services[name]["environment"]
-        assert env["MODEL_DIR"] == "/weights/demo64" and env["REDIS_URL"] == "redis://redis:6379/0"
+        assert env["MODEL_DIR"] == "/weights/faces64" and env["REDIS_URL"] == "redis://redis:6379/0"
         (volume,) = services[name]["volumes"]
         assert volume["target"] == "/weights" and volume["read_only"]
-        assert Path(volume["source"]) == REPO / "models" / "weights"  # the bundled demo64 by default
+        assert Path(volume["source"]) == REPO / "models" / "weights"  # the bundled faces64 by default
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "face_alignment.FaceAlignment" in dockerfile.replace(
         "fa.FaceAlignment", "face_alignment.FaceAlignment"
