@@ -280,7 +280,8 @@ def render_markdown(metrics: dict[str, Any], figures: Sequence[str]) -> str:
         f"{d['n']} photos ({d['source']}; {d['missed']} of {d['files']} had no face the aligner "
         f"found), FFHQ-aligned by `backend.alignment` and resized to {m['image_size']} px; "
         f"{m['dtype']}; {metrics['seconds']:.0f} s. Written by `python -m models.evaluate_photos`; "
-        "numbers in `metrics.json`. Definitions in the module docstring.",
+        "numbers in `metrics.json`. Definitions in the module docstring. CelebA is for "
+        "non-commercial research use; the figures show its photos at the model's size only.",
         "",
         "## Reconstruction",
         "",
