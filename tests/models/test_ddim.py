@@ -9,7 +9,6 @@ exact ε-predictor for Gaussian data (whose probability-flow ODE is known in clo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +33,7 @@ OFFICIAL_LEGAL = [*range(2, 37), 38, 39, 40, 42, 44, 46, 48, 50, 53, 56, 59, 63,
                   91, 100, 112, 125, 143, 167, 200, 250, 334, 500, 1000]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # Two cores shared with a training job: two threads oversubscribe them and run ~10x slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 # ---------------------------------------------------------------------------- schedules

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +42,7 @@ N, EDIT_N, STEPS, EDIT_STEPS = 6, 4, (2, 5), 2
 STRIP = (-0.5, 0.0, 0.5)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # Two cores shared with a training job: two threads oversubscribe them and run ~10x slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _smooth_images(seed: int, shape: tuple[int, ...]) -> torch.Tensor:

