@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from models import photofaces
+from models.facegen import photo as photofaces
 
 
 def _cpu() -> str:

@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 import torch
 
-from models import DiffAEPipeline, facegen
-from models.train import to_model_range
+from models import DiffAEPipeline
+from models.facegen import drawn as facegen
+from models.training.cli import to_model_range
 
 MODEL = "models/weights/demo64"
 

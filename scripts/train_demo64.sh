@@ -43,27 +43,27 @@ finished() {  # finished RUN_DIR STEPS: has that autoencoder run reached STEPS?
     fi
 }
 
-$PY -m models.train autoencoder --run "$RUN/stage1" --preset demo64 --steps "$STAGE1_STEPS" \
+$PY -m models.training.cli autoencoder --run "$RUN/stage1" --preset demo64 --steps "$STAGE1_STEPS" \
     --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage1" "$STAGE1_STEPS" || exit 0
-$PY -m models.train export --run "$RUN/stage1" --out "$RUN/stage1_model"
+$PY -m models.training.cli export --run "$RUN/stage1" --out "$RUN/stage1_model"
 STAGE2=(--run "$RUN/stage2" --init "$RUN/stage1_model" --semantic-lr-mult 10 --warmup 50)
-$PY -m models.train autoencoder "${STAGE2[@]}" --steps "$STAGE2A_STEPS" --x0-weight-max 50 \
+$PY -m models.training.cli autoencoder "${STAGE2[@]}" --steps "$STAGE2A_STEPS" --x0-weight-max 50 \
     --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage2" "$STAGE2A_STEPS" || exit 0
-$PY -m models.train autoencoder "${STAGE2[@]}" --steps "$STAGE2_STEPS" --x0-weight-max 300 \
+$PY -m models.training.cli autoencoder "${STAGE2[@]}" --steps "$STAGE2_STEPS" --x0-weight-max 300 \
     --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage2" "$STAGE2_STEPS" || exit 0
-$PY -m models.train export --run "$RUN/stage2" --out "$RUN/stage2_model"
-$PY -m models.train autoencoder --run "$RUN/stage3" --init "$RUN/stage2_model" --prediction v \
+$PY -m models.training.cli export --run "$RUN/stage2" --out "$RUN/stage2_model"
+$PY -m models.training.cli autoencoder --run "$RUN/stage3" --init "$RUN/stage2_model" --prediction v \
     --semantic-lr-mult 10 --warmup 100 --steps "$STAGE3_STEPS" --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage3" "$STAGE3_STEPS" || exit 0
-$PY -m models.train export --run "$RUN/stage3" --out "$RUN/stage3_model"
-$PY -m models.train autoencoder --run "$RUN/stage4" --init "$RUN/stage3_model" \
+$PY -m models.training.cli export --run "$RUN/stage3" --out "$RUN/stage3_model"
+$PY -m models.training.cli autoencoder --run "$RUN/stage4" --init "$RUN/stage3_model" \
     --semantic-lr-mult 10 --warmup 100 --steps "$STAGE4_STEPS" --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage4" "$STAGE4_STEPS" || exit 0
-$PY -m models.train latent --run "$RUN/stage4" --num-images 20000 --steps 3000 --batch 256 --lr 1e-3
-$PY -m models.train directions --run "$RUN/stage4" --num-train 8000 --num-test 2000
+$PY -m models.training.cli latent --run "$RUN/stage4" --num-images 20000 --steps 3000 --batch 256 --lr 1e-3
+$PY -m models.training.cli directions --run "$RUN/stage4" --num-train 8000 --num-test 2000
 # encode_steps 50: the app inverts each face once with 50 steps and renders edits with 20
 # (SSIM of that round trip 0.95 against 0.87 for 20/20, models/weights/demo64/README.md).
-$PY -m models.train export --run "$RUN/stage4" --out "$OUT" --encode-steps 50
+$PY -m models.training.cli export --run "$RUN/stage4" --out "$OUT" --encode-steps 50

@@ -20,14 +20,14 @@ OUT=${OUT:-models/weights/faces64}
 PY=${PY:-.venv/bin/python}
 export PYTHONPATH=.
 
-$PY -m models.photofaces generate --n "$N"
-$PY -m models.train autoencoder --run "$RUN" --data photofaces --num-images "$N" \
+$PY -m models.facegen.photo generate --n "$N"
+$PY -m models.training.cli autoencoder --run "$RUN" --data photofaces --num-images "$N" \
     --init models/weights/demo64 --name faces64 --semantic-lr-mult 10 --warmup 100 \
     --steps "$STEPS" --minutes "$MINUTES" --bf16 --batch 32 --lr 2e-4 --ckpt-every 100 --threads 2
-$PY -m models.train latent --run "$RUN" --data photofaces --num-images "$N" --steps 3000 --batch 256 --lr 1e-3
+$PY -m models.training.cli latent --run "$RUN" --data photofaces --num-images "$N" --steps 3000 --batch 256 --lr 1e-3
 # Automatic labels on the first 5,000 faces: plenty for a linear probe of a 128-D z_sem (the paper
 # fits its classifiers on 100 faces), at ~0.1 s a face.
-$PY -m models.face_labels label --n 5000 --out runs/labels/photofaces_auto.csv
-$PY -m models.face_labels merge --auto runs/labels/photofaces_auto.csv --out runs/labels/photofaces_train.csv
-$PY -m models.train directions --run "$RUN" --data photofaces --labels runs/labels/photofaces_train.csv
-$PY -m models.train export --run "$RUN" --out "$OUT" --encode-steps 50
+$PY -m models.facegen.labels label --n 5000 --out runs/labels/photofaces_auto.csv
+$PY -m models.facegen.labels merge --auto runs/labels/photofaces_auto.csv --out runs/labels/photofaces_train.csv
+$PY -m models.training.cli directions --run "$RUN" --data photofaces --labels runs/labels/photofaces_train.csv
+$PY -m models.training.cli export --run "$RUN" --out "$OUT" --encode-steps 50

@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from models.checkpoint import load_tensors
-from models.evaluate import ssim, to_unit
-from models.face_labels import ATTRIBUTES
+from models.evaluation.evaluate import ssim, to_unit
+from models.facegen.labels import ATTRIBUTES
 from models.pipeline import DiffAEPipeline
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "weights" / "faces64"

@@ -15,7 +15,7 @@ from torch import nn
 from models.checkpoint import CheckpointError
 from models.classifier import CELEBA_ATTRIBUTES, AttributeClassifier
 from models.config import FFHQ128, FFHQ256, OFFICIAL_LATENT, AutoencoderConfig
-from models.convert_original import (
+from models.conversion.convert import (
     classifier_layout,
     classifier_tensors,
     infer_autoencoder_config,

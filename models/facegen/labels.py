@@ -1,7 +1,7 @@
 """Attribute labels with CelebA names for aligned faces, from judges that are not the DiffAE model.
 
-    python -m models.face_labels calibrate   # fit the thresholds on by-eye labels 0-149, report 150-299
-    python -m models.face_labels label --n 20000   # label the cached training faces (CSV by seed)
+    python -m models.facegen.labels calibrate   # fit the thresholds on by-eye labels 0-149, report 150-299
+    python -m models.facegen.labels label --n 20000   # label the cached training faces (CSV by seed)
 
 Sources (each measured against the by-eye labels in `models/labels/photofaces_by_eye.csv`):
 
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-LABEL_DIR = Path(__file__).parent / "labels"
+LABEL_DIR = Path(__file__).parent / "label_data"
 BY_EYE_CSV = LABEL_DIR / "photofaces_by_eye.csv"
 CALIBRATION_JSON = LABEL_DIR / "calibration.json"
 ATTRIBUTES: tuple[str, ...] = (
@@ -352,7 +352,7 @@ def accuracy_table(measures: dict[int, dict[str, float]], labels: dict[int, dict
 
 
 def _measure_cached(seeds: Sequence[int], cache_root: Path) -> dict[int, dict[str, float]]:
-    from models.photofaces import FaceCache
+    from models.facegen.photo import FaceCache
 
     cache = FaceCache(cache_root)
     got, images = cache.load("train", max(seeds) + 1, 256)
@@ -361,7 +361,7 @@ def _measure_cached(seeds: Sequence[int], cache_root: Path) -> dict[int, dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.face_labels",
+    parser = argparse.ArgumentParser(prog="python -m models.facegen.labels",
                                      description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("calibrate", help="fit thresholds on by-eye seeds 0-149, report on 150-299")
@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from tqdm import tqdm
 
-    from models.photofaces import FaceCache
+    from models.facegen.photo import FaceCache
 
     cal = Calibration.load()
     cache, measurer = FaceCache(Path(args.cache)), FaceMeasurer()

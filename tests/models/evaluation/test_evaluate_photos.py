@@ -1,4 +1,4 @@
-"""`models.evaluate_photos`: the real-photo report on a tiny random model and the astronaut, the
+"""`models.evaluation.photos`: the real-photo report on a tiny random model and the astronaut, the
 served protocol against direct computation, and the photo intake (aligned, cached, misses counted)."""
 
 from __future__ import annotations
@@ -12,8 +12,15 @@ import torch
 from PIL import Image
 
 from models.classifier import AttributeClassifier
-from models.evaluate import ssim, to_unit
-from models.evaluate_photos import JUDGED, _success, align_photos, evaluate_photos, render_markdown, to_model
+from models.evaluation.evaluate import ssim, to_unit
+from models.evaluation.photos import (
+    JUDGED,
+    _success,
+    align_photos,
+    evaluate_photos,
+    render_markdown,
+    to_model,
+)
 from models.pipeline import DiffAEPipeline
 from models.unet import DiffAEUNet
 from tests.models.nets import TINY_CONFIG, TINY_Z, perturbed

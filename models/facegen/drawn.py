@@ -2,7 +2,7 @@
 
 No face dataset can be downloaded here, so the demo model is trained on faces drawn from a
 seed. Every face is a `FaceParams` (all latent factors: 13 labelled attributes plus nuisance
-such as skin tone, pose, lighting and background); `render` (in `models.facegen_draw`,
+such as skin tone, pose, lighting and background); `render` (in `models.facegen.render`,
 re-exported here) draws it with Pillow at `size * supersample` pixels and box-downsamples,
 which anti-aliases every shape.
 
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from models.facegen_draw import HAIR_COLOURS, RGB, FaceParams, landmarks, render
+from models.facegen.render import HAIR_COLOURS, RGB, FaceParams, landmarks, render
 
 ATTRIBUTES: tuple[str, ...] = (
     "Young", "Male", "Smiling", "Wavy_Hair", "Straight_Hair", "Blond_Hair", "Black_Hair",

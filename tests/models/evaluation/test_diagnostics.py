@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from models.ddim import make_betas
-from models.diagnostics import semantic_reliance
+from models.evaluation.diagnostics import semantic_reliance
 from models.pipeline import DiffAEPipeline
 from models.unet import DiffAEUNet
 from tests.models.nets import TINY_CONFIG, TINY_SIZE, TINY_Z, perturbed

@@ -1,4 +1,4 @@
-"""`models.convert_original` on tiny fake official checkpoints (Lightning layout, real prefixes).
+"""`models.conversion.convert` on tiny fake official checkpoints (Lightning layout, real prefixes).
 
 The fake files carry what makes the real ones awkward: `callbacks` keyed by a class from a
 module that no longer exists when they are read, a Lightning-style `AttributeDict`, and a
@@ -24,18 +24,18 @@ import torch
 from models.checkpoint import canonical_state
 from models.classifier import CELEBA_ATTRIBUTES
 from models.config import AutoencoderConfig, LatentNetConfig, ModelConfig
-from models.convert_original import (
+from models.conversion.convert import (
     infer_autoencoder_config,
     load_checkpoint,
     main,
     preset_name,
 )
+from models.conversion.safe_pickle import Placeholder
 from models.latent_net import LatentMLP
 from models.pipeline import DiffAEPipeline
-from models.safe_pickle import Placeholder
 from models.unet import DiffAEUNet
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SMALL = AutoencoderConfig(
     image_size=32, model_channels=32, channel_mult=(1, 2), attention_resolutions=(16,),
     embed_channels=64, enc_out_channels=64, enc_channel_mult=(1, 2, 2), enc_num_res_blocks=1,
@@ -415,7 +415,7 @@ def test_command_line_entry_point_reports_without_traceback(fake: Fake, tmp_path
     state = {k: v for k, v in fake.autoenc_state.items() if k != KEY}
     path = fake.write("cli-missing.ckpt", state)
     proc = subprocess.run(
-        [sys.executable, "-m", "models.convert_original", "--autoenc", str(path),
+        [sys.executable, "-m", "models.conversion.convert", "--autoenc", str(path),
          "--out", str(tmp_path / "o")],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )

@@ -21,13 +21,13 @@ import torch
 
 import models.unet
 from models.config import AutoencoderConfig, LatentNetConfig
+from models.conversion.parity import Row, run_parity
 from models.ddim import EpsFn, Schedule, StepCallback, ddim_invert, ddim_sample, make_betas
 from models.latent_net import LatentMLP
 from models.layers import timestep_embedding
-from models.parity import Row, run_parity
 from models.unet import DiffAEUNet
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -87,7 +87,7 @@ def test_golden_small_fails_when_sin_and_cos_are_swapped(
 
 def _cli(path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "models.parity", str(path)], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "models.conversion.parity", str(path)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

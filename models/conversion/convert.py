@@ -1,6 +1,6 @@
 """Convert the official DiffAE checkpoints into a `DiffAEPipeline.from_pretrained` directory.
 
-    python -m models.convert_original --autoenc ffhq256_autoenc/last.ckpt \
+    python -m models.conversion.convert --autoenc ffhq256_autoenc/last.ckpt \
         [--latent ffhq256_autoenc_latent/last.ckpt] [--classifier ffhq256_autoenc_cls/last.ckpt] \
         --out DIR [--preset-name NAME]
 
@@ -20,7 +20,7 @@ The configuration is inferred from tensor shapes, never from a name (`infer_auto
 error naming the keys. Not visible in shapes, and so kept at the official values: attention heads
 (1), dropout (0.1, inactive at inference), the latent MLP's condition bias (1) and dropout (0).
 
-Reading the files safely: `load_checkpoint` unpickles with `models.safe_pickle.SafePickle`,
+Reading the files safely: `load_checkpoint` unpickles with `models.conversion.safe_pickle.SafePickle`,
 whose only way to reach code is an allow-list of tensor-rebuilding globals (see that module).
 """
 
@@ -39,10 +39,10 @@ from torch import nn
 from models.checkpoint import CheckpointError, canonical_state, check_layout, load_strict
 from models.classifier import CELEBA_ATTRIBUTES, AttributeClassifier
 from models.config import PRESETS, AutoencoderConfig, LatentNetConfig, ModelConfig
+from models.conversion.safe_pickle import SafePickle
 from models.encoder import SemanticEncoder
 from models.latent_net import LatentMLP
 from models.pipeline import DiffAEPipeline
-from models.safe_pickle import SafePickle
 from models.unet import DiffAEUNet
 
 Shapes = Mapping[str, tuple[int, ...]]
@@ -518,7 +518,7 @@ def summary(pipe: DiffAEPipeline, out: Path) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m models.convert_original",
+        prog="python -m models.conversion.convert",
         description="Convert official DiffAE checkpoints (PyTorch-Lightning last.ckpt) into a "
                     "DiffAEPipeline.from_pretrained directory.",
     )

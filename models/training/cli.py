@@ -1,10 +1,10 @@
 """Training: the autoencoder (UNet decoder + semantic encoder, jointly), the latent DPM, and the
 attribute directions; then export to a `from_pretrained` directory.
 
-    python -m models.train autoencoder --run runs/demo64 --preset demo64 --minutes 90 --bf16
-    python -m models.train latent      --run runs/demo64 --steps 6000
-    python -m models.train directions  --run runs/demo64
-    python -m models.train export      --run runs/demo64 --out models/weights/demo64
+    python -m models.training.cli autoencoder --run runs/demo64 --preset demo64 --minutes 90 --bf16
+    python -m models.training.cli latent      --run runs/demo64 --steps 6000
+    python -m models.training.cli directions  --run runs/demo64
+    python -m models.training.cli export      --run runs/demo64 --out models/weights/demo64
 
 Data: `--data facegen` (our procedural faces, see models/facegen.py) or `--data DIR` (a folder of
 aligned face images, resized and centre-cropped like the official ImageDataset). Training state
@@ -43,7 +43,8 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
 # ---------------------------------------------------------------------------------- data
 def facegen_digest() -> str:
     """Hash of the generator's source (sampling and drawing): a changed generator regenerates."""
-    from models import facegen, facegen_draw
+    from models.facegen import drawn as facegen
+    from models.facegen import render as facegen_draw
 
     h = hashlib.sha256()
     for module in (facegen, facegen_draw):
@@ -55,7 +56,7 @@ def facegen_images(n: int, size: int, *, test: bool = False, cache: Path | None 
                    workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """(N, H, W, 3) uint8 faces and (N, K) attribute values from the generator's train or test
     seed range; cached on disk keyed by the generator's source, so a changed generator regenerates."""
-    from models import facegen
+    from models.facegen import drawn as facegen
 
     seeds = (facegen.TEST_SEEDS if test else facegen.TRAIN_SEEDS)[:n]
     digest = facegen_digest()
@@ -98,8 +99,8 @@ def to_model_range(images: np.ndarray) -> torch.Tensor:
 
 def photoface_images(n: int, size: int, cache: Path) -> tuple[np.ndarray, np.ndarray]:
     """(seeds (N,), (N, H, W, 3) uint8) of the first n cached photoreal training faces
-    (models/photofaces.py; render them first with `python -m models.photofaces generate`)."""
-    from models.photofaces import FaceCache
+    (models/photofaces.py; render them first with `python -m models.facegen.photo generate`)."""
+    from models.facegen.photo import FaceCache
 
     return FaceCache(cache).load("train", n, size)
 
@@ -332,7 +333,7 @@ def fit_directions_cmd(args: argparse.Namespace) -> Path:
     """Encode labelled faces and fit one logistic regression per attribute: generated cartoon
     faces with their drawn attributes (`--data facegen`), or cached photoreal faces with a label
     CSV by seed (`--data photofaces --labels CSV`, blank cells = not labelled)."""
-    from models.directions import fit_directions, fit_directions_partial
+    from models.training.directions import fit_directions, fit_directions_partial
 
     run = Path(args.run)
     ae = torch.load(run / "autoencoder.pt", weights_only=False)
@@ -343,7 +344,7 @@ def fit_directions_cmd(args: argparse.Namespace) -> Path:
     encoder = unet.encoder.eval()
     if args.data == "photofaces":
         if not args.labels:
-            raise SystemExit("--data photofaces needs --labels CSV (models.face_labels merge)")
+            raise SystemExit("--data photofaces needs --labels CSV (models.facegen.labels merge)")
         names, table = read_label_table(Path(args.labels))
         seeds = np.array(sorted(table))
         _, images = photoface_images(int(seeds.max()) + 1, size, cache)
@@ -352,7 +353,7 @@ def fit_directions_cmd(args: argparse.Namespace) -> Path:
         held_out = (seeds * 2654435761 % 2**32) % 5 == 0
         result = fit_directions_partial(encode_images(encoder, images[seeds]), y, names, held_out, C=args.C)
     else:
-        from models import facegen
+        from models.facegen import drawn as facegen
 
         x_train, y_train = facegen_images(args.num_train, size, cache=cache)
         x_test, y_test = facegen_images(args.num_test, size, test=True, cache=cache)
@@ -429,9 +430,9 @@ def export(args: argparse.Namespace) -> Path:
 
 # ---------------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
-    from models.directions import DEFAULT_C
+    from models.training.directions import DEFAULT_C
 
-    parser = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m models.training.cli", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""`models.face_labels`: each label function on inputs built for it, the shipped calibration and
+"""`models.facegen.labels`: each label function on inputs built for it, the shipped calibration and
 by-eye labels, and the merge rule."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from models import face_labels as fl
-from models.face_labels import (
+from models.facegen import labels as fl
+from models.facegen.labels import (
     ATTRIBUTES,
     HAIR_COLOURS,
     Calibration,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.facegen import (
+from models.facegen.drawn import (
     ATTRIBUTES,
     TEST_SEEDS,
     TRAIN_SEEDS,

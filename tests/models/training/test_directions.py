@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from models.classifier import AttributeClassifier
-from models.directions import fit_directions
+from models.training.directions import fit_directions
 
 D, K = 16, 3
 NAMES = ("Smiling", "Young", "Male")
@@ -113,7 +113,7 @@ def test_stronger_regularisation_turns_the_direction_towards_the_class_means() -
 
 
 def test_partial_labels_fit_each_attribute_on_its_own_faces() -> None:
-    from models.directions import fit_directions_partial
+    from models.training.directions import fit_directions_partial
 
     g = torch.Generator().manual_seed(0)
     z = torch.randn(400, 8, generator=g)

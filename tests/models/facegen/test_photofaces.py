@@ -1,4 +1,4 @@
-"""`models.photofaces`: the photoreal training faces are the generator's, deterministic by seed,
+"""`models.facegen.photo`: the photoreal training faces are the generator's, deterministic by seed,
 and their shards round-trip. Needs the training extra (random-face's IR files and openvino)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from models import photofaces
-from models.photofaces import FaceCache, PhotoFaceGenerator, decode_image, encode_image, latents
+from models.facegen import photo as photofaces
+from models.facegen.photo import FaceCache, PhotoFaceGenerator, decode_image, encode_image, latents
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("random_face") is None or importlib.util.find_spec("openvino") is None,

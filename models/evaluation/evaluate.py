@@ -1,7 +1,7 @@
 """Evaluate a DiffAE model on held-out generated faces: the paper's reconstruction table, attribute
 classifier AUROC, edit success and leakage, and figures.
 
-    python -m models.evaluate --model models/weights/demo64 [--out docs/evaluation] [--n 64]
+    python -m models.evaluation.evaluate --model models/weights/demo64 [--out docs/evaluation] [--n 64]
         [--steps 10,20,50,100] [--amount 0.3] [--edit-steps 20] [--seed 0]
 
 Faces are `facegen` TEST_SEEDS (never seen in training) at the model's image size. Writes
@@ -37,8 +37,8 @@ from PIL import Image, ImageDraw
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from models import facegen
-from models.diagnostics import PROBE_TIMESTEPS, semantic_reliance
+from models.evaluation.diagnostics import PROBE_TIMESTEPS, semantic_reliance
+from models.facegen import drawn as facegen
 from models.layers import AttentionBlock
 from models.pipeline import DiffAEPipeline, default_device, fast_dtype
 
@@ -227,7 +227,7 @@ class Evaluation:
 def held_out_faces(n: int, size: int, workers: int = 1) -> tuple[torch.Tensor, np.ndarray]:
     """The first n facegen TEST_SEEDS faces: (N, 3, size, size) in [-1, 1] and (N, K) labels in
     [0, 1] in `facegen.ATTRIBUTES` order."""
-    from models.train import facegen_images, to_model_range
+    from models.training.cli import facegen_images, to_model_range
 
     images, labels = facegen_images(n, size, test=True, workers=workers)
     return to_model_range(images), labels
@@ -478,7 +478,7 @@ def render_markdown(metrics: dict[str, Any], figures: Sequence[str]) -> str:
         f"{metrics['data']['seeds'][0]}…{metrics['data']['seeds'][1] - 1}) at {m['image_size']} px; "
         f"{m['dtype']} on {m['device']}; {cost['unet_evaluations']['total']} UNet evaluations "
         f"({cost['unet_gflop']:.2f} GFLOP each) in {cost['seconds']:.0f} s. "
-        "Written by `python -m models.evaluate`; numbers in `metrics.json`.",
+        "Written by `python -m models.evaluation.evaluate`; numbers in `metrics.json`.",
         "",
         "## Reconstruction",
         "",
@@ -586,7 +586,7 @@ def _ints(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m models.evaluation.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="a from_pretrained model directory")
     p.add_argument("--out", default="docs/evaluation", help="where metrics.json, README.md, PNGs go")
     p.add_argument("--n", type=int, default=64, help="held-out faces")

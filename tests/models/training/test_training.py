@@ -1,4 +1,4 @@
-"""`models.train` smoke runs on a tiny preset: the autoencoder learns, resumes bit-exactly, and the
+"""`models.training.cli` smoke runs on a tiny preset: the autoencoder learns, resumes bit-exactly, and the
 latent DPM, directions and export produce a directory that `from_pretrained` serves."""
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models import config, facegen, train
+from models import config
 from models.ddim import make_betas
+from models.facegen import drawn as facegen
 from models.pipeline import DiffAEPipeline
+from models.training import cli as train
 from models.unet import DiffAEUNet
 from tests.models.nets import TINY_CONFIG, TINY_SIZE, TINY_Z
 
@@ -212,7 +214,7 @@ def test_semantic_path_gets_its_own_learning_rate(trained: Path, cache: Path, tm
 
 
 def test_the_face_cache_key_covers_the_drawing_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from models import facegen_draw
+    from models.facegen import render as facegen_draw
 
     before = train.facegen_digest()
     edited = tmp_path / "facegen_draw.py"

@@ -1,6 +1,6 @@
 """Golden-vector parity against the official implementation.
 
-    python -m models.parity GOLDEN.pt
+    python -m models.conversion.parity GOLDEN.pt
 
 Rebuilds the networks from the file's `config`, loads its state dicts strictly, recomputes
 every stored output from the stored inputs and prints max-abs / mean-abs errors against the

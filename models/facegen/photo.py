@@ -1,8 +1,8 @@
 """Photorealistic training faces: MobileStyleGAN (distilled from StyleGAN2-FFHQ) from the `random-face`
 package, run with today's OpenVINO, rendered deterministically from seeds and cached as image shards.
 
-    python -m models.photofaces generate --n 20000            # runs/cache/photofaces_.../train_*.npz
-    python -m models.photofaces sheet --n 64 --out sheet.jpg  # a contact sheet of the first faces
+    python -m models.facegen.photo generate --n 20000            # runs/cache/photofaces_.../train_*.npz
+    python -m models.facegen.photo sheet --n 64 --out sheet.jpg  # a contact sheet of the first faces
 
 Only the package's data files are used (its own loader needs an OpenVINO API that no longer
 exists): `random_face/data/MappingNetwork.{xml,bin}` (z (B, 512) → w (B, 512)) and
@@ -298,7 +298,7 @@ class FaceCache:
         path = self.shard_path(split, k)
         if not path.is_file():
             raise FileNotFoundError(f"{path} is not rendered; render it: "
-                                    f"python -m models.photofaces generate --split {split} "
+                                    f"python -m models.facegen.photo generate --split {split} "
                                     f"--n {(k + 1) * self.shard_size}")
         larger = [s for s in self.sizes if s >= size]
         if not larger:
@@ -316,7 +316,7 @@ class FaceCache:
         if missing:
             raise FileNotFoundError(
                 f"{len(missing)} of {len(self.shards(n))} shards of {split} are not in {self.folder}; "
-                f"render them: python -m models.photofaces generate --split {split} --n {n}")
+                f"render them: python -m models.facegen.photo generate --split {split} --n {n}")
         parts = [self.load_shard(split, k, size) for k in self.shards(n)]
         return np.concatenate([p[0] for p in parts])[:n], np.concatenate([p[1] for p in parts])[:n]
 
@@ -339,7 +339,7 @@ def contact_sheet(images: np.ndarray, cols: int = 8, labels: Sequence[str] | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.photofaces", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m models.facegen.photo", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("generate", "sheet"):
         p = sub.add_parser(name)

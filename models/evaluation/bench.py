@@ -1,6 +1,6 @@
 """Speed of the DiffAE networks: seconds per UNet step and per edit, three ways.
 
-    python -m models.bench [--sizes 64,128,256] [--steps 20] [--repeats N] [--threads N] [--json PATH]
+    python -m models.evaluation.bench [--sizes 64,128,256] [--steps 20] [--repeats N] [--threads N] [--json PATH]
 
 For each size the matching preset (demo64, ffhq128, ffhq256: official-size networks) is built
 with random weights — the zero-initialised layers re-initialised so that outputs are

@@ -1,4 +1,4 @@
-"""`models.evaluate`: the official SSIM against scikit-image, the report on a tiny random model, and
+"""`models.evaluation.evaluate`: the official SSIM against scikit-image, the report on a tiny random model, and
 the shipped demo64 model loading and decoding."""
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ import torch.nn.functional as F
 from PIL import Image
 from skimage.metrics import structural_similarity
 
-from models import facegen
 from models.classifier import AttributeClassifier
-from models.diagnostics import semantic_reliance
-from models.evaluate import (
+from models.evaluation.diagnostics import semantic_reliance
+from models.evaluation.evaluate import (
     evaluate,
     gaussian_window,
     held_out_faces,
@@ -30,12 +29,13 @@ from models.evaluate import (
     unet_evaluations,
     write_report,
 )
+from models.facegen import drawn as facegen
 from models.latent_net import LatentMLP
 from models.pipeline import DiffAEPipeline
 from models.unet import DiffAEUNet
 from tests.models.nets import TINY_CONFIG, TINY_SIZE, TINY_Z, perturbed
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SHIPPED = REPO / "models" / "weights" / "demo64"
 SIZE, Z, CONFIG = TINY_SIZE, TINY_Z, TINY_CONFIG
 N, EDIT_N, STEPS, EDIT_STEPS = 6, 4, (2, 5), 2
@@ -267,7 +267,7 @@ def test_cli_on_saved_model(tiny_pipe: DiffAEPipeline, tmp_path: Path) -> None:
 def shipped() -> DiffAEPipeline:
     if not (SHIPPED / "config.json").is_file():
         pytest.skip(f"{SHIPPED.relative_to(REPO)}/config.json not exported yet "
-                    "(python -m models.train export --run runs/demo64 --out models/weights/demo64)")
+                    "(python -m models.training.cli export --run runs/demo64 --out models/weights/demo64)")
     return DiffAEPipeline.from_pretrained(SHIPPED, device="cpu", dtype=torch.float32)
 
 
