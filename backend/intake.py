@@ -11,7 +11,7 @@ import io
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
 
-from backend.errors import TooLargeError, UnsupportedImageError
+from models.errors import TooLargeError, UnsupportedImageError
 
 #: Pillow format names accepted (MPO, the multi-picture JPEG of phone cameras, opens as JPEG).
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")

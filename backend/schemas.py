@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (DESIGN §2.4); they make the OpenAPI at /docs."""
+"""Request and response bodies of the HTTP API (docs/service.md); they make the OpenAPI at /docs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
-from worker.contracts import EncodeResult, InterpolateResult, JobError, ManipulateResult, SampleResult
+from worker.contracts import FaceBox, JobError
 
 LatentId = Annotated[str, Field(min_length=1, max_length=64, examples=["3f2b9c0e5d7a4e1f9b8c6d5e4f3a2b1c"])]
 
@@ -62,6 +62,51 @@ class EncodeAccepted(JobAccepted):
     )
 
 
+# Job results as the API shows them: every stored image as the URL it is served at
+# (`GET /images/{id}`); the worker's results name the same images by id (`worker.contracts`).
+
+
+class EncodeOut(BaseModel):
+    latent_id: str
+    aligned_url: str
+    reconstruction_url: str
+    photo_url: str = Field(description="the reconstruction pasted back into the original photo")
+    faces: list[FaceBox]
+    face: int = Field(description="index of the encoded face in `faces` (0 = largest)")
+    preset: str
+    image_size: int
+    steps: int = Field(description="DDIM steps of the inversion that made x_T")
+    render_steps: int = Field(description="DDIM steps of the reconstruction")
+
+
+class ManipulateOut(BaseModel):
+    latent_id: str
+    edits: dict[str, float]
+    steps: int
+    image_url: str = Field(description="the edited aligned crop")
+    photo_url: str = Field(
+        description="the original photo plus what the edit changed (its difference from the unedited "
+        "render), so the photo keeps its own detail wherever the edit changed nothing"
+    )
+    photo_replaced_url: str | None = Field(
+        default=None, description="the original photo with its face replaced by the edited crop"
+    )
+
+
+class InterpolateOut(BaseModel):
+    latent_ids: tuple[str, str]
+    alphas: list[float]
+    steps: int
+    image_urls: list[str]
+    gif_url: str
+
+
+class SampleOut(BaseModel):
+    seed: int
+    steps: int
+    image_urls: list[str]
+
+
 class JobOut(BaseModel):
     """A job; `result` is filled once `status` is "succeeded", `error` once it is "failed"."""
 
@@ -69,7 +114,7 @@ class JobOut(BaseModel):
     kind: Literal["encode", "manipulate", "interpolate", "sample"]
     status: Literal["queued", "running", "succeeded", "failed"]
     progress: float = Field(ge=0.0, le=1.0)
-    result: EncodeResult | ManipulateResult | InterpolateResult | SampleResult | None = None
+    result: EncodeOut | ManipulateOut | InterpolateOut | SampleOut | None = None
     error: JobError | None = None
 
 

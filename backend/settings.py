@@ -6,19 +6,14 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO = Path(__file__).resolve().parents[1]
+from worker.settings import REPO, SharedSettings
 
 
-class Settings(BaseSettings):
-    """Environment variables (upper-case field names), e.g. ``REDIS_URL``, ``PORT``."""
+class Settings(SharedSettings):
+    """Environment variables (upper-case field names), e.g. ``REDIS_URL``, ``PORT``; the shared
+    ones (``REDIS_URL``, ``MODEL_DIR``, ``TTL_SECONDS``) are documented in `SharedSettings`."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
-
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    #: For reporting and `/attributes` before a worker has published its model (never loaded here).
-    model_dir: Path = REPO / "models" / "weights" / "faces64"
     align_backend: Literal["dlib", "face_alignment"] = "dlib"
     #: False: warp at 4 × the model's size (≤ 2/255 from the official 4096 warp, ~16× faster).
     align_faithful: bool = False
@@ -29,8 +24,6 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=50_000_000, ge=1)
     #: Composed whole photos kept in the API process for repeated fetches (0: none).
     composed_cache_bytes: int = Field(default=128 * 2**20, ge=0)
-    #: Lifetime of an upload and everything made from it; pushed back whenever it is used.
-    ttl_seconds: int = Field(default=3600, ge=1)
     #: DDIM steps when a request names none (legal: 2-36, 38, 39, 40, 42, ...); None: the model's.
     default_steps: int | None = None
     #: DDIM inversion steps of an encode that names none; None: the model's `encode_steps`, else
@@ -47,6 +40,9 @@ class Settings(BaseSettings):
     #: Accept jobs only while a worker heartbeat is alive (else 503 queue_unavailable).
     require_worker: bool = True
     retry_after_seconds: int = Field(default=5, ge=1)
+    #: How long the API keeps the model facts (the worker's published `ModelInfo`, else
+    #: MODEL_DIR's) before reading them again; 0: every request reads them.
+    model_facts_seconds: float = Field(default=5.0, ge=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     frontend_dir: Path = REPO / "frontend"

@@ -1,1 +1,1 @@
-"""The Celery worker: tasks over the DiffAE pipeline, with Redis storage (DESIGN §1, §3)."""
+"""The Celery worker: tasks over the DiffAE pipeline, with Redis storage (docs/service.md)."""

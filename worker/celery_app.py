@@ -1,9 +1,13 @@
-"""The Celery application: Redis as broker and result backend, settings for long jobs.
+"""The Celery application: Redis as broker (no result backend), settings for long jobs.
 
 ``celery -A worker.celery_app worker --pool=solo`` runs a worker (one per GPU: CUDA does not
 survive a fork). Configuration is a promise evaluated when Celery first reads it, so importing
 this module reads no environment and touches no model. The backend builds its own producer
 with `make_producer` and sends tasks by name.
+
+Results are not Celery's business: a task's outcome is its job hash (`worker.storage`), which
+the web tier reads, so tasks ignore their return value and no result backend is configured
+(nothing is written twice, and sending a task subscribes to no result channel).
 """
 
 from __future__ import annotations
@@ -19,9 +23,8 @@ from worker.settings import WorkerSettings, get_settings
 def _common(redis_url: str) -> dict[str, Any]:
     return {
         "broker_url": redis_url,
-        "result_backend": redis_url,
+        "task_ignore_result": True,
         "task_serializer": "json",
-        "result_serializer": "json",
         "accept_content": ["json"],
         "task_default_queue": QUEUE,
         "broker_connection_retry_on_startup": True,
@@ -47,8 +50,6 @@ def celery_config(settings: WorkerSettings) -> dict[str, Any]:
         "task_soft_time_limit": settings.soft_time_limit_seconds,
         "task_time_limit": settings.time_limit_seconds,
         "broker_transport_options": transport,
-        "result_backend_transport_options": {"visibility_timeout": visibility},
-        "result_expires": settings.ttl_seconds,
         "worker_hijack_root_logger": False,
         "worker_cancel_long_running_tasks_on_connection_loss": False,
     }

@@ -1,8 +1,9 @@
 """What the backend and the worker agree on: task names, payloads, results, job states.
 
-Torch-free on purpose: the backend imports this module to validate requests and to send tasks
-*by name*; the worker imports it to parse what it receives. Tasks carry ids and small
-parameters only — images and latents travel through `worker.storage`.
+Torch-free on purpose: the backend imports this module to send tasks *by name* and to read job
+states; the worker imports it to parse what it receives. Tasks carry ids and small parameters
+only — images and latents travel through `worker.storage`. (The DDIM step rule both sides obey
+is `models.schedule`, torch-free too.)
 """
 
 from __future__ import annotations
@@ -27,37 +28,6 @@ QUEUE = "diffae"
 JobKind = Literal["encode", "manipulate", "interpolate", "sample"]
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
-
-
-# --------------------------------------------------------------------------- DDIM step rule
-def legal_step_counts(num_timesteps: int = 1000) -> tuple[int, ...]:
-    """Step counts T for which some stride i gives ``len(range(0, num_timesteps, i)) == T``.
-
-    The official "ddim{T}" respacing rule, kept here without torch so that the backend can
-    validate `steps` before queueing; a test holds it equal to `models.ddim.legal_step_counts`.
-    """
-    return tuple(sorted({len(range(0, num_timesteps, i)) for i in range(1, num_timesteps)}))
-
-
-def check_steps(steps: int, num_timesteps: int = 1000, max_steps: int | None = None) -> int:
-    """Return `steps` if it is a legal DDIM step count (≤ `max_steps`), else raise ValueError.
-
-    The message names the value and the nearest legal counts, e.g. 37 → "36 or 38".
-    """
-    legal = [n for n in legal_step_counts(num_timesteps) if max_steps is None or n <= max_steps]
-    if steps in legal:
-        return steps
-    if max_steps is not None and steps > max_steps:
-        raise ValueError(
-            f"steps={steps} is above this server's limit of {max_steps}; largest legal: {legal[-1]}"
-        )
-    below = [n for n in legal if n < steps]
-    above = [n for n in legal if n > steps]
-    nearest = " or ".join(str(n) for n in ([below[-1]] if below else []) + ([above[0]] if above else []))
-    raise ValueError(
-        f"steps={steps} is not a legal DDIM step count for {num_timesteps} timesteps "
-        f"(it must equal len(range(0, {num_timesteps}, stride)) for some stride); nearest: {nearest}"
-    )
 
 
 # --------------------------------------------------------------------------- payloads
@@ -102,9 +72,8 @@ class SampleJob(_Payload):
 
 
 # --------------------------------------------------------------------------- results
-def image_url(image_id: str) -> str:
-    """The API path of a stored image (`GET /images/{id}`)."""
-    return f"/images/{image_id}"
+# Results name stored images by id (`worker.storage`); the web tier turns each id into the URL
+# it serves the image at (`backend.results`), so nothing here knows the API's paths.
 
 
 class FaceBox(BaseModel):
@@ -115,9 +84,10 @@ class FaceBox(BaseModel):
 
 class EncodeResult(BaseModel):
     latent_id: str
-    aligned_url: str
-    reconstruction_url: str
-    photo_url: str = Field(description="the reconstruction pasted back into the original photo")
+    aligned_id: str
+    reconstruction_id: str = Field(description="the unedited render at `render_steps`, also the base "
+                                   "later edits at these steps are measured from")
+    photo_id: str = Field(description="the reconstruction pasted back into the original photo")
     faces: list[FaceBox]
     face: int = Field(description="index of the encoded face in `faces` (0 = largest)")
     preset: str
@@ -130,28 +100,32 @@ class ManipulateResult(BaseModel):
     latent_id: str
     edits: dict[str, float]
     steps: int
-    image_url: str = Field(description="the edited aligned crop")
-    photo_url: str = Field(
-        description="the original photo plus what the edit changed (its difference from the unedited "
-        "render), so the photo keeps its own detail wherever the edit changed nothing"
-    )
-    photo_replaced_url: str | None = Field(
-        default=None, description="the original photo with its face replaced by the edited crop"
-    )
+    image_id: str = Field(description="the edited aligned crop")
+    photo_id: str = Field(description="the photo plus what the edit changed")
+    photo_replaced_id: str = Field(description="the photo with its face replaced by the edited crop")
 
 
 class InterpolateResult(BaseModel):
     latent_ids: tuple[str, str]
     alphas: list[float]
     steps: int
-    image_urls: list[str]
-    gif_url: str
+    image_ids: list[str]
+    gif_id: str
 
 
 class SampleResult(BaseModel):
     seed: int
     steps: int
-    image_urls: list[str]
+    image_ids: list[str]
+
+
+#: The result type of each job kind.
+RESULTS: dict[str, type[BaseModel]] = {
+    "encode": EncodeResult,
+    "manipulate": ManipulateResult,
+    "interpolate": InterpolateResult,
+    "sample": SampleResult,
+}
 
 
 class JobError(BaseModel):

@@ -1,16 +1,15 @@
-"""The worker's heartbeat: a short-lived Redis key per worker, and the model facts it serves.
+"""The worker's heartbeat: its member of the live-worker set, and the model facts it serves.
 
-`/healthz` counts live heartbeat keys; `/attributes` reads the published `ModelInfo`. A
-thread refreshes both, since a solo worker's main thread is busy for the whole of a job.
+`/healthz` and job submission count the live members of one sorted set (hostname → expiry);
+`/attributes` reads the published `ModelInfo`. A thread refreshes both, since a solo worker's
+main thread is busy for the whole of a job.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
-import time
 
 import redis
 
@@ -22,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """Refresh ``diffae:worker:{hostname}`` every `heartbeat_seconds` (TTL: 3 periods)."""
+    """Refresh this worker's heartbeat every `heartbeat_seconds` (it expires after 3 periods)."""
 
     def __init__(self, settings: WorkerSettings, hostname: str) -> None:
         self.settings = settings
@@ -33,9 +32,8 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, name="diffae-heartbeat", daemon=True)
         try:
             self.model: ModelInfo | None = ModelInfo.from_dir(settings.model_dir)
-            self.error = ""
         except (OSError, ValueError) as exc:
-            self.model, self.error = None, str(exc)
+            self.model = None
             log.error("MODEL_DIR is not usable: %s", exc)
 
     def start(self) -> None:
@@ -49,14 +47,7 @@ class Heartbeat:
 
     def beat(self) -> None:
         ttl = max(int(3 * self.settings.heartbeat_seconds), 2)
-        info = {
-            "hostname": self.hostname,
-            "pid": os.getpid(),
-            "time": time.time(),
-            "preset": self.model.preset if self.model else None,
-            "error": self.error,
-        }
-        self.storage.heartbeat(self.hostname, info, ttl)
+        self.storage.heartbeat(self.hostname, ttl)
         if self.model is not None:
             self.storage.publish_model(self.model, ttl)
 

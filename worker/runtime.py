@@ -33,7 +33,7 @@ class Runtime:
         self.pid = os.getpid()
         client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=30)
         self.storage = Storage(client, settings.ttl_seconds)
-        self.jobs = JobStore(client, settings.ttl_seconds)
+        self.jobs = JobStore(client)
         self._pipeline: DiffAEPipeline | None = None
         self._lock = threading.Lock()
 

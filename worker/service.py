@@ -21,7 +21,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from PIL import Image
 from pydantic import BaseModel
 
-from backend.errors import StudioError, UnknownAttributeError, UnknownLatentError
+from models.errors import StudioError, UnknownLatentError
 from worker.contracts import (
     EncodeJob,
     EncodeResult,
@@ -34,10 +34,9 @@ from worker.contracts import (
     ManipulateResult,
     SampleJob,
     SampleResult,
-    image_url,
 )
 from worker.runtime import Runtime
-from worker.storage import Keys, Latent, UnknownImageError
+from worker.storage import Keys, Latent, aligned_id, base_id
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +148,16 @@ def _hard_timeout(rt: Runtime, state: JobState) -> None:
 
 
 # ----------------------------------------------------------------------------- verbs
+# What the web tier checked before queueing (attribute names, amounts, step counts, whether the
+# model can sample) is not checked again here; the model refuses what it cannot do by itself.
+
+
 def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
     """Invert the stored aligned face into (z_sem, x_T) and render its reconstruction.
 
     Progress runs over steps + render_steps network evaluations: inversion, then reconstruction.
+    The reconstruction is stored once, as the upload's unedited render at `render_steps`: the
+    base that edits at those steps are measured from.
     """
     pipe = rt.pipeline()
     lid = job.latent_id
@@ -168,18 +173,13 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
         lid,
         Latent(z_sem=z_sem[0].cpu().numpy(), x_T=x_T[0].cpu().numpy(), preset=meta.preset, steps=job.steps),
     )
-    reconstruction = _png(_to_image(x_rec[0]))
-    rec = rt.storage.put_image(f"{job.job_id}-reconstruction", reconstruction, "image/png",
-                               owner_key=Keys.job(job.job_id), lids=[lid])
-    # the base of later edits at these steps (see `manipulate`), as long as the upload lives
-    rt.storage.put_image(f"{lid}-base{render_steps}", reconstruction, "image/png", owner_key=Keys.meta(lid),
-                         lids=[lid])
-    photo = _put_photo(rt, job.job_id, lid, rec)
+    reconstruction = rt.storage.put_base(lid, render_steps, _png(_to_image(x_rec[0])))
+    photo = _put_photo(rt, job.job_id, lid, reconstruction)
     return EncodeResult(
         latent_id=lid,
-        aligned_url=image_url(f"{lid}-aligned"),
-        reconstruction_url=image_url(rec),
-        photo_url=image_url(photo),
+        aligned_id=aligned_id(lid),
+        reconstruction_id=reconstruction,
+        photo_id=photo,
         faces=[FaceBox(box=b) for b in meta.faces],
         face=meta.face,
         preset=meta.preset,
@@ -193,10 +193,6 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     """Edit z_sem along attribute directions, decode with the original x_T, paste back."""
     pipe = rt.pipeline()
     lid = job.latent_id
-    unknown = sorted(set(job.edits) - set(pipe.attributes))
-    if unknown:
-        known = ", ".join(pipe.attributes)
-        raise UnknownAttributeError(f"unknown attribute(s) {unknown}; this model has: {known}")
     meta, latent = rt.storage.meta(lid), rt.storage.latent(lid)
     _check_model(rt, latent.preset, meta.image_size)
     z_0 = torch.from_numpy(latent.z_sem.copy())[None]
@@ -204,28 +200,23 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     z_sem = pipe.manipulate(z_0, job.edits)
     # The unedited render at these steps ("base") is what the edit changed; paste-back adds only
     # that change to the photo. The encode left one at its render steps; other steps decode it
-    # here, in the same batch as the edit.
-    base_key = f"{lid}-base{job.steps}"
-    try:
-        base_png = rt.storage.stored_bytes(base_key)
+    # here, in the same batch as the edit, and keep it for the upload's next edits.
+    base = base_id(lid, job.steps)
+    if rt.storage.has_image(base):
         x_0 = pipe.decode(z_sem, x_T, job.steps, progress=progress)
-    except UnknownImageError:
+    else:
         x_0 = pipe.decode(torch.cat([z_sem, z_0]), x_T.expand(2, -1, -1, -1), job.steps, progress=progress)
-        base_png = _png(_to_image(x_0[1]))
-        rt.storage.put_image(base_key, base_png, "image/png", owner_key=Keys.meta(lid), lids=[lid])
-    crop = _to_image(x_0[0])
-    image = _put_png(rt, f"{job.job_id}-crop", crop, job.job_id, [lid])
-    base = rt.storage.put_image(f"{job.job_id}-base", base_png, "image/png", owner_key=Keys.job(job.job_id),
-                                lids=[lid])  # a copy that lives as long as the result
-    photo_id = _put_photo(rt, job.job_id, lid, image, base_iid=base)
-    replaced_id = _put_photo(rt, job.job_id, lid, image, suffix="photo-replaced")
+        rt.storage.put_base(lid, job.steps, _png(_to_image(x_0[1])))
+    image = _put_png(rt, f"{job.job_id}-crop", _to_image(x_0[0]), job.job_id, [lid])
+    photo = _put_photo(rt, job.job_id, lid, image, base_iid=base)
+    replaced = _put_photo(rt, job.job_id, lid, image, suffix="photo-replaced")
     return ManipulateResult(
         latent_id=lid,
         edits=job.edits,
         steps=job.steps,
-        image_url=image_url(image),
-        photo_url=image_url(photo_id),
-        photo_replaced_url=image_url(replaced_id),
+        image_id=image,
+        photo_id=photo,
+        photo_replaced_id=replaced,
     )
 
 
@@ -250,23 +241,17 @@ def interpolate(rt: Runtime, job: InterpolateJob, progress: Progress) -> Interpo
         f"{job.job_id}-gif", _gif(images), "image/gif", owner_key=Keys.job(job.job_id), lids=lids
     )
     return InterpolateResult(
-        latent_ids=job.latent_ids,
-        alphas=job.alphas,
-        steps=job.steps,
-        image_urls=[image_url(i) for i in ids],
-        gif_url=image_url(gif),
+        latent_ids=job.latent_ids, alphas=job.alphas, steps=job.steps, image_ids=ids, gif_id=gif
     )
 
 
 def sample(rt: Runtime, job: SampleJob, progress: Progress) -> SampleResult:
     """Draw `n` faces with the latent DPM, seeded (same seed, same faces)."""
     pipe = rt.pipeline()
-    if not pipe.can_sample:
-        raise StudioError("sampling_unavailable", f"model {pipe.config.preset!r} has no latent DPM", 409)
     generator = torch.Generator().manual_seed(job.seed)
     images = pipe.sample(job.n, job.steps, job.latent_steps, generator=generator, progress=progress)
     ids = [_put_png(rt, f"{job.job_id}-{i:02d}", _to_image(x), job.job_id, []) for i, x in enumerate(images)]
-    return SampleResult(seed=job.seed, steps=job.steps, image_urls=[image_url(i) for i in ids])
+    return SampleResult(seed=job.seed, steps=job.steps, image_ids=ids)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -1,4 +1,8 @@
-"""The worker's settings: one typed object, read from the environment once per process."""
+"""Settings from the environment: the fields both tiers share (`SharedSettings`) and the
+worker's own (`WorkerSettings`), one typed object per process, read once.
+
+The web tier's `backend.settings.Settings` extends `SharedSettings` too (the web tier may
+import the worker's modules; the worker never imports the web tier's)."""
 
 from __future__ import annotations
 
@@ -18,21 +22,31 @@ DEFAULT_MODEL_DIR = REPO / "models" / "weights" / "faces64"
 log = logging.getLogger(__name__)
 
 
-class WorkerSettings(BaseSettings):
-    """Environment variables (upper-case field names), e.g. ``REDIS_URL``, ``MODEL_DIR``."""
+class SharedSettings(BaseSettings):
+    """What both tiers read alike: environment variables (upper-case field names)."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
+    #: Broker and storage (uploads, latents, images, job states, heartbeats).
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: The worker loads this model; the web tier only reads its JSON files (before a worker has
+    #: published its model facts), never its weights.
     model_dir: Path = DEFAULT_MODEL_DIR
+    #: Lifetime of an upload and everything made from it, set by the web tier at upload and pushed
+    #: back whenever the upload is used; what the worker writes later takes the remaining TTL of
+    #: what it belongs to, so the worker's value is only a fallback.
+    ttl_seconds: int = Field(default=3600, ge=1)
+
+
+class WorkerSettings(SharedSettings):
+    """The worker's settings, e.g. ``REDIS_URL``, ``MODEL_DIR``, ``DEVICE``."""
+
     #: "auto": CUDA when available, else CPU. Or any torch device string ("cuda:1", "cpu").
     device: str = "auto"
     #: "auto": the pipeline's fast dtype (fp16 on CUDA, bf16 on CPUs that have it); "float32" is exact.
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     #: torch intra-op threads; 0 keeps torch's default (all cores). 1 is fastest on a busy CPU.
     torch_threads: int = Field(default=0, ge=0)
-    #: Fallback lifetime of stored artefacts (normally they follow the upload's TTL).
-    ttl_seconds: int = Field(default=3600, ge=1)
     #: Soft limit: the job fails with code "timeout" at the next DDIM step after it.
     soft_time_limit_seconds: int = Field(default=1800, ge=1)
     #: Hard limit: the worker process exits (the job is marked failed first).

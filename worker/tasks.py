@@ -1,4 +1,4 @@
-"""Celery tasks: parse the payload, hand it to `worker.service`, return the stored result.
+"""Celery tasks: parse the payload, hand it to `worker.service`; the outcome is the job hash.
 
 Registered by name (`worker.contracts`); the backend sends them by name. Loaded by the worker
 only (``include=["worker.tasks"]``), never by the web tier.
@@ -32,32 +32,32 @@ from worker.settings import get_settings
 J = TypeVar("J", EncodeJob, ManipulateJob, InterpolateJob, SampleJob)
 
 
-def _run(job: J, work: Callable[[Any, J, service.Progress], BaseModel]) -> dict | None:
+def _run(job: J, work: Callable[[Any, J, service.Progress], BaseModel]) -> None:
     try:
-        return service.run_job(get_runtime(), job, work)
+        service.run_job(get_runtime(), job, work)
     except service.WorkerStoppingError:
         # acks_late: the message was not acknowledged yet; put it back for the next worker.
         raise Reject("the worker is shutting down", requeue=True) from None
 
 
 @app.task(name=ENCODE)
-def encode(**payload: Any) -> dict | None:
-    return _run(EncodeJob.model_validate(payload), service.encode)
+def encode(**payload: Any) -> None:
+    _run(EncodeJob.model_validate(payload), service.encode)
 
 
 @app.task(name=MANIPULATE)
-def manipulate(**payload: Any) -> dict | None:
-    return _run(ManipulateJob.model_validate(payload), service.manipulate)
+def manipulate(**payload: Any) -> None:
+    _run(ManipulateJob.model_validate(payload), service.manipulate)
 
 
 @app.task(name=INTERPOLATE)
-def interpolate(**payload: Any) -> dict | None:
-    return _run(InterpolateJob.model_validate(payload), service.interpolate)
+def interpolate(**payload: Any) -> None:
+    _run(InterpolateJob.model_validate(payload), service.interpolate)
 
 
 @app.task(name=SAMPLE)
-def sample(**payload: Any) -> dict | None:
-    return _run(SampleJob.model_validate(payload), service.sample)
+def sample(**payload: Any) -> None:
+    _run(SampleJob.model_validate(payload), service.sample)
 
 
 @worker_shutting_down.connect

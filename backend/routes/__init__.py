@@ -1,4 +1,5 @@
-"""HTTP routes: parse, call `backend.jobs.Studio`, return a schema. Errors are mapped in `backend.app`."""
+"""HTTP routes: parse, call a service of `backend.routes.deps.Services`, return a schema. Errors
+become answers in `backend.http`."""
 
 from fastapi import APIRouter
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from backend.jobs import Studio
-from backend.routes.deps import StudioDep, errors
+from backend.events import job_events
+from backend.results import present
+from backend.routes.deps import ServicesDep, errors
 from backend.schemas import (
     EncodeAccepted,
     InterpolateRequest,
@@ -29,7 +29,7 @@ def _accepted(job_id: str) -> JobAccepted:
 
 @router.post("/encode", status_code=202, response_model=EncodeAccepted, responses=errors(413, 415, 422, 503))
 async def encode(
-    studio: StudioDep,
+    services: ServicesDep,
     image: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo with a face")],
     face: Annotated[int, Form(description="which face, 0 = the largest")] = 0,
     steps: Annotated[int | None, Form(description="DDIM inversion steps (a legal count); default: "
@@ -42,50 +42,46 @@ async def encode(
     Answers with the job and the upload's `latent_id`. The job's result holds the aligned crop,
     its reconstruction (also pasted back into the photo) and every face found.
     """
-    data = await image.read(studio.settings.max_upload_bytes + 1)  # one byte more says "too large"
-    job = await run_in_threadpool(studio.encode, data, face, steps, image.size, render_steps)
+    data = await image.read(services.settings.max_upload_bytes + 1)  # one byte more says "too large"
+    job = await run_in_threadpool(services.studio.encode, data, face, steps, image.size, render_steps)
     return EncodeAccepted(**_accepted(job.job_id).model_dump(), latent_id=job.latent_id)
 
 
 @router.post("/manipulate", status_code=202, response_model=JobAccepted, responses=errors(404, 422, 503))
-def manipulate(body: ManipulateRequest, studio: StudioDep) -> JobAccepted:
+def manipulate(body: ManipulateRequest, services: ServicesDep) -> JobAccepted:
     """Edit a latent along attribute directions; the result has the crop and the pasted-back photo.
 
     An identical request (same latent, edits and steps) answers with the earlier job.
     """
-    return _accepted(studio.manipulate(body))
+    return _accepted(services.studio.manipulate(body))
 
 
 @router.post("/interpolate", status_code=202, response_model=JobAccepted, responses=errors(404, 422, 503))
-def interpolate(body: InterpolateRequest, studio: StudioDep) -> JobAccepted:
+def interpolate(body: InterpolateRequest, services: ServicesDep) -> JobAccepted:
     """Morph between two latents; the result has one image per alpha and an animated GIF."""
-    return _accepted(studio.interpolate(body))
+    return _accepted(services.studio.interpolate(body))
 
 
 @router.post("/sample", status_code=202, response_model=JobAccepted, responses=errors(409, 422, 503))
-def sample(body: SampleRequest, studio: StudioDep) -> JobAccepted:
+def sample(body: SampleRequest, services: ServicesDep) -> JobAccepted:
     """Draw new faces with the latent DPM (models that have one; `can_sample` in /attributes)."""
-    return _accepted(studio.sample(body))
+    return _accepted(services.studio.sample(body))
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=errors(404, 503))
-def job(job_id: str, studio: StudioDep) -> JobOut:
+def job(job_id: str, services: ServicesDep) -> JobOut:
     """A job's status, progress (0..1), and its result or error."""
-    return JobOut.model_validate(studio.job(job_id).model_dump())
-
-
-async def _stream(studio: Studio, job_id: str) -> AsyncIterator[str]:
-    async for state in studio.events(job_id):
-        yield ": keep-alive\n\n" if state is None else f"data: {state.model_dump_json()}\n\n"
+    return present(services.jobs.get(job_id))
 
 
 _SSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}}}}
 
 
 @router.get("/jobs/{job_id}/events", responses={**errors(404, 503), **_SSE})
-def events(job_id: str, studio: StudioDep) -> StreamingResponse:
+def events(job_id: str, services: ServicesDep) -> StreamingResponse:
     """Server-sent events: one `data:` line with the job (as GET /jobs/{id}) per change, from
     its current state until "succeeded" or "failed"; then the stream ends."""
-    studio.job(job_id)  # 404 before the stream starts
+    services.jobs.get(job_id)  # 404 before the stream starts
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(_stream(studio, job_id), media_type="text/event-stream", headers=headers)
+    stream = job_events(services.events, job_id)
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from backend.routes.deps import StudioDep, errors
+from backend.routes.deps import ServicesDep, errors
 
 router = APIRouter(tags=["latents"])
 
 
 @router.delete("/latents/{latent_id}", status_code=204, response_class=Response, responses=errors(404, 503))
-def delete_latent(latent_id: str, studio: StudioDep) -> Response:
+def delete_latent(latent_id: str, services: ServicesDep) -> Response:
     """Delete the photo, aligned crop, latent, jobs and result images of one upload."""
-    studio.delete_latent(latent_id)
+    services.photos.delete_upload(latent_id)
     return Response(status_code=204)

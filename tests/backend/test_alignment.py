@@ -14,9 +14,6 @@ from skimage.metrics import structural_similarity
 
 from backend.alignment import (
     TRANSFORM_SIZE,
-    AlignedFace,
-    align_face,
-    align_faces,
     align_landmarks,
     fast_transform_size,
     ffhq_quad,
@@ -24,9 +21,10 @@ from backend.alignment import (
     paste_mask,
     perspective_coefficients,
 )
-from backend.errors import InvalidRequestError, NoFaceError
+from backend.faces import AlignedFace, align_face, align_faces
 from backend.intake import load_photo
 from backend.landmarks import FaceDetector
+from models.errors import InvalidRequestError, NoFaceError
 
 MakeLandmarks = Callable[..., np.ndarray]
 REFERENCE_FACES = ["sandy", "1_a", "1_b"]

@@ -1,4 +1,4 @@
-"""`python -m backend.alignment IN OUT [--size N] [--face K] [--backend dlib]`."""
+"""`python -m backend.alignment IN OUT [--size N] [--face K] [--backend dlib]` (`backend.faces.main`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.alignment import main
+from backend.faces import main
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -3,7 +3,7 @@ upload's photos forgotten when it is deleted."""
 
 from __future__ import annotations
 
-from backend.upload import ComposedCache
+from backend.photos import ComposedCache
 
 
 def test_keeps_the_most_recently_used_within_its_bytes() -> None:

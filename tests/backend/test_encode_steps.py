@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from backend.jobs import encode_default_steps
+from backend.facts import encode_default_steps
 from backend.settings import Settings
 from worker.contracts import ModelInfo
 

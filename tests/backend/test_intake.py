@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from backend.errors import StudioError, TooLargeError, UnsupportedImageError
 from backend.intake import BACKGROUND, load_photo
+from models.errors import StudioError, TooLargeError, UnsupportedImageError
 
 MB = 2**20
 Encode = Callable[..., bytes]
@@ -56,7 +56,7 @@ def test_accepted_formats_decode_to_rgb(astronaut: Image.Image, encode: Encode, 
 
 def test_empty_upload_is_unsupported() -> None:
     err = error_of(b"")
-    assert isinstance(err, UnsupportedImageError) and err.status == 415
+    assert isinstance(err, UnsupportedImageError) and err.code == "unsupported_image"
     assert "empty" in err.message and "JPEG, PNG or WebP" in err.message
 
 
@@ -90,7 +90,7 @@ def test_other_formats_are_named_and_refused(
 def test_too_many_bytes_is_checked_first(astronaut: Image.Image, encode: Encode) -> None:
     data = encode(astronaut, "PNG")
     err = error_of(data, max_bytes=1000)
-    assert isinstance(err, TooLargeError) and err.status == 413
+    assert isinstance(err, TooLargeError) and err.code == "too_large"
     assert f"{len(data):,} bytes" in err.message and "1,000 bytes" in err.message
     # the byte limit wins even over garbage: nothing is parsed beyond it
     assert error_of(b"x" * 2000, max_bytes=1000).code == "too_large"

@@ -121,7 +121,7 @@ def test_get_detector_is_cached_and_checks_the_name() -> None:
 def test_backend_modules_do_not_import_torch() -> None:
     code = (
         "import sys\n"
-        "import backend.alignment, backend.errors, backend.intake, backend.landmarks\n"
+        "import backend.alignment, backend.faces, backend.intake, backend.landmarks, backend.upload\n"
         "backend.landmarks.get_detector('face_alignment')\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "assert 'face_alignment' not in sys.modules, 'face_alignment was imported'\n"

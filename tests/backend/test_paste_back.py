@@ -9,14 +9,13 @@ from PIL import Image, ImageOps
 from skimage.metrics import structural_similarity
 
 from backend.alignment import (
-    AlignedFace,
     _apply_perspective,
-    align_face,
     paste_back,
     paste_change,
     paste_mask,
     perspective_coefficients,
 )
+from backend.faces import AlignedFace, align_face
 from backend.landmarks import FaceDetector
 
 

@@ -22,6 +22,7 @@ import pytest
 import redis
 
 from worker.celery_app import worker_command
+from worker.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -189,12 +190,13 @@ class Worker(Process):
         return f"{self.name}@test"
 
     def wait_ready(self, client: redis.Redis, timeout: float = 120) -> Worker:
-        """Wait for this worker's heartbeat key."""
+        """Wait for this worker's heartbeat."""
+        storage = Storage(client, 60)
 
         def ready() -> bool:
             if not self.alive:
                 pytest.fail(f"worker {self.name} exited:\n{self.tail()}")
-            return bool(client.exists(f"diffae:worker:{self.hostname}"))
+            return self.hostname in storage.workers()
 
         wait_until(ready, timeout, f"worker {self.name}'s heartbeat", interval=0.25)
         return self

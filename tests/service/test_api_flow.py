@@ -217,10 +217,14 @@ def test_encode_inverts_with_the_encode_default_and_renders_with_render_steps(
 def test_delete_removes_every_artefact_of_an_upload(
     client: httpx.Client, astronaut: Image.Image, stack: Stack
 ) -> None:
-    result = encode(client, jpeg(astronaut.rotate(5)), steps=5)
-    lid = result["latent_id"]
+    answer = client.post("/encode", files={"image": ("a.jpg", jpeg(astronaut.rotate(5)), "image/jpeg")},
+                         data={"steps": "5"})
+    assert answer.status_code == 202, answer.text
+    encode_job, lid = answer.json()["job_id"], answer.json()["latent_id"]
+    done = wait_job(client, encode_job)
+    assert done["status"] == "succeeded", done
+    result = done["result"]
     edit = run(client, "/manipulate", {"latent_id": lid, "edits": {"Smiling": 0.3}, "steps": 5})
-    encode_job = result["reconstruction_url"].rsplit("/", 1)[1].split("-")[0]
     r = stack.redis.client()
     assert any(lid in k.decode() for k in r.scan_iter(match="diffae:*"))
     assert client.get(edit["photo_url"]).status_code == 200  # composed, and kept by the API

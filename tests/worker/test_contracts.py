@@ -1,4 +1,4 @@
-"""The torch-free contracts: the DDIM step rule, payloads, model facts read without torch."""
+"""The torch-free contracts: payloads, results by image id, model facts read without torch."""
 
 from __future__ import annotations
 
@@ -8,37 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from worker.contracts import EncodeJob, ManipulateJob, ModelInfo, check_steps, legal_step_counts
-
-
-@pytest.mark.parametrize("num_timesteps", [1000, 100, 37])
-def test_legal_step_counts_match_the_model_core(num_timesteps: int) -> None:
-    ddim = pytest.importorskip("models.ddim")
-    assert legal_step_counts(num_timesteps) == ddim.legal_step_counts(num_timesteps)
-
-
-def test_check_steps_names_the_nearest_legal_counts() -> None:
-    assert check_steps(5) == 5 and check_steps(20) == 20 and check_steps(1000) == 1000
-    with pytest.raises(ValueError, match="nearest: 36 or 38"):
-        check_steps(37)
-    with pytest.raises(ValueError, match="nearest: 2"):
-        check_steps(0)
-    with pytest.raises(ValueError, match="limit of 250"):
-        check_steps(500, max_steps=250)
-    with pytest.raises(ValueError, match="nearest: 250"):
-        check_steps(251, max_steps=300)
-
-
-def test_check_steps_agrees_with_the_ddim_respacing() -> None:
-    ddim = pytest.importorskip("models.ddim")
-    for steps in range(1, 120):
-        try:
-            check_steps(steps)
-        except ValueError:
-            with pytest.raises(ValueError):
-                ddim.respaced_timesteps(steps)
-        else:
-            assert len(ddim.respaced_timesteps(steps)) == steps
+from worker.contracts import EncodeJob, ManipulateJob, ModelInfo
 
 
 def test_payloads_carry_ids_and_small_parameters_only() -> None:

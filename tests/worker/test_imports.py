@@ -1,8 +1,10 @@
 """No side effects at import: the web tier never imports torch, the worker loads no model and
-reads no environment until it works, and the Celery settings for long jobs are in place."""
+reads no environment until it works, and the Celery settings for long jobs are in place; the
+worker never imports the web tier."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
@@ -31,7 +33,8 @@ def test_no_side_effects_at_import() -> None:
         from backend.app import create_app
         from backend.settings import Settings
         app = create_app(Settings(redis_url="redis://127.0.0.1:1/0"))
-        import backend.upload, backend.jobs, worker.contracts, worker.storage, worker.celery_app
+        import backend.upload, backend.studio, backend.photos, backend.faces, backend.events
+        import worker.contracts, worker.storage, worker.celery_app
         print(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")))
 
         import worker.tasks
@@ -42,7 +45,8 @@ def test_no_side_effects_at_import() -> None:
         c = app.conf  # reading the configuration is what reads the environment
         print(c.task_acks_late, c.task_reject_on_worker_lost, c.worker_prefetch_multiplier,
               c.task_soft_time_limit, c.task_time_limit, c.broker_transport_options["visibility_timeout"],
-              c.broker_url, c.result_backend, sorted(t for t in app.tasks if t.startswith("diffae.")))
+              c.broker_url, c.result_backend, c.task_ignore_result,
+              sorted(t for t in app.tasks if t.startswith("diffae.")))
         print(get_runtime.cache_info().currsize)
     """,
         MODEL_DIR="/nonexistent",
@@ -54,7 +58,18 @@ def test_no_side_effects_at_import() -> None:
     assert out.splitlines() == [
         "[]",  # the backend never imports torch
         "0 0",  # importing the worker loads no model and reads no settings
-        "True True 1 100 200 5000 redis://127.0.0.1:9/3 redis://127.0.0.1:9/3 "
+        "True True 1 100 200 5000 redis://127.0.0.1:9/3 None True "  # no result backend: results are jobs
         "['diffae.encode', 'diffae.interpolate', 'diffae.manipulate', 'diffae.sample']",
         "0",  # configuring Celery loads no model either
     ]
+
+
+def test_the_worker_never_imports_the_web_tier() -> None:
+    """Every import statement in worker/, also those inside functions."""
+    found = []
+    for path in sorted((REPO / "worker").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.name}: {n}" for n in names if n == "backend" or n.startswith("backend.")]
+    assert found == []

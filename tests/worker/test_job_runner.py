@@ -9,13 +9,12 @@ import pytest
 import redis
 from pydantic import BaseModel
 
-from backend.errors import UnknownLatentError
+from models.errors import UnknownJobError, UnknownLatentError
 from tests.service.stack import RedisServer
 from worker import service
-from worker.contracts import EncodeJob
+from worker.contracts import EncodeJob, JobState
 from worker.runtime import Runtime
 from worker.settings import WorkerSettings
-from worker.storage import Keys
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +29,17 @@ class Done(BaseModel):
 def rt(redis_server: RedisServer, r: redis.Redis) -> Runtime:
     settings = WorkerSettings(redis_url=redis_server.url(), soft_time_limit_seconds=1, time_limit_seconds=60)
     runtime = Runtime(settings)
-    runtime.jobs.create(JOB.job_id, "encode", [], runtime.storage)
+    queued = JobState(job_id=JOB.job_id, kind="encode", status="queued", progress=0.0)
+    assert runtime.storage.claim(queued, require_worker=False) is not None
     return runtime
+
+
+def gone(rt: Runtime) -> bool:
+    try:
+        rt.jobs.get(JOB.job_id)
+    except UnknownJobError:
+        return True
+    return False
 
 
 def test_success_records_progress_and_result(rt: Runtime) -> None:
@@ -109,7 +117,7 @@ def test_a_deleted_job_is_skipped(rt: Runtime) -> None:
         raise AssertionError("must not run")
 
     assert service.run_job(rt, JOB, work) is None
-    assert not rt.storage.r.exists(Keys.job(JOB.job_id))
+    assert gone(rt)
 
 
 def test_deleting_a_running_job_stops_it_at_the_next_step(rt: Runtime) -> None:
@@ -124,7 +132,7 @@ def test_deleting_a_running_job_stops_it_at_the_next_step(rt: Runtime) -> None:
         return Done(value=0)
 
     assert service.run_job(rt, JOB, work) is None
-    assert steps == [1, 2] and not rt.storage.r.exists(Keys.job(JOB.job_id))
+    assert steps == [1, 2] and gone(rt)
 
 
 def test_a_stopping_worker_hands_the_job_back_at_the_next_step(

@@ -1,24 +1,27 @@
 """Redis storage on a real server: round trips, TTLs on every key, delete finds everything,
-job states are published and never resurrected."""
+the one-round-trip claim of a job (encoded uploads touched, identical edits found, live workers
+required), job states published and never resurrected, heartbeats in one sorted set."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import cast
 
 import numpy as np
 import pytest
 import redis
 
-from backend.errors import UnknownJobError, UnknownLatentError
+from models.errors import UnknownImageError, UnknownJobError, UnknownLatentError
+from worker.contracts import JobKind, JobState
 from worker.storage import (
     Composite,
     JobStore,
     Keys,
     Latent,
     Storage,
-    UnknownImageError,
     UploadMeta,
+    base_id,
     edit_digest,
 )
 
@@ -41,8 +44,19 @@ def meta(lid: str = LID) -> UploadMeta:
     )
 
 
-def upload(storage: Storage, lid: str = LID) -> None:
-    storage.create_upload(meta(lid), b"photo-bytes", b"png-bytes")
+def queued(job_id: str, kind: JobKind = "manipulate") -> JobState:
+    return JobState(job_id=job_id, kind=kind, status="queued", progress=0.0)
+
+
+def upload(storage: Storage, lid: str = LID, job_id: str | None = None) -> None:
+    """An upload with its encode job (default id: the upload's first letter, repeated)."""
+    job = queued(job_id or lid[0] * 31 + "e", "encode")
+    storage.create_upload(meta(lid), b"photo-bytes", b"png-bytes", job)
+
+
+def encoded(storage: Storage, lid: str = LID) -> None:
+    upload(storage, lid)
+    storage.put_latent(lid, Latent(np.zeros(4, np.float32), np.zeros((3, 2, 2), np.float32), "demo64", 5))
 
 
 def test_upload_and_latent_round_trip(r: redis.Redis) -> None:
@@ -67,26 +81,41 @@ def test_upload_and_latent_round_trip(r: redis.Redis) -> None:
 def test_every_key_expires_with_the_upload(r: redis.Redis) -> None:
     backend, worker = Storage(r, ttl_s=30), Storage(r, ttl_s=3600)  # the worker's own TTL is only a fallback
     upload(backend)
-    JobStore(r, 30).create(JID, "encode", [LID], backend)
     worker.put_latent(LID, Latent(np.zeros(4, np.float32), np.zeros((3, 2, 2), np.float32), "demo64", 5))
+    worker.put_base(LID, 5, b"base")
+    backend.claim(queued(JID), [LID], edit_digest=edit_digest({"Smiling": 0.1}, 5), require_worker=False)
     worker.put_image(f"{JID}-crop", b"x", "image/png", owner_key=Keys.job(JID), lids=[LID])
-    keys = list(r.scan_iter(match="diffae:*"))
-    assert len(keys) == 7
+    keys = {k.decode() for k in r.scan_iter(match="diffae:*")}
+    # meta, photo, code, index, aligned, bases, base, encode job, edit job, its edit key, its crop
+    assert len(keys) == 11 and Keys.bases(LID) in keys
     for key in keys:
         assert 0 < r.pttl(key) <= 30_000, key
 
 
+def test_using_an_upload_gives_it_and_its_unedited_renders_a_full_ttl(r: redis.Redis) -> None:
+    storage = Storage(r, ttl_s=30)
+    encoded(storage)
+    storage.put_base(LID, 5, b"base")
+    own = [Keys.meta(LID), Keys.photo(LID), Keys.code(LID), Keys.index(LID), Keys.image(f"{LID}-aligned"),
+           Keys.bases(LID), Keys.image(base_id(LID, 5))]
+    for key in own:
+        r.pexpire(key, 1000)
+    assert storage.claim(queued(JID), [LID], require_worker=False) == storage.claim(
+        queued(JID), [LID], require_worker=False)
+    for key in own:
+        assert 29_000 < r.pttl(key) <= 30_000, key
+
+
 def test_a_pasted_back_photo_is_a_small_record_that_goes_with_its_upload(r: redis.Redis) -> None:
     storage = Storage(r, ttl_s=30)
-    upload(storage)
-    JobStore(r, 30).create(JID, "manipulate", [LID], storage)
+    upload(storage, job_id=JID)
     storage.put_image(f"{JID}-crop", b"crop-png", "image/png", owner_key=Keys.job(JID), lids=[LID])
     assert storage.put_composite(f"{JID}-photo", LID, f"{JID}-crop", owner_key=Keys.job(JID), lids=[LID]) \
         == f"{JID}-photo"
     assert storage.image(f"{JID}-photo") == Composite(latent_id=LID, crop_id=f"{JID}-crop")
-    storage.put_composite(f"{JID}-photo2", LID, f"{JID}-crop", base_iid=f"{JID}-base",
+    storage.put_composite(f"{JID}-photo2", LID, f"{JID}-crop", base_iid=base_id(LID, 5),
                           owner_key=Keys.job(JID), lids=[LID])
-    assert storage.image(f"{JID}-photo2") == Composite(LID, f"{JID}-crop", base_id=f"{JID}-base")
+    assert storage.image(f"{JID}-photo2") == Composite(LID, f"{JID}-crop", base_id=f"{LID}-base5")
     assert storage.stored_bytes(f"{JID}-crop") == b"crop-png"
     with pytest.raises(UnknownImageError):  # nothing stored to hand out as bytes
         storage.stored_bytes(f"{JID}-photo")
@@ -99,13 +128,15 @@ def test_a_pasted_back_photo_is_a_small_record_that_goes_with_its_upload(r: redi
 
 
 def test_delete_removes_everything_of_one_upload_only(r: redis.Redis) -> None:
-    storage, jobs = Storage(r, ttl_s=60), JobStore(r, 60)
+    storage = Storage(r, ttl_s=60)
     other = "d" * 32
     for lid in (LID, other):
-        upload(storage, lid)
-    jobs.create(JID, "interpolate", [LID, other], storage)
+        encoded(storage, lid)
+    storage.put_base(LID, 5, b"base")
+    assert storage.claim(queued(JID, "interpolate"), [LID, other], require_worker=False)
     storage.put_image(f"{JID}-00", b"x", "image/png", owner_key=Keys.job(JID), lids=[LID, other])
-    assert storage.claim_edit(LID, edit_digest({"Smiling": 0.1}, 5), "e" * 32) is None
+    assert storage.claim(queued("e" * 32), [LID], edit_digest=edit_digest({"Smiling": 0.1}, 5),
+                         require_worker=False)
 
     assert storage.delete(LID)
     assert not [k for k in r.scan_iter(match="diffae:*") if LID.encode() in k or JID.encode() in k]
@@ -113,23 +144,60 @@ def test_delete_removes_everything_of_one_upload_only(r: redis.Redis) -> None:
     assert not storage.delete(LID)
 
 
-def test_identical_edits_share_one_digest(r: redis.Redis) -> None:
+def test_identical_edits_share_one_digest() -> None:
     assert edit_digest({"a": 0.1, "b": -0.2}, 5) == edit_digest({"b": -0.2, "a": 0.1, "c": 0.0}, 5)
     assert edit_digest({"a": 0.1}, 5) != edit_digest({"a": 0.1}, 6)
     assert edit_digest({"a": 0.1}, 5) != edit_digest({"a": 0.2}, 5)
-    storage = Storage(r, ttl_s=60)
-    upload(storage)
+
+
+def test_a_claim_answers_an_identical_edit_with_its_earlier_job_unless_that_failed(r: redis.Redis) -> None:
+    storage, jobs = Storage(r, ttl_s=60), JobStore(r)
+    encoded(storage)
     digest = edit_digest({"a": 0.1}, 5)
-    assert storage.claim_edit(LID, digest, "1" * 32) is None
-    assert storage.claim_edit(LID, digest, "2" * 32) == "1" * 32
+
+    def claim(job_id: str) -> tuple[str, bool]:
+        found = storage.claim(queued(job_id), [LID], edit_digest=digest, require_worker=False)
+        assert found is not None
+        return found.job_id, found.created
+
+    assert claim("1" * 32) == ("1" * 32, True)
+    assert jobs.get("1" * 32) == queued("1" * 32)
+    assert claim("2" * 32) == ("1" * 32, False)  # queued, running or succeeded: the same job
+    assert not r.exists(Keys.job("2" * 32))
+    jobs.save(queued("1" * 32).model_copy(update={"status": "failed"}))
+    assert claim("3" * 32) == ("3" * 32, True)  # a failed edit is computed again
+    jobs.delete("3" * 32)
+    assert claim("4" * 32) == ("4" * 32, True)  # so is one whose job is gone
+    storage.abandon("4" * 32, LID, digest)  # its task could not be queued
+    assert not r.exists(Keys.job("4" * 32)) and not r.exists(Keys.edit(LID, digest))
+
+
+def test_a_claim_needs_encoded_uploads_and_a_live_worker(r: redis.Redis) -> None:
+    storage = Storage(r, ttl_s=60)
+    with pytest.raises(UnknownLatentError, match="never existed"):
+        storage.claim(queued(JID), [LID], require_worker=False)
+    upload(storage)
+    with pytest.raises(UnknownLatentError, match="not encoded yet"):
+        storage.claim(queued(JID), [LID], require_worker=False)
+    encoded(storage)
+    other = "d" * 32
+    with pytest.raises(UnknownLatentError, match=repr(other)):
+        storage.claim(queued(JID, "interpolate"), [LID, other], require_worker=False)
+    assert storage.claim(queued(JID), [LID]) is None  # no heartbeat: nothing written
+    assert storage.claim(queued(JID, "sample"), []) is None
+    assert not r.exists(Keys.job(JID))
+    storage.heartbeat("w1@host", ttl_s=5)
+    assert storage.claim(queued(JID, "sample"), []) is not None
+    assert JobStore(r).get(JID).kind == "sample"
 
 
 def test_job_states_are_published_and_not_resurrected(r: redis.Redis) -> None:
-    storage, jobs = Storage(r, ttl_s=60), JobStore(r, 60)
+    storage, jobs = Storage(r, ttl_s=60), JobStore(r)
     pubsub = r.pubsub()
     pubsub.subscribe(Keys.events(JID))
     assert pubsub.get_message(timeout=1)["type"] == "subscribe"  # type: ignore[index]
-    state = jobs.create(JID, "manipulate", [], storage)
+    state = queued(JID)
+    assert storage.claim(state, require_worker=False)
     running = state.model_copy(update={"status": "running", "progress": 0.5})
     assert jobs.save(running)
     assert jobs.get(JID) == running
@@ -144,11 +212,16 @@ def test_job_states_are_published_and_not_resurrected(r: redis.Redis) -> None:
     pubsub.close()
 
 
-def test_heartbeats_and_published_model(r: redis.Redis) -> None:
+def test_heartbeats_are_members_of_one_sorted_set_that_expire(r: redis.Redis) -> None:
     storage = Storage(r, ttl_s=60)
     assert storage.workers() == [] and storage.published_model() is None
-    storage.heartbeat("w1@host", {"pid": 1}, ttl_s=5)
-    assert storage.workers() == ["w1@host"]
-    assert 0 < r.ttl(Keys.worker("w1@host")) <= 5
+    storage.heartbeat("w1@host", ttl_s=5)
+    storage.heartbeat("w2@host", ttl_s=0.3)
+    assert storage.workers() == ["w1@host", "w2@host"]
+    assert 0 < r.ttl(Keys.WORKERS) <= 5  # the set itself goes when its last member does
+    time.sleep(0.4)
+    assert storage.workers() == ["w1@host"]  # expired: no longer alive, though still a member
+    storage.heartbeat("w1@host", ttl_s=5)  # every heartbeat drops the expired members
+    assert r.zrange(Keys.WORKERS, 0, -1) == [b"w1@host"]
     storage.clear_heartbeat("w1@host")
     assert storage.workers() == []

@@ -1,0 +1,156 @@
+"""`Studio`: the four verbs of the API (encode, manipulate, interpolate, sample). Each checks its
+request once (`backend.validate`), submits the job to storage in one round trip
+(`Storage.claim`, or `Storage.create_upload` for a new photo) and queues its task by name.
+
+Never waits on a task: every POST answers with a job id as soon as the task is queued, and
+progress comes from the job hash and its pub/sub channel that the worker writes.
+
+Redis round trips before the answer (the model facts are kept a few seconds, `ModelFacts`): a
+new edit 2 (claim, queue), an identical earlier edit 1 (claim), an interpolation 2, a sample 2,
+an encode 3 (live workers, upload with its job, queue); one more when the model facts are read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import uuid
+from collections.abc import Sequence
+
+import redis
+
+from backend.facts import ModelFacts
+from backend.schemas import InterpolateRequest, ManipulateRequest, SampleRequest
+from backend.sender import TaskSender
+from backend.settings import Settings
+from backend.upload import prepare_upload
+from backend.validate import Checks, upload_size
+from models.errors import QueueUnavailableError
+from worker.contracts import (
+    ENCODE,
+    INTERPOLATE,
+    MANIPULATE,
+    SAMPLE,
+    EncodeJob,
+    InterpolateJob,
+    JobKind,
+    JobState,
+    ManipulateJob,
+    SampleJob,
+)
+from worker.storage import Claim, Storage, UploadMeta, edit_digest
+
+Payload = EncodeJob | ManipulateJob | InterpolateJob | SampleJob
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _queued(job_id: str, kind: JobKind) -> JobState:
+    return JobState(job_id=job_id, kind=kind, status="queued", progress=0.0)
+
+
+class Studio:
+    """The service behind the POST routes.
+
+    Args:
+        settings: the web tier's settings.
+        facts: the served model's facts.
+        storage: uploads and jobs in Redis.
+        sender: queues tasks by name (Celery's producer in the service).
+    """
+
+    def __init__(self, settings: Settings, facts: ModelFacts, storage: Storage, sender: TaskSender) -> None:
+        self.settings = settings
+        self.facts = facts
+        self.storage = storage
+        self.sender = sender
+
+    def encode(
+        self,
+        data: bytes,
+        face: int,
+        steps: int | None,
+        size: int | None = None,
+        render_steps: int | None = None,
+    ) -> EncodeJob:
+        """Align face `face` of an uploaded photo and queue its encoding. Blocking (CPU).
+
+        `steps`: inversion steps (default `encode_default_steps`); `render_steps`: steps of the
+        reconstruction (default: the edits' default). `data` may be cut at MAX_UPLOAD_BYTES + 1;
+        `size` is then the real size.
+        """
+        upload_size(self.settings, size)
+        info = self.facts.get()
+        params = Checks(self.settings, info).encode(face, steps, render_steps)
+        if self.settings.require_worker and not self.storage.workers():
+            raise self._no_worker()  # before the CPU work of the alignment
+        upload = prepare_upload(data, params.face, info.image_size, self.settings)
+        lid, job_id = _new_id(), _new_id()
+        meta = UploadMeta(
+            latent_id=lid,
+            quad=upload.quad.tolist(),
+            faces=upload.faces,
+            face=upload.face,
+            preset=info.preset,
+            image_size=info.image_size,
+            photo_size=upload.photo_size,
+        )
+        self.storage.create_upload(meta, data, upload.aligned_png, _queued(job_id, "encode"))
+        payload = EncodeJob(job_id=job_id, latent_id=lid, steps=params.steps,
+                            render_steps=params.render_steps)
+        self._send(ENCODE, payload)
+        return payload
+
+    def manipulate(self, req: ManipulateRequest) -> str:
+        """Queue an edit; an identical earlier request (same latent, edits, steps) answers with
+        its own job (already succeeded, or still running) instead of computing again."""
+        edits, steps = Checks(self.settings, self.facts.get()).edits(req)
+        lid, digest = req.latent_id, edit_digest(edits, steps)
+        claim = self._claim(_queued(_new_id(), "manipulate"), [lid], digest)
+        if claim.created:
+            payload = ManipulateJob(job_id=claim.job_id, latent_id=lid, edits=edits, steps=steps)
+            self._send(MANIPULATE, payload, lid, digest)
+        return claim.job_id
+
+    def interpolate(self, req: InterpolateRequest) -> str:
+        alphas, steps = Checks(self.settings, self.facts.get()).interpolation(req)
+        a, b = req.latent_ids
+        claim = self._claim(_queued(_new_id(), "interpolate"), [a, b])
+        payload = InterpolateJob(job_id=claim.job_id, latent_ids=(a, b), alphas=alphas, steps=steps)
+        self._send(INTERPOLATE, payload)
+        return claim.job_id
+
+    def sample(self, req: SampleRequest) -> str:
+        params = Checks(self.settings, self.facts.get()).sample(req)
+        claim = self._claim(_queued(_new_id(), "sample"), [])
+        seed = req.seed if req.seed is not None else secrets.randbits(32)
+        payload = SampleJob(job_id=claim.job_id, n=params.n, steps=params.steps,
+                            latent_steps=params.latent_steps, seed=seed)
+        self._send(SAMPLE, payload)
+        return claim.job_id
+
+    # ------------------------------------------------------------------ submitting
+    def _claim(self, job: JobState, lids: Sequence[str], digest: str | None = None) -> Claim:
+        claim = self.storage.claim(job, lids, edit_digest=digest, require_worker=self.settings.require_worker)
+        if claim is None:
+            raise self._no_worker()
+        return claim
+
+    def _send(self, task: str, payload: Payload, lid: str | None = None, digest: str | None = None) -> None:
+        """Queue the task of a created job; when that fails, undo the job (and its edit key)."""
+        job_id = payload.job_id
+        try:
+            self.sender.send(task, payload.model_dump(mode="json"), job_id)
+        except Exception:
+            with contextlib.suppress(redis.RedisError):
+                self.storage.abandon(job_id, lid, digest)
+            raise
+
+    def _no_worker(self) -> QueueUnavailableError:
+        return QueueUnavailableError(
+            "no worker is running (no heartbeat in Redis); start one with "
+            "`celery -A worker.celery_app worker --pool=solo`",
+            self.settings.retry_after_seconds,
+        )

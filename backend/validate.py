@@ -1,0 +1,104 @@
+"""Request checks against this server's limits and the model's facts, done once, in the web tier,
+before anything is stored or queued (the worker does not check them again).
+
+Each check returns the value to queue (defaults filled in) or raises `InvalidRequestError`,
+`UnknownAttributeError`, `TooLargeError` or `SamplingUnavailableError` with a message that names
+what would have been accepted. No Redis, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.facts import default_steps, encode_default_steps
+from backend.schemas import InterpolateRequest, ManipulateRequest, SampleRequest
+from backend.settings import Settings
+from models.errors import InvalidRequestError, SamplingUnavailableError, TooLargeError, UnknownAttributeError
+from models.schedule import check_steps
+from worker.contracts import ModelInfo
+
+
+def upload_size(settings: Settings, size: int | None) -> None:
+    """The upload's real size is within MAX_UPLOAD_BYTES (the route reads at most one byte more)."""
+    limit = settings.max_upload_bytes
+    if size is not None and size > limit:
+        raise TooLargeError(f"the upload is {size:,} bytes; the limit is {limit:,} bytes")
+
+
+@dataclass(frozen=True)
+class EncodeParams:
+    face: int
+    steps: int
+    render_steps: int
+
+
+@dataclass(frozen=True)
+class SampleParams:
+    n: int
+    steps: int
+    latent_steps: int
+
+
+@dataclass(frozen=True)
+class Checks:
+    """The checks of one request: this server's `settings`, the served model's `info`."""
+
+    settings: Settings
+    info: ModelInfo
+
+    def steps(self, steps: int | None, name: str = "steps") -> int:
+        """A legal DDIM step count within MAX_STEPS (None: the default steps)."""
+        if steps is None:
+            steps = default_steps(self.settings, self.info)
+        try:
+            return check_steps(steps, self.info.num_timesteps, self.settings.max_steps)
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc).replace("steps=", f"{name}=")) from exc
+
+    def encode(self, face: int, steps: int | None, render_steps: int | None) -> EncodeParams:
+        """Face index ≥ 0 (whether that face exists is known after detection), inversion steps
+        (default `encode_default_steps`), reconstruction steps (default: the edits' default)."""
+        n = self.steps(encode_default_steps(self.settings, self.info) if steps is None else steps)
+        render = self.steps(render_steps, "render_steps")
+        if face < 0:
+            raise InvalidRequestError(f"face must be ≥ 0 (0 is the largest face), got {face}")
+        return EncodeParams(face=face, steps=n, render_steps=render)
+
+    def edits(self, req: ManipulateRequest) -> tuple[dict[str, float], int]:
+        """(edits, steps): every attribute is one of the model's, every |amount| within the limit."""
+        n = self.steps(req.steps)
+        unknown = sorted(set(req.edits) - set(self.info.attributes))
+        if unknown:
+            known = ", ".join(self.info.attributes) or "none (this model has no attribute classifier)"
+            raise UnknownAttributeError(f"unknown attribute(s) {', '.join(unknown)}; this model has: {known}")
+        limit = self.settings.max_edit_amount
+        too_far = {k: v for k, v in req.edits.items() if abs(v) > limit}
+        if too_far:
+            raise InvalidRequestError(f"edit amounts must be within ±{limit}; got {too_far}")
+        return dict(req.edits), n
+
+    def interpolation(self, req: InterpolateRequest) -> tuple[list[float], int]:
+        """(alphas, steps): the given alphas, or `frames` (default DEFAULT_FRAMES) evenly spaced."""
+        n = self.steps(req.steps)
+        s = self.settings
+        if req.alphas is not None:
+            alphas = list(req.alphas)
+        else:
+            frames = req.frames or s.default_frames
+            alphas = [i / (frames - 1) for i in range(frames)]
+        if len(alphas) > s.max_frames:
+            raise InvalidRequestError(f"at most {s.max_frames} frames per interpolation, got {len(alphas)}")
+        return alphas, n
+
+    def sample(self, req: SampleRequest) -> SampleParams:
+        """The model can sample; n within MAX_SAMPLES; steps and latent steps legal."""
+        info = self.info
+        if not info.can_sample:
+            raise SamplingUnavailableError(f"model {info.preset!r} has no latent DPM: it cannot sample")
+        if req.n > self.settings.max_samples:
+            raise InvalidRequestError(f"n must be at most {self.settings.max_samples}, got {req.n}")
+        n = self.steps(req.steps)
+        latent = req.latent_steps
+        if latent is None:
+            latent = info.latent_default_steps or info.default_steps
+        return SampleParams(n=req.n, steps=n, latent_steps=self.steps(latent, "latent_steps"))

@@ -1,0 +1,222 @@
+"""The HTTP API in-process: `create_app` on a private Redis with a recording task sender instead
+of Celery's producer (no worker, no model). Every 4xx the API answers, one code/status pair per
+case, with the error body and nothing queued; then what an accepted request queues and how a
+job's result is shown (image ids become URLs)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from backend.app import create_app
+from tests.backend.studio_fixtures import INFO, RecordingSender, encoded_upload, publish, settings
+from tests.service.stack import REPO, RedisServer
+from worker.contracts import MANIPULATE, JobState
+from worker.storage import JobStore, Storage
+
+pytestmark = pytest.mark.integration
+
+LID = "a" * 32  # encoded
+RAW = "c" * 32  # uploaded, not encoded yet
+MAX_UPLOAD_BYTES = 300_000
+MAX_PIXELS = 600 * 600
+
+
+@dataclass
+class Api:
+    client: TestClient
+    sender: RecordingSender
+    storage: Storage
+    r: redis.Redis
+
+
+@pytest.fixture
+def make_api(redis_server: RedisServer, r: redis.Redis, tmp_path: Path) -> Iterator[Callable[..., Api]]:
+    clients: list[TestClient] = []
+
+    def make(*, worker: bool = True, facts: bool = True, **overrides: Any) -> Api:
+        storage = Storage(r, 600)
+        if facts:
+            publish(storage, worker=worker)
+        encoded_upload(storage, LID)
+        encoded_upload(storage, RAW, encoded=False)
+        sender = RecordingSender()
+        values = {"max_upload_bytes": MAX_UPLOAD_BYTES, "max_pixels": MAX_PIXELS,
+                  "frontend_dir": REPO / "frontend", **overrides}
+        client = TestClient(create_app(settings(redis_server.url(), tmp_path, **values), sender=sender))
+        clients.append(client.__enter__())
+        return Api(client, sender, storage, r)
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def api(make_api: Callable[..., Api]) -> Api:
+    return make_api()
+
+
+def image_bytes(image: Image.Image, fmt: str, **params: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
+def upload(data: bytes, **form: Any) -> dict[str, Any]:
+    return {"files": {"image": ("photo", data, "application/octet-stream")},
+            "data": {k: str(v) for k, v in form.items()}}
+
+
+def blank(side: int, fmt: str) -> bytes:
+    return image_bytes(Image.new("RGB", (side, side)), fmt)
+
+
+JSON = {"content-type": "application/json"}
+
+
+def ramp() -> bytes:
+    """A smooth colour ramp: a decodable photo without a face."""
+    pixels = np.linspace(0, 255, 256 * 256 * 3).reshape(256, 256, 3).astype(np.uint8)
+    return image_bytes(Image.fromarray(pixels), "JPEG")
+
+
+def astronaut() -> bytes:
+    import skimage.data
+
+    return image_bytes(Image.fromarray(skimage.data.astronaut()), "JPEG", quality=90)
+
+
+def edit(**body: Any) -> dict[str, Any]:
+    return {"json": {"latent_id": LID, "edits": {"Smiling": 0.1}, **body}}
+
+
+def mix(**body: Any) -> dict[str, Any]:
+    return {"json": {"latent_ids": [LID, LID], **body}}
+
+
+# (method, path, request arguments, status, code, a word the message must contain)
+CASES: list[tuple[str, str, Callable[[], dict[str, Any]], int, str, str]] = [
+    ("POST", "/encode", lambda: upload(blank(8, "GIF")), 415, "unsupported_image", "GIF"),
+    ("POST", "/encode", lambda: upload(b"this is not an image at all"), 415, "unsupported_image", "readable"),
+    ("POST", "/encode", lambda: upload(b""), 415, "unsupported_image", "empty"),
+    ("POST", "/encode", lambda: upload(b"\xff" * (MAX_UPLOAD_BYTES + 5)), 413, "too_large", "bytes"),
+    ("POST", "/encode", lambda: upload(blank(700, "PNG")), 413, "too_large", "pixels"),
+    ("POST", "/encode", lambda: upload(ramp()), 422, "no_face", "no face"),
+    ("POST", "/encode", lambda: upload(astronaut(), face=3), 422, "invalid_request", "out of range"),
+    ("POST", "/encode", lambda: upload(b"x", face=-1), 422, "invalid_request", "face"),
+    ("POST", "/encode", lambda: upload(b"x", steps=37), 422, "invalid_request", "36 or 38"),
+    ("POST", "/encode", lambda: upload(b"x", render_steps=37), 422, "invalid_request", "render_steps=37"),
+    ("POST", "/encode", lambda: upload(b"x", steps="many"), 422, "invalid_request", "steps"),
+    ("POST", "/encode", lambda: {"data": {"steps": "10"}}, 422, "invalid_request", "image"),
+    ("POST", "/manipulate", lambda: edit(edits={"Smile": 0.3}), 422, "unknown_attribute", "Smiling"),
+    ("POST", "/manipulate", lambda: edit(steps=37), 422, "invalid_request", "36 or 38"),
+    ("POST", "/manipulate", lambda: edit(steps=0), 422, "invalid_request", "steps"),
+    ("POST", "/manipulate", lambda: edit(steps=5000), 422, "invalid_request", "limit"),
+    ("POST", "/manipulate", lambda: edit(edits={"Smiling": "x"}), 422, "invalid_request", "edits.Smiling"),
+    ("POST", "/manipulate", lambda: edit(edits={"Smiling": 50.0}), 422, "invalid_request", "within"),
+    ("POST", "/manipulate", lambda: {"json": {"edits": {}}}, 422, "invalid_request", "latent_id"),
+    ("POST", "/manipulate", lambda: edit(colour="red"), 422, "invalid_request", "colour"),
+    ("POST", "/manipulate", lambda: {"content": b'{"latent_id": ', "headers": JSON}, 422, "invalid_request",
+     "not valid JSON"),
+    ("POST", "/manipulate", lambda: edit(latent_id="0" * 32), 404, "unknown_latent", "never existed"),
+    ("POST", "/manipulate", lambda: edit(latent_id=RAW), 404, "unknown_latent", "not encoded yet"),
+    ("POST", "/interpolate", lambda: {"json": {"latent_ids": [LID]}}, 422, "invalid_request", "latent_ids"),
+    ("POST", "/interpolate", lambda: mix(frames=3, alphas=[0.5]), 422, "invalid_request", "not both"),
+    ("POST", "/interpolate", lambda: mix(alphas=[1.5]), 422, "invalid_request", "alphas"),
+    ("POST", "/interpolate", lambda: mix(frames=1), 422, "invalid_request", "frames"),
+    ("POST", "/interpolate", lambda: mix(frames=500), 422, "invalid_request", "at most 16"),
+    ("POST", "/interpolate", lambda: mix(steps=37), 422, "invalid_request", "36 or 38"),
+    ("POST", "/interpolate", lambda: {"json": {"latent_ids": [LID, "f" * 32]}}, 404, "unknown_latent", "ff"),
+    ("POST", "/sample", lambda: {"json": {"n": 2}}, 409, "sampling_unavailable", "latent DPM"),
+    ("POST", "/sample", lambda: {"json": {"n": 0}}, 422, "invalid_request", "n"),
+    ("DELETE", "/latents/nonexistent", dict, 404, "unknown_latent", "nonexistent"),
+    ("GET", "/jobs/" + "0" * 32, dict, 404, "unknown_job", "0" * 32),
+    ("GET", "/jobs/nope/events", dict, 404, "unknown_job", "nope"),
+    ("GET", "/images/nope-crop", dict, 404, "unknown_image", "nope-crop"),
+    ("GET", "/no/such/thing", dict, 404, "not_found", "Not Found"),
+    ("PUT", "/healthz", dict, 405, "method_not_allowed", "Method Not Allowed"),
+    ("POST", "/attributes", dict, 405, "method_not_allowed", "Method Not Allowed"),
+]
+
+
+def check_error(answer: httpx.Response, status: int, code: str) -> str:
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert body["error"]["code"] == code, body
+    message: str = body["error"]["message"]
+    assert message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "arguments", "status", "code", "needle"),
+    CASES,
+    ids=[f"{status}-{code}-{path}-{i}" for i, (_, path, _, status, code, _) in enumerate(CASES)],
+)
+def test_every_client_error(
+    api: Api, method: str, path: str, arguments: Callable[[], dict[str, Any]], status: int, code: str,
+    needle: str,
+) -> None:
+    jobs_before = len(list(api.r.scan_iter(match="diffae:job:*")))
+    message = check_error(api.client.request(method, path, **arguments()), status, code)
+    assert needle in message, message
+    assert api.sender.sent == []  # nothing queued
+    assert len(list(api.r.scan_iter(match="diffae:job:*"))) == jobs_before  # and no job left behind
+
+
+def test_every_4xx_code_of_the_status_table_is_answered_by_some_case() -> None:
+    from backend.http import STATUS
+
+    client_errors = {code for code, status in STATUS.items() if 400 <= status < 500}
+    assert {(code, STATUS[code]) for *_, status, code, _ in CASES} == {(c, STATUS[c]) for c in client_errors}
+    assert {(status, code) for *_, status, code, _ in CASES} == {(STATUS[c], c) for c in client_errors}
+
+
+def test_no_worker_and_no_model_are_503_with_retry_after(make_api: Callable[..., Api]) -> None:
+    api = make_api(worker=False)
+    answer = api.client.post("/manipulate", **edit())
+    assert "no worker" in check_error(answer, 503, "queue_unavailable")
+    assert answer.headers["Retry-After"] == "5"
+    check_error(api.client.post("/encode", **upload(astronaut())), 503, "queue_unavailable")
+    assert api.sender.sent == []
+    api.r.flushdb()  # no model facts published, and MODEL_DIR does not exist
+    api = make_api(facts=False, retry_after_seconds=7)
+    answer = api.client.post("/manipulate", **edit())
+    assert "MODEL_DIR" in check_error(answer, 503, "model_unavailable")
+    assert answer.headers["Retry-After"] == "7"
+
+
+def test_an_edit_is_queued_once_and_its_result_is_shown_with_urls(api: Api) -> None:
+    first = api.client.post("/manipulate", **edit(edits={"Smiling": 0.2, "Young": 0.0}))
+    assert first.status_code == 202, first.text
+    job_id = first.json()["job_id"]
+    urls = {"job_url": f"/jobs/{job_id}", "events_url": f"/jobs/{job_id}/events"}
+    assert first.json() == {"job_id": job_id, **urls}
+    assert api.sender.sent == [(MANIPULATE, {"job_id": job_id, "latent_id": LID, "edits": {"Smiling": 0.2,
+                                "Young": 0.0}, "steps": INFO.default_steps}, job_id)]
+    again = api.client.post("/manipulate", **edit(edits={"Smiling": 0.2}, steps=INFO.default_steps))
+    assert again.json()["job_id"] == job_id and len(api.sender.sent) == 1  # identical: the same job
+
+    result = {"latent_id": LID, "edits": {"Smiling": 0.2}, "steps": 20, "image_id": f"{job_id}-crop",
+              "photo_id": f"{job_id}-photo", "photo_replaced_id": f"{job_id}-photo-replaced"}
+    done = JobState(job_id=job_id, kind="manipulate", status="succeeded", progress=1.0, result=result)
+    assert JobStore(api.r).save(done)
+    shown = api.client.get(f"/jobs/{job_id}").json()
+    assert shown["result"] == {"latent_id": LID, "edits": {"Smiling": 0.2}, "steps": 20,
+                               "image_url": f"/images/{job_id}-crop", "photo_url": f"/images/{job_id}-photo",
+                               "photo_replaced_url": f"/images/{job_id}-photo-replaced"}
+    with api.client.stream("GET", f"/jobs/{job_id}/events") as stream:
+        events = [line for line in stream.iter_lines() if line.startswith("data: ")]
+    assert len(events) == 1 and httpx.Response(200, content=events[0][6:]).json() == shown
