@@ -1,7 +1,7 @@
 """Strict state-dict loading that names what is wrong, and safetensors I/O.
 
-A renamed layer must never load silently (STYLE.md anti-pattern 2): every missing, unexpected
-or misshaped tensor is listed by name in the error.
+A renamed layer must never load silently: every missing, unexpected or misshaped tensor is
+listed by name in the error.
 """
 
 from __future__ import annotations

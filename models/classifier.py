@@ -1,9 +1,11 @@
 """Linear attribute classifier on normalised z_sem, and the official manipulation formula.
 
-The classifier is `Linear(z_dim, K)` over z_n = (z_sem − μ)/σ (OFFICIAL.md §1.4, §7). Editing
-moves z_n along the unit weight row of an attribute (§5.1):
+The classifier is `Linear(z_dim, K)` over z_n = (z_sem − μ)/σ, as the official one. Editing moves
+z_n along the unit weight row of an attribute (docs/official.md, "Manipulation"):
 
     z_n' = z_n + a · √d · w/‖w‖,     z' = z_n'·σ + μ
+
+An attribute name the classifier does not have is a `models.errors.UnknownAttributeError`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# The 40 CelebA-HQ attributes in the official classifier's output order (OFFICIAL.md §7).
+from models.errors import UnknownAttributeError
+
+# The 40 CelebA-HQ attributes in the official classifier's output order (docs/official.md,
+# "Classifier").
 CELEBA_ATTRIBUTES: tuple[str, ...] = (
     "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs",
     "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows",
@@ -25,17 +30,6 @@ CELEBA_ATTRIBUTES: tuple[str, ...] = (
     "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat",
     "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
 )
-
-
-class UnknownAttributeError(KeyError, ValueError):
-    """An attribute name that the model's classifier does not have."""
-
-    def __init__(self, name: str, allowed: Sequence[str]) -> None:
-        super().__init__(name)
-        self.name, self.allowed = name, tuple(allowed)
-
-    def __str__(self) -> str:
-        return f"unknown attribute {self.name!r}; available: {', '.join(self.allowed)}"
 
 
 class AttributeClassifier(nn.Module):
@@ -76,7 +70,8 @@ class AttributeClassifier(nn.Module):
         try:
             return self.names.index(name)
         except ValueError:
-            raise UnknownAttributeError(name, self.names) from None
+            raise UnknownAttributeError(
+                f"unknown attribute {name!r}; available: {', '.join(self.names)}") from None
 
     def direction(self, name: str) -> torch.Tensor:
         """Unit direction (D,) of an attribute in normalised z space."""

@@ -1,6 +1,6 @@
 """Frozen configuration dataclasses for the networks and diffusion processes, with presets.
 
-Each network gets one small config (STYLE.md habit 3). Field names follow the official
+Each network gets one small config. Field names follow the official
 `BeatGANsAutoencConfig` / `MLPSkipNetConfig` where they exist, so a config read from an official
 checkpoint or from `golden_small.pt` maps onto them one to one (`from_official_dict`).
 """

@@ -1,5 +1,6 @@
-"""The semantic encoder z_sem = Enc(x_0) (OFFICIAL.md §4.3): a half-UNet of unconditioned
-ResBlocks, then GN → SiLU → global average pool → 1×1 conv ("adaptivenonzero" head)."""
+"""The semantic encoder z_sem = Enc(x_0): a half-UNet of unconditioned ResBlocks, then
+GN → SiLU → global average pool → 1×1 conv (the official "adaptivenonzero" head; docs/official.md,
+"Semantic encoder")."""
 
 from __future__ import annotations
 

@@ -96,6 +96,11 @@ class InvalidRequestError(_CodedError):
     code_ = "invalid_request"
 
 
+class InvalidStepsError(InvalidRequestError, ValueError):
+    """A DDIM step count the schedule cannot respace to (`models.schedule.check_steps`). Also a
+    ValueError, which is what the step check raised before it had a code."""
+
+
 class SamplingUnavailableError(_CodedError):
     code_ = "sampling_unavailable"
 

@@ -18,9 +18,10 @@ def batch_to_tensor(pixels: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(3, H, W) or (N, 3, H, W) in [-1, 1] → uint8 (H, W, 3) or (N, H, W, 3): (x + 1)·127.5, rounded, clipped."""
-    pixels = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+def to_uint8(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(3, H, W) or (N, 3, H, W) in [-1, 1] (a tensor, or a float array such as a generator's
+    output) → uint8 (H, W, 3) or (N, H, W, 3): clipped, (x + 1)·127.5, rounded half to even."""
+    pixels = ((torch.as_tensor(x).detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return pixels.movedim(-3, -1).numpy()
 
 

@@ -1,5 +1,5 @@
 """The latent DPM: an MLP with skip connections that predicts ε for normalised z_sem
-(OFFICIAL.md §1.3, §4.4; official class `MLPSkipNet`)."""
+(official class `MLPSkipNet`; docs/official.md, "Latent DPM")."""
 
 from __future__ import annotations
 

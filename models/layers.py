@@ -1,7 +1,8 @@
 """Building blocks shared by the UNet decoder and the semantic encoder.
 
-Module and parameter names mirror the official checkpoints (OFFICIAL.md §4.1, §9), so official
-state dicts load with `strict=True`. Shapes: images/features are (B, C, H, W).
+Module and parameter names mirror the official checkpoints (docs/official.md, "Building blocks"
+and "Checkpoint key layouts"), so official state dicts load with `strict=True`. Shapes:
+images/features are (B, C, H, W).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class GroupNorm32(nn.GroupNorm):
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Sinusoidal embedding of raw integer timesteps, cos first then sin (OFFICIAL.md §3.2).
+    """Sinusoidal embedding of raw integer timesteps, cos first then sin, as the
+    official code does (docs/official.md, "Time embedding").
 
     Args:
         t: (B,) timesteps in the original 0..999 range (not rescaled).
@@ -66,7 +68,8 @@ class ResBlock(nn.Module):
     Conditioned (UNet) blocks compute
         h = GN(conv(SiLU(GN(x))));  h = h·(1 + s_t) + b_t;  h = h·(1 + s_z);  out = conv(SiLU(h))
     where (s_t, b_t) = Linear(SiLU(emb)) and s_z = Linear(SiLU(z_sem)). Unconditioned (encoder)
-    blocks stop after the first conv: out = skip(x) + conv(SiLU(GN(x))) (OFFICIAL.md §4.3).
+    blocks stop after the first conv: out = skip(x) + conv(SiLU(GN(x))) (the official encoder
+    blocks have no embedding, output or dropout layers).
     """
 
     def __init__(
@@ -125,7 +128,7 @@ class ResBlock(nn.Module):
 
 class AttentionBlock(nn.Module):
     """Spatial self-attention with the legacy qkv layout: per head, [q | k | v] are contiguous
-    in the 3C channels of the qkv projection (OFFICIAL.md §4.1)."""
+    in the 3C channels of the qkv projection, as in the official checkpoints."""
 
     def __init__(self, channels: int, num_heads: int = 1, num_head_channels: int = -1) -> None:
         super().__init__()

@@ -8,6 +8,12 @@ A model directory holds `config.json`, `autoencoder.safetensors`, and optionally
 Precision: `dtype=torch.float32` is the exact path (matches the official code); a lower dtype
 runs the networks under autocast with channels-last memory (GroupNorm and all DDIM arithmetic
 stay float32).
+
+Failures a user can cause are `models.errors` errors with a code: an unknown attribute or a model
+without a classifier (`UnknownAttributeError`), sampling without a latent DPM
+(`SamplingUnavailableError`), an illegal step count (`InvalidStepsError`, from `models.schedule`).
+The recipes (manipulation, interpolation, sampling order) are the official ones
+(docs/official.md, "Manipulation, interpolation, sampling").
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from models.checkpoint import (
 )
 from models.classifier import AttributeClassifier
 from models.config import ModelConfig
-from models.ddim import Schedule, ddim_invert, ddim_sample
+from models.ddim import ddim_invert, ddim_sample
+from models.errors import SamplingUnavailableError, UnknownAttributeError
 from models.latent_net import LatentMLP
+from models.schedule import Schedule, alphas_cumprod, eps_from_v
 from models.unet import DiffAEUNet
 
 # progress(done, total): called after every network evaluation of a long operation.
@@ -69,7 +77,7 @@ def _cpu_has_bf16() -> bool:
 
 
 class DiffAEPipeline:
-    """The model core behind every product feature (DESIGN.md §2.1)."""
+    """The model core behind every product feature: encode, edit, decode, interpolate, sample."""
 
     def __init__(
         self,
@@ -152,12 +160,11 @@ class DiffAEPipeline:
         d = self.config.diffusion
         if d.prediction == "eps":
             return None
-        alpha_bar = torch.as_tensor(
-            self.schedule(d.num_timesteps).alphas_cumprod, dtype=torch.float32, device=self.device)
+        alpha_bar = torch.as_tensor(alphas_cumprod(d.beta_schedule, d.num_timesteps),
+                                    dtype=torch.float32, device=self.device)
 
         def convert(v: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            a = alpha_bar[t].view(-1, 1, 1, 1)
-            return a.sqrt() * v + (1 - a).sqrt() * x_t.float()
+            return eps_from_v(v, x_t.float(), alpha_bar[t].view(-1, 1, 1, 1))
 
         return convert
 
@@ -205,7 +212,8 @@ class DiffAEPipeline:
 
     def _require_classifier(self) -> AttributeClassifier:
         if self.classifier is None:
-            raise ValueError(f"model {self.config.preset!r} has no attribute classifier")
+            raise UnknownAttributeError(
+                f"model {self.config.preset!r} has no attribute classifier, so it has no attributes to edit")
         return self.classifier
 
     @torch.inference_mode()
@@ -229,7 +237,7 @@ class DiffAEPipeline:
         steps: int | None = None,
         progress: Progress | None = None,
     ) -> torch.Tensor:
-        """Decode the path from a = (z_sem, x_T) to b: lerp z_sem, slerp x_T (OFFICIAL.md §5.2).
+        """Decode the path from a = (z_sem, x_T) to b: lerp z_sem, slerp x_T (the official recipe).
 
         a, b: z_sem (D,) or (1, D) and x_T (3, H, W) or (1, 3, H, W). Returns (N, 3, H, W).
         """
@@ -245,10 +253,11 @@ class DiffAEPipeline:
         generator: torch.Generator | None = None,
         progress: Progress | None = None,
     ) -> torch.Tensor:
-        """Unconditional samples (n, 3, H, W): latent DDIM → z_sem → image DDIM (OFFICIAL.md
-        §5.3). Noise is drawn from `generator` on the CPU: x_T first, then the latent noise."""
+        """Unconditional samples (n, 3, H, W): latent DDIM → z_sem → image DDIM. Noise is drawn
+        from `generator` on the CPU: x_T first, then the latent noise (the official order)."""
         if self.latent_net is None or self.latent_stats is None:
-            raise ValueError(f"model {self.config.preset!r} has no latent DPM: it cannot sample")
+            raise SamplingUnavailableError(
+                f"model {self.config.preset!r} has no latent DPM: it cannot sample")
         s = self.image_size
         x_T = torch.randn(n, 3, s, s, generator=generator)
         noise = torch.randn(n, self.z_dim, generator=generator).to(self.device)

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from models.errors import InvalidStepsError
+
 
 def make_betas(name: str, num_timesteps: int = 1000) -> np.ndarray:
     """β_1..β_T as float64: "linear" (1e-4 → 0.02, scaled by 1000/T) or "const<value>"."""
@@ -64,7 +66,8 @@ def legal_step_counts(num_timesteps: int = 1000) -> tuple[int, ...]:
 
 
 def check_steps(steps: int, num_timesteps: int = 1000, max_steps: int | None = None) -> int:
-    """Return `steps` if it is a legal DDIM step count (≤ `max_steps`), else raise ValueError.
+    """Return `steps` if it is a legal DDIM step count (≤ `max_steps`), else raise
+    `InvalidStepsError` (code "invalid_request", and a ValueError).
 
     The message names the value and the nearest legal counts, e.g. 37 → "nearest: 36 or 38".
     """
@@ -72,13 +75,13 @@ def check_steps(steps: int, num_timesteps: int = 1000, max_steps: int | None = N
     if steps in legal:
         return steps
     if max_steps is not None and steps > max_steps:
-        raise ValueError(
+        raise InvalidStepsError(
             f"steps={steps} is above this server's limit of {max_steps}; largest legal: {legal[-1]}"
         )
     below = [n for n in legal if n < steps]
     above = [n for n in legal if n > steps]
     nearest = " or ".join(str(n) for n in ([below[-1]] if below else []) + ([above[0]] if above else []))
-    raise ValueError(
+    raise InvalidStepsError(
         f"steps={steps} is not a legal DDIM step count for {num_timesteps} timesteps "
         f"(it must equal len(range(0, {num_timesteps}, stride)) for some stride); nearest: {nearest} "
         f"(legal: {describe_counts(tuple(legal))})"
@@ -104,7 +107,7 @@ def respaced_timesteps(steps: int, num_timesteps: int = 1000) -> np.ndarray:
     """The official "ddim{steps}" rule: the smallest stride i with len(range(0, T, i)) == steps.
 
     Returns int64 (steps,) ascending original timesteps {0, i, 2i, ...}. An illegal count is
-    refused (ValueError) with the nearest legal ones (`check_steps`).
+    refused (`InvalidStepsError`) with the nearest legal ones (`check_steps`).
     """
     check_steps(steps, num_timesteps)
     for stride in range(1, num_timesteps):

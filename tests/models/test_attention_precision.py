@@ -1,4 +1,4 @@
-"""The official attention computes softmax in fp32 even under fp16 (OFFICIAL.md §4.1).
+"""The official attention computes softmax in fp32 even under fp16 (docs/official.md, "Building blocks").
 `models.layers.AttentionBlock` calls `F.scaled_dot_product_attention`, whose reduced-precision
 kernels accumulate in fp32; this pins that down so a change of kernel or torch cannot silently
 drop to a bf16 softmax on the fast path."""

@@ -1,7 +1,9 @@
-"""Our networks' state dicts against the official checkpoint layouts in `reference/state_dict_*.tsv`.
+"""Our networks' state dicts against the official checkpoint layouts, and the converter's
+config inference on them.
 
-Every network is built on the meta device (no memory, no init time); the TSVs list the real
-`state_dict` of the official checkpoints, key<TAB>shape<TAB>dtype.
+The layouts are data files in the reference folder (`state_dict_*.tsv`, skipped when absent):
+each lists the real `state_dict` of one official checkpoint, key<TAB>shape<TAB>dtype. Every
+network is built on the meta device (no memory, no init time).
 """
 
 from __future__ import annotations
@@ -15,13 +17,8 @@ from torch import nn
 from models.checkpoint import CheckpointError
 from models.classifier import CELEBA_ATTRIBUTES, AttributeClassifier
 from models.config import FFHQ128, FFHQ256, OFFICIAL_LATENT, AutoencoderConfig
-from models.conversion.convert import (
-    classifier_layout,
-    classifier_tensors,
-    infer_autoencoder_config,
-    infer_latent_config,
-    preset_name,
-)
+from models.conversion.infer_config import infer_autoencoder_config, infer_latent_config, preset_name
+from models.conversion.official import classifier_layout, classifier_tensors
 from models.latent_net import LatentMLP
 from models.unet import DiffAEUNet
 
@@ -90,6 +87,8 @@ def test_converter_infers_the_preset_from_shapes_alone(reference_dir: Path, name
 
 def test_inference_sees_a_changed_architecture() -> None:
     """The inferred config follows the tensors, not the file: a narrower model is not ffhq256."""
+    # Its own shape on purpose: three levels, attention at two resolutions, and an encoder with
+    # its own attention resolution and one more level than the UNet.
     cfg = AutoencoderConfig(image_size=64, model_channels=64, channel_mult=(1, 2, 4), num_res_blocks=1,
                             attention_resolutions=(32, 16), embed_channels=256, enc_out_channels=256,
                             enc_channel_mult=(1, 2, 4, 4), enc_attention_resolutions=(8,))
@@ -125,7 +124,7 @@ def test_classifier_file_layout_is_exactly_the_converter_mapping(reference_dir: 
     with torch.device("meta"):
         classifier = AttributeClassifier(CELEBA_ATTRIBUTES, 512)
     assert {k: tuple(v.shape) for k, v in mapped.items()} == meta_layout(classifier)
-    assert mapped["weight"] is state["classifier.weight"]  # the non-EMA classifier (OFFICIAL.md §5.1)
+    assert mapped["weight"] is state["classifier.weight"]  # the non-EMA one, as the official manipulation
 
     with pytest.raises(CheckpointError, match=r"unexpected 1: classifier\.scale"):
         classifier_tensors({**state, "classifier.scale": torch.empty(40, device="meta")}, 512, "cls")

@@ -1,4 +1,5 @@
-"""`models.conversion.convert` on tiny fake official checkpoints (Lightning layout, real prefixes).
+"""The conversion (`python -m models.conversion`) on tiny fake official checkpoints (Lightning
+layout, real prefixes).
 
 The fake files carry what makes the real ones awkward: `callbacks` keyed by a class from a
 module that no longer exists when they are read, a Lightning-style `AttributeDict`, and a
@@ -11,7 +12,7 @@ import collections
 import contextlib
 import json
 import pickle
-import subprocess
+import runpy
 import sys
 import types
 from collections.abc import Iterator
@@ -24,18 +25,16 @@ import torch
 from models.checkpoint import canonical_state
 from models.classifier import CELEBA_ATTRIBUTES
 from models.config import AutoencoderConfig, LatentNetConfig, ModelConfig
-from models.conversion.convert import (
-    infer_autoencoder_config,
-    load_checkpoint,
-    main,
-    preset_name,
-)
+from models.conversion.cli import main
+from models.conversion.infer_config import infer_autoencoder_config, preset_name
+from models.conversion.official import load_checkpoint
 from models.conversion.safe_pickle import Placeholder
 from models.latent_net import LatentMLP
 from models.pipeline import DiffAEPipeline
 from models.unet import DiffAEUNet
 
-REPO = Path(__file__).resolve().parents[3]
+# Its own shape on purpose, not the shared tiny config: 32 px, an encoder one level deeper than
+# the UNet and with fewer ResBlocks per level (which the shape inference must tell apart).
 SMALL = AutoencoderConfig(
     image_size=32, model_channels=32, channel_mult=(1, 2), attention_resolutions=(16,),
     embed_channels=64, enc_out_channels=64, enc_channel_mult=(1, 2, 2), enc_num_res_blocks=1,
@@ -411,13 +410,15 @@ def test_not_a_checkpoint_and_missing_state_dict(fake: Fake, tmp_path: Path,
     assert "file not found" in capsys.readouterr().err
 
 
-def test_command_line_entry_point_reports_without_traceback(fake: Fake, tmp_path: Path) -> None:
+def test_command_line_entry_point_reports_without_traceback(
+        fake: Fake, tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m models.conversion`, run in this interpreter: exit status 1 and one error line."""
     state = {k: v for k, v in fake.autoenc_state.items() if k != KEY}
     path = fake.write("cli-missing.ckpt", state)
-    proc = subprocess.run(
-        [sys.executable, "-m", "models.conversion.convert", "--autoenc", str(path),
-         "--out", str(tmp_path / "o")],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )
-    assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr and "output_blocks.0.0.emb_layers.1.bias" in proc.stderr
+    argv = ["models.conversion", "--autoenc", str(path), "--out", str(tmp_path / "o")]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("models.conversion", run_name="__main__", alter_sys=True)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "output_blocks.0.0.emb_layers.1.bias" in err

@@ -1,5 +1,8 @@
-"""Golden parity against the official implementation (reference/GOLDEN.md), with negative controls.
+"""Golden parity against the official implementation, with negative controls.
 
+The golden file is data in the reference folder (`golden_small.pt`, skipped when absent): a
+small model of the official architecture with every output the official code computed from it
+(its layout: `models.conversion.parity` and docs/official.md, "Golden vectors").
 `run_parity` must pass on the shared golden file, fail when the implementation or the file is
 wrong, and work on any file of the golden layout: a second file is built here from our own
 networks for a different layout (2 heads, attention at 8 px, 5 steps) — self-consistent by
@@ -9,28 +12,22 @@ construction, so its job is to prove genericity, and corrupting it must make par
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 
 import models.unet
 from models.config import AutoencoderConfig, LatentNetConfig
-from models.conversion.parity import Row, run_parity
-from models.ddim import EpsFn, Schedule, StepCallback, ddim_invert, ddim_sample, make_betas
+from models.conversion.parity import Row, main, run_parity
+from models.ddim import EpsFn, StepCallback, ddim_invert, ddim_sample
 from models.latent_net import LatentMLP
 from models.layers import timestep_embedding
+from models.schedule import Schedule, alphas_cumprod, make_betas
 from models.unet import DiffAEUNet
 
-REPO = Path(__file__).resolve().parents[3]
-
-
-pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+Capture = pytest.CaptureFixture[str]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +68,8 @@ def test_golden_small_every_row_passes(golden_rows: list[Row], golden: dict[str,
 def test_golden_small_fails_when_sin_and_cos_are_swapped(
     golden: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """GOLDEN.md §3: swapping sin and cos moves eps by ~0.066 — far outside the 5e-5 bound."""
+    """Swapping sin and cos moves eps by ~0.066 (measured on the official code) — far outside
+    the 5e-5 bound."""
 
     def swapped(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
         emb = timestep_embedding(t, dim, max_period)
@@ -85,21 +83,17 @@ def test_golden_small_fails_when_sin_and_cos_are_swapped(
     assert rows["z_sem"].ok and rows["latent_eps"].ok and rows["latent_sample_T10"].ok
 
 
-def _cli(path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "models.conversion.parity", str(path)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
-def test_parity_cli_exits_0_on_the_golden_file(golden_path: Path, golden_rows: list[Row]) -> None:
-    ok = _cli(golden_path)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
+def test_parity_cli_exits_0_on_the_golden_file(golden_path: Path, golden_rows: list[Row],
+                                               capsys: Capture) -> None:
+    assert main([str(golden_path)]) == 0
+    out = capsys.readouterr().out
     n = len(golden_rows)
-    assert f"{n} of {n} checks pass" in ok.stdout and "FAIL" not in ok.stdout
+    assert f"{n} of {n} checks pass" in out and "FAIL" not in out
 
 
 # ---------------------------------------------------------------------------- another layout
-# A different layout from golden_small in every dimension parity must read from the file.
+# A different layout from golden_small in every dimension parity must read from the file (2 heads,
+# an encoder deeper than the UNet), so not the shared tiny config (tests/models/nets.py).
 OTHER_AE = AutoencoderConfig(
     image_size=16, model_channels=32, channel_mult=(1, 2), num_res_blocks=1,
     attention_resolutions=(8,), num_heads=2, embed_channels=48, enc_out_channels=48,
@@ -111,7 +105,8 @@ OTHER_STEPS = 5  # ddim5: timesteps 0, 200, ..., 800
 
 
 def _official_autoencoder_dict(c: AutoencoderConfig) -> dict[str, Any]:
-    """Our config written as the official `BeatGANsAutoencConfig` fields (GOLDEN.md §2)."""
+    """Our config written as the official `BeatGANsAutoencConfig` fields (as a golden file's
+    `config` holds them)."""
     return {
         "image_size": c.image_size, "in_channels": c.in_channels, "model_channels": c.model_channels,
         "out_channels": c.out_channels, "num_res_blocks": c.num_res_blocks,
@@ -146,7 +141,7 @@ def _diffusion_dict(schedule: str, clip: bool, steps: int) -> dict[str, Any]:
 
 def make_golden(ae: AutoencoderConfig, lat: LatentNetConfig, steps: int,
                 extra_respacings: tuple[int, ...] = (10,)) -> dict[str, Any]:
-    """A golden-layout dict (GOLDEN.md §1–2) computed with our implementation. The image DDIM
+    """A golden-layout dict computed with our implementation. The image DDIM
     runs through precomputed z-scales, a different code path from the one `run_parity` uses."""
     torch.manual_seed(0)
     unet, latent = DiffAEUNet(ae).eval(), LatentMLP(lat).eval()
@@ -199,9 +194,9 @@ def make_golden(ae: AutoencoderConfig, lat: LatentNetConfig, steps: int,
 
     betas, lat_betas = make_betas("linear"), make_betas("const0.008")
     sched: dict[str, torch.Tensor] = {
-        "betas": torch.from_numpy(betas), "alphas_cumprod": torch.from_numpy(np.cumprod(1 - betas)),
+        "betas": torch.from_numpy(betas), "alphas_cumprod": torch.from_numpy(alphas_cumprod("linear")),
         "latent_betas": torch.from_numpy(lat_betas),
-        "latent_alphas_cumprod": torch.from_numpy(np.cumprod(1 - lat_betas)),
+        "latent_alphas_cumprod": torch.from_numpy(alphas_cumprod("const0.008")),
     }
     for n in (S, *extra_respacings):
         s, ls = Schedule.create("linear", n), Schedule.create("const0.008", n)
@@ -232,7 +227,7 @@ def other_golden() -> dict[str, Any]:
 
 def test_other_layout_has_the_official_key_layout(other_golden: dict[str, Any]) -> None:
     sd = other_golden["state_dict"]
-    # OFFICIAL.md §4.2 rules for 1 ResBlock per level, attention only at 8 px (64 channels):
+    # The official UNet's rules for 1 ResBlock per level, attention only at 8 px (64 channels):
     attention = {k.rsplit(".qkv", 1)[0] for k in sd if k.endswith("qkv.weight") and "encoder" not in k}
     assert attention == {"input_blocks.3.1", "middle_block.1", "output_blocks.0.1", "output_blocks.1.1"}
     assert sd["input_blocks.3.1.qkv.weight"].shape == (192, 64, 1)
@@ -255,7 +250,7 @@ def test_parity_is_generic_over_the_layout(other_golden: dict[str, Any]) -> None
         ("outputs", "eps", 1e-3, {"eps"}),
         ("outputs", "encode_T5_traj", 5e-3, {"encode_T5_traj"}),
         ("outputs", "render_T5", 1e-3, {"render_T5"}),  # caught by the 1e-4 mean-abs bound
-        # sample_img is rendered from the *stored* latent sample, so it moves too (GOLDEN.md §3).
+        # sample_img is rendered from the *stored* latent sample, so it moves too.
         ("outputs", "latent_sample_T5", 1.0, {"latent_sample_T5", "sample_img_T5"}),
         ("schedule", "timesteps_T10", 1, {"schedule.timesteps_T10"}),
         ("inputs", "x_t", 1e-2, {"eps"}),
@@ -270,14 +265,15 @@ def test_parity_fails_on_a_corrupted_other_layout(
     assert _failing(run_parity(bad)) == expect
 
 
-def test_parity_cli_exits_1_on_a_corrupted_file(other_golden: dict[str, Any], tmp_path: Path) -> None:
+def test_parity_cli_exits_1_on_a_corrupted_file(other_golden: dict[str, Any], tmp_path: Path,
+                                                capsys: Capture) -> None:
     # Only eps is corrupted (it feeds nothing else): exactly that row fails, and the exit code says so.
     bad = dict(other_golden, outputs=dict(other_golden["outputs"]))
     bad["outputs"]["eps"] = other_golden["outputs"]["eps"] + 1e-3
     torch.save(bad, tmp_path / "bad.pt")
-    fail = _cli(tmp_path / "bad.pt")
-    assert fail.returncode == 1, fail.stdout + fail.stderr
-    assert "failing: eps\n" in fail.stdout and "| eps |" in fail.stdout
+    assert main([str(tmp_path / "bad.pt")]) == 1
+    out = capsys.readouterr().out
+    assert "failing: eps\n" in out and "| eps |" in out
 
 
 def test_parity_refuses_a_state_dict_of_another_layout(other_golden: dict[str, Any]) -> None:

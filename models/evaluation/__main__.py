@@ -1,0 +1,5 @@
+"""`python -m models.evaluation`: see `models.evaluation.cli`."""
+
+from models.evaluation.cli import main
+
+raise SystemExit(main())
