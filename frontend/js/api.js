@@ -1,11 +1,13 @@
-// HTTP client for the studio API (DESIGN.md §2.4). Every failure becomes an `ApiError` with the
-// server's stable `code`; an aborted request rejects with the DOMException "AbortError" untouched
-// so callers can tell "superseded" from "failed".
+// HTTP client for the studio API (docs/service.md). Every failure becomes an `ApiError` with the
+// server's stable `code` (every error answer is `{"error": {"code", "message"}}`); an aborted
+// request rejects with the DOMException "AbortError" untouched so callers can tell "superseded"
+// from "failed".
 
 export class ApiError extends Error {
   /**
    * @param {number} status HTTP status (0 when the server could not be reached)
-   * @param {string} code the server's error code, e.g. "no_face", or a client-side one
+   * @param {string} code the server's error code, e.g. "no_face"; "network" when it could not be
+   *   reached; "" when the answer was not the server's own (e.g. a proxy's error page)
    * @param {string} message the server's message, meant for people (render with textContent)
    * @param {number|null} retryAfter seconds from a Retry-After header, if any
    */
@@ -25,14 +27,9 @@ function errorFromBody(response, body) {
   const retryAfter = Number.isFinite(retry) ? retry : null;
   const error = body?.error;
   if (error && typeof error === "object") {
-    return new ApiError(response.status, String(error.code ?? `http_${response.status}`),
-      String(error.message ?? ""), retryAfter);
+    return new ApiError(response.status, String(error.code), String(error.message), retryAfter);
   }
-  // FastAPI's own request validation answers {"detail": [...]}.
-  let message = response.statusText;
-  if (typeof body?.detail === "string") message = body.detail;
-  else if (Array.isArray(body?.detail)) message = body.detail.map((d) => d?.msg ?? "").join("; ");
-  return new ApiError(response.status, `http_${response.status}`, message, retryAfter);
+  return new ApiError(response.status, "", response.statusText, retryAfter);
 }
 
 async function request(method, path, { json, form, signal } = {}) {

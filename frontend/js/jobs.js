@@ -7,13 +7,10 @@ const FINAL = new Set(["succeeded", "failed"]);
 const POLL_FIRST_MS = 250;
 const POLL_MAX_MS = 1500;
 
-/** A job that ended with status "failed": carries the job's error code and message. */
+/** A job that ended with status "failed": carries the job's error `{code, message}`. */
 export class JobFailedError extends ApiError {
   constructor(error) {
-    const code = typeof error === "object" && error ? String(error.code ?? "job_failed") : "job_failed";
-    const message = typeof error === "object" && error ? String(error.message ?? "")
-      : String(error ?? "");
-    super(200, code, message);
+    super(200, String(error.code), String(error.message));
     this.name = "JobFailedError";
   }
 }
@@ -61,14 +58,10 @@ function streamJob(jobId, signal, onUpdate) {
       close();
       reject(abortError());
     };
+    // Every event is the job as GET /jobs/{id} shows it, of the default type; the server's
+    // keep-alive comments never reach this handler.
     const onData = (event) => {
-      let job;
-      try {
-        job = JSON.parse(event.data);
-      } catch {
-        return; // keep-alive comments and non-JSON pings carry no state
-      }
-      if (!job || typeof job.status !== "string") return;
+      const job = JSON.parse(event.data);
       onUpdate({ status: job.status, progress: Number(job.progress) || 0 });
       if (FINAL.has(job.status)) {
         close();
@@ -77,8 +70,6 @@ function streamJob(jobId, signal, onUpdate) {
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     source.addEventListener("message", onData);
-    // Named events with the same payload are accepted too.
-    for (const name of ["job", "progress", "status", "update"]) source.addEventListener(name, onData);
     source.onerror = () => {
       // The browser would reconnect by itself; polling is simpler to reason about and also
       // covers servers (or proxies) that do not stream.

@@ -1,5 +1,5 @@
-// Attribute sliders: the four main ones (Age, Gender, Smile, Hair) mapped onto the CelebA
-// attribute directions (reference OFFICIAL.md §7), and one per direction the server lists.
+// Attribute sliders: the four main ones (Age, Gender, Smile, Hair) mapped onto the CelebA-HQ
+// attribute directions (the names the official demos use), and one per direction the server lists.
 // Sliders only build DOM and report values; the edits dict lives in the store.
 
 /** Main sliders. `sign` maps slider value → attribute amount (Age right = older = less Young). */

@@ -37,33 +37,20 @@ async function imageSize(url) {
   }
 }
 
-/** A face box from the encode result as `{x0, y0, x1, y1}` in photo pixels, or null. */
-export function normalizeBox(face) {
-  const box = Array.isArray(face) ? face : face?.box ?? face?.bbox ?? face;
-  if (Array.isArray(box) && box.length >= 4) {
-    const [x0, y0, x1, y1] = box.map(Number);
-    return [x0, y0, x1, y1].every(Number.isFinite) ? { x0, y0, x1, y1 } : null;
-  }
-  if (box && typeof box === "object") {
-    const x0 = Number(box.x ?? box.left ?? box.x0);
-    const y0 = Number(box.y ?? box.top ?? box.y0);
-    const x1 = Number(box.right ?? box.x1 ?? x0 + Number(box.width ?? box.w));
-    const y1 = Number(box.bottom ?? box.y1 ?? y0 + Number(box.height ?? box.h));
-    return [x0, y0, x1, y1].every(Number.isFinite) ? { x0, y0, x1, y1 } : null;
-  }
-  return null;
+/** A face of the encode result (`{box: [left, top, right, bottom]}`) as `{x0, y0, x1, y1}`. */
+function faceBox({ box: [x0, y0, x1, y1] }) {
+  return { x0, y0, x1, y1 };
 }
 
-function normalizeLatent(result, face) {
-  const faces = (Array.isArray(result.faces) ? result.faces : []).map(normalizeBox).filter(Boolean);
+function latentFrom(result) {
   return {
     id: String(result.latent_id),
     alignedUrl: safeUrl(result.aligned_url),
     reconstructionUrl: safeUrl(result.reconstruction_url),
-    photoUrl: safeUrl(result.photo_url), // the reconstruction pasted back (servers that send it)
-    faces,
-    face: Number.isInteger(result.face) ? result.face : face ?? 0,
-    preset: typeof result.preset === "string" ? result.preset : null,
+    photoUrl: safeUrl(result.photo_url), // the reconstruction pasted back
+    faces: result.faces.map(faceBox),
+    face: result.face,
+    preset: result.preset,
   };
 }
 
@@ -225,15 +212,13 @@ export class Studio {
     this.#cancel("edit");
     this.#forget(latent);
     this.store.update({ result: null, edit: idleTask, status: `Encoding face ${index + 1}…` });
-    await this.#encodePrimary(photo.file, index, latent?.faces ?? []);
+    await this.#encodePrimary(photo.file, index);
   }
 
-  async #encodePrimary(file, face, knownFaces = []) {
-    const retry = () => this.#encodePrimary(file, face, knownFaces);
+  async #encodePrimary(file, face) {
+    const retry = () => this.#encodePrimary(file, face);
     const latent = await this.#encode(file, face, "encode-primary", (encode) => this.store.update({ encode }), retry);
     if (!latent) return;
-    // A re-encode of one face may list only that face; keep the boxes the first pass found.
-    if (latent.faces.length < knownFaces.length) latent.faces = knownFaces;
     const many = latent.faces.length > 1;
     this.store.update({
       latent,
@@ -262,19 +247,17 @@ export class Studio {
   async #encode(file, face, name, setTask, retry) {
     const signal = this.#begin(name);
     setTask({ busy: true, status: "uploading", progress: 0 });
-    let jobId = null;
     let latentId = null;
     try {
       // The inversion uses the server's encode steps (once per face); the chosen steps are the
       // renders' T, so the reconstruction is what an edit at amount 0 looks like.
       const accepted = await api.encode(file, { face, renderSteps: this.state.steps, signal });
-      jobId = accepted.job_id;
-      latentId = typeof accepted.latent_id === "string" ? accepted.latent_id : null;
-      const result = await watchJob(jobId, {
+      latentId = accepted.latent_id;
+      const result = await watchJob(accepted.job_id, {
         signal,
         onUpdate: (u) => setTask(taskFrom(u)),
       });
-      const latent = normalizeLatent(result, face);
+      const latent = latentFrom(result);
       await Promise.all([latent.alignedUrl, latent.reconstructionUrl, latent.photoUrl].map(preload));
       if (signal.aborted) {
         this.#forget(latent);
@@ -286,7 +269,6 @@ export class Studio {
       if (isAbort(error)) {
         // Abandoned after the server accepted it: the upload exists (or soon will); delete it.
         if (latentId) this.#forget({ id: latentId });
-        else if (jobId) this.#forgetJob(jobId);
         return null;
       }
       setTask(idleTask);
@@ -346,7 +328,7 @@ export class Studio {
       });
       const imageUrl = safeUrl(result.image_url);
       const photoUrl = safeUrl(result.photo_url);
-      const photoReplacedUrl = safeUrl(result.photo_replaced_url); // null from servers without it
+      const photoReplacedUrl = safeUrl(result.photo_replaced_url);
       // The previous result stays on screen until the new one can be shown whole (the photo the
       // paste mode shows; the other one is made by the server only if it is asked for).
       const shown = this.state.paste === "replace" && photoReplacedUrl ? photoReplacedUrl : photoUrl;
@@ -399,14 +381,6 @@ export class Studio {
   /** Best-effort removal of a latent that is being replaced. */
   #forget(latent) {
     if (latent) api.deleteLatent(latent.id).catch(() => {});
-  }
-
-  /**
-   * For servers whose 202 does not name the upload: its latent id only arrives with the
-   * result, so follow the abandoned job quietly and delete what it made.
-   */
-  #forgetJob(jobId) {
-    watchJob(jobId).then((result) => api.deleteLatent(String(result.latent_id))).catch(() => {});
   }
 
   async deleteData() {
