@@ -31,6 +31,7 @@ RUN python -c "import face_alignment as fa; fa.FaceAlignment(fa.LandmarksType.TW
 
 COPY backend backend
 COPY worker worker
+# models/: the serving core only (.dockerignore leaves out the weights and the wings)
 COPY models models
 COPY frontend frontend
 

@@ -23,7 +23,7 @@ lint: setup
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/mypy
 
 bench: setup
-	@$(PY) -m models.bench
+	@$(PY) -m models.evaluation.bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts

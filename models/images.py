@@ -15,7 +15,9 @@ def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
 
 def batch_to_tensor(pixels: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W, 3) → (N, 3, H, W) float32 in [-1, 1] (x / 127.5 − 1)."""
-    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    # a read-only array (np.asarray of a PIL image) is copied: torch warns on non-writable memory
+    pixels = np.require(pixels, np.uint8, ["C_CONTIGUOUS", "WRITEABLE"])
+    return torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
 def to_uint8(x: torch.Tensor | np.ndarray) -> np.ndarray:

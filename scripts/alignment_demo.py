@@ -22,12 +22,12 @@ from PIL import Image, ImageDraw, ImageOps
 from skimage.metrics import structural_similarity
 
 from backend.alignment import (
-    align_face,
     align_landmarks,
     fast_transform_size,
     paste_back,
     paste_mask,
 )
+from backend.faces import align_face
 from backend.intake import load_photo
 from backend.landmarks import get_detector
 

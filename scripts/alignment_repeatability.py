@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image
 from skimage.metrics import structural_similarity
 
-from backend.alignment import align_face, ffhq_quad
+from backend.alignment import ffhq_quad
+from backend.faces import align_face
 from backend.landmarks import DlibDetector
 
 # index of each of the 68 points in the mirrored face (left eye ↔ right eye etc.)

@@ -19,9 +19,10 @@ import numpy as np
 import redis
 from PIL import Image
 
-from backend.alignment import align_face, fast_transform_size
+from backend.alignment import fast_transform_size
+from backend.faces import align_face
 from backend.landmarks import get_detector
-from backend.upload import compose_photo
+from backend.photos import compose_photo
 from scripts.latency_service import phone_photo
 from worker.storage import Composite, Keys, Storage, UploadMeta
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from models.facegen import photo as photofaces
+from models.facegen import photo
+from models.images import to_uint8
 
 
 def _cpu() -> str:
@@ -34,9 +35,9 @@ def _compiled(precision: str, rewrite: bool, streams: int) -> tuple[Any, Any]:
     import openvino as ov
 
     core = ov.Core()
-    model = core.read_model(str(photofaces.generator_dir() / "SynthesisNetwork.xml"))
+    model = core.read_model(str(photo.generator_dir() / "SynthesisNetwork.xml"))
     if rewrite:
-        photofaces.rewrite_idwt(model)
+        photo.rewrite_idwt(model)
     return ov, core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": precision,
                                                 "NUM_STREAMS": str(streams), "INFERENCE_NUM_THREADS": "2"})
 
@@ -57,7 +58,7 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    gen = photofaces.PhotoFaceGenerator(precision="f32", streams=1)
+    gen = photo.PhotoFaceGenerator(precision="f32", streams=1)
     styles = gen.styles(list(range(args.faces)))
     variants = {f"{name}, {s} stream{'s' if s > 1 else ''}": (prec, rw, s)
                 for name, prec, rw in (("exported f32", "f32", False), ("rewritten f32", "f32", True),
@@ -79,8 +80,8 @@ def main() -> None:
     ref = images["exported f32, 1 stream"]
     for k in ("rewritten f32, 1 stream", "rewritten bf16, 1 stream"):
         diff = max(float(np.abs(a - b).max()) for a, b in zip(ref, images[k], strict=True))
-        small = [(photofaces.resize_lanczos(photofaces.to_uint8(a), 64).astype(float),
-                  photofaces.resize_lanczos(photofaces.to_uint8(b), 64).astype(float))
+        small = [(photo.resize_lanczos(to_uint8(a), 64).astype(float),
+                  photo.resize_lanczos(to_uint8(b), 64).astype(float))
                  for a, b in zip(ref, images[k], strict=True)]
         psnr = np.mean([10 * np.log10(255**2 / max(np.mean((a - b) ** 2), 1e-12)) for a, b in small])
         print(f"  {k} vs exported f32: max |diff| {diff:.2e} at 1024 px; PSNR {psnr:.1f} dB at 64 px (uint8)")

@@ -15,7 +15,7 @@ import torch
 
 from models import DiffAEPipeline
 from models.facegen import drawn as facegen
-from models.training.cli import to_model_range
+from models.images import batch_to_tensor
 
 MODEL = "models/weights/demo64"
 
@@ -30,7 +30,7 @@ def best_of(n: int, fn: Callable[[], object]) -> tuple[float, object]:
 
 
 def main() -> None:
-    x_0 = to_model_range(facegen.generate([facegen.TEST_SEEDS[0]], size=64)[0])
+    x_0 = batch_to_tensor(facegen.generate([facegen.TEST_SEEDS[0]], size=64)[0])
     reference = None
     for dtype in (torch.float32, torch.bfloat16):
         pipe = DiffAEPipeline.from_pretrained(MODEL, device="cpu", dtype=dtype)

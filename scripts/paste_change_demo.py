@@ -19,16 +19,14 @@ import skimage.data
 import torch
 from PIL import Image
 
-from backend.alignment import align_face, fast_transform_size, paste_back, paste_change
+from backend.alignment import fast_transform_size, paste_back, paste_change
+from backend.faces import align_face
 from backend.landmarks import get_detector
+from models.images import to_image, to_tensor
 from models.pipeline import DiffAEPipeline
 
 REPO = Path(__file__).resolve().parents[1]
 EDITS = (("Smiling", 0.4), ("Young", -0.4), ("Blond_Hair", 0.4))
-
-
-def to_image(x: torch.Tensor) -> Image.Image:
-    return Image.fromarray(((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy())
 
 
 def main() -> None:
@@ -41,7 +39,7 @@ def main() -> None:
     photo = Image.fromarray(skimage.data.astronaut())
     size = pipe.image_size
     aligned = align_face(photo, size, detector=get_detector("dlib"), transform_size=fast_transform_size(size))
-    x = torch.from_numpy(np.asarray(aligned.image, np.float32)).permute(2, 0, 1)[None] / 127.5 - 1
+    x = to_tensor(aligned.image)
     z, x_T = pipe.encode(x, 50)
     base = to_image(pipe.decode(z, x_T, 20)[0])
     window = (90, 10, 390, 290)  # the face and hair, cut out of the 512² photo for the figure

@@ -5,9 +5,9 @@
 #
 # Stage 1 is the paper's objective (plain ε-MSE, one learning rate) from scratch. After 1,900
 # steps it reconstructs well from an inverted x_T but its decoder ignores z_sem (the one-step
-# probe in models/diagnostics.py gains 1-2 %), so edits do not show. Stage 2 fine-tunes it with
+# probe in models/evaluation/diagnostics.py gains 1-2 %), so edits do not show. Stage 2 fine-tunes it with
 # a 10× learning rate on the semantic path (encoder + z_sem projections) and the ε-MSE weighted
-# by clamp(1/SNR, 1, W), which makes the decoder use z_sem (models/train.py, `parameter_groups`,
+# by clamp(1/SNR, 1, W), which makes the decoder use z_sem (models/training/autoencoder.py, `parameter_groups`,
 # `loss_weights`): W = 50 for the first 2,100 steps, then W = 300 (more weight on the
 # high-noise steps, where an edit of z_sem has to take hold). Stage 3 fine-tunes stage 2 to
 # predict v = √ᾱ ε − √(1−ᾱ) x_0 (plain v-MSE, `--prediction v`): an ε-network cannot say much
@@ -43,27 +43,27 @@ finished() {  # finished RUN_DIR STEPS: has that autoencoder run reached STEPS?
     fi
 }
 
-$PY -m models.training.cli autoencoder --run "$RUN/stage1" --preset demo64 --steps "$STAGE1_STEPS" \
+$PY -m models.training autoencoder --run "$RUN/stage1" --preset demo64 --steps "$STAGE1_STEPS" \
     --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage1" "$STAGE1_STEPS" || exit 0
-$PY -m models.training.cli export --run "$RUN/stage1" --out "$RUN/stage1_model"
+$PY -m models.training export --run "$RUN/stage1" --out "$RUN/stage1_model"
 STAGE2=(--run "$RUN/stage2" --init "$RUN/stage1_model" --semantic-lr-mult 10 --warmup 50)
-$PY -m models.training.cli autoencoder "${STAGE2[@]}" --steps "$STAGE2A_STEPS" --x0-weight-max 50 \
+$PY -m models.training autoencoder "${STAGE2[@]}" --steps "$STAGE2A_STEPS" --x0-weight-max 50 \
     --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage2" "$STAGE2A_STEPS" || exit 0
-$PY -m models.training.cli autoencoder "${STAGE2[@]}" --steps "$STAGE2_STEPS" --x0-weight-max 300 \
+$PY -m models.training autoencoder "${STAGE2[@]}" --steps "$STAGE2_STEPS" --x0-weight-max 300 \
     --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage2" "$STAGE2_STEPS" || exit 0
-$PY -m models.training.cli export --run "$RUN/stage2" --out "$RUN/stage2_model"
-$PY -m models.training.cli autoencoder --run "$RUN/stage3" --init "$RUN/stage2_model" --prediction v \
+$PY -m models.training export --run "$RUN/stage2" --out "$RUN/stage2_model"
+$PY -m models.training autoencoder --run "$RUN/stage3" --init "$RUN/stage2_model" --prediction v \
     --semantic-lr-mult 10 --warmup 100 --steps "$STAGE3_STEPS" --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage3" "$STAGE3_STEPS" || exit 0
-$PY -m models.training.cli export --run "$RUN/stage3" --out "$RUN/stage3_model"
-$PY -m models.training.cli autoencoder --run "$RUN/stage4" --init "$RUN/stage3_model" \
+$PY -m models.training export --run "$RUN/stage3" --out "$RUN/stage3_model"
+$PY -m models.training autoencoder --run "$RUN/stage4" --init "$RUN/stage3_model" \
     --semantic-lr-mult 10 --warmup 100 --steps "$STAGE4_STEPS" --minutes "$MINUTES" "${COMMON[@]}"
 finished "$RUN/stage4" "$STAGE4_STEPS" || exit 0
-$PY -m models.training.cli latent --run "$RUN/stage4" --num-images 20000 --steps 3000 --batch 256 --lr 1e-3
-$PY -m models.training.cli directions --run "$RUN/stage4" --num-train 8000 --num-test 2000
+$PY -m models.training latent --run "$RUN/stage4" --num-images 20000 --steps 3000 --batch 256 --lr 1e-3
+$PY -m models.training directions --run "$RUN/stage4" --num-train 8000 --num-test 2000
 # encode_steps 50: the app inverts each face once with 50 steps and renders edits with 20
 # (SSIM of that round trip 0.95 against 0.87 for 20/20, models/weights/demo64/README.md).
-$PY -m models.training.cli export --run "$RUN/stage4" --out "$OUT" --encode-steps 50
+$PY -m models.training export --run "$RUN/stage4" --out "$OUT" --encode-steps 50

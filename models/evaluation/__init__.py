@@ -1,6 +1,6 @@
 """Evaluation of DiffAE models: metrics, reports, diagnostics and speed. Depends on the core, on
 `models.facegen` (the held-out faces and the independent judges) and, lazily, on the service's
-aligner (`backend.alignment`, so that photos are aligned exactly as the service aligns them).
+aligner (`backend.faces`, so that photos are aligned exactly as the service aligns them).
 
 - `metrics`: SSIM, MSE, AUROC as the official evaluation computes them;
 - `batching`: a model run over many images in batches, every UNet evaluation counted;

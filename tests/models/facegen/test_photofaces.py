@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from models.facegen import photo as photofaces
+from models.facegen import photo
 from models.facegen.photo import FaceCache, PhotoFaceGenerator, decode_image, encode_image, latents
 
 pytestmark = pytest.mark.skipif(
@@ -28,8 +28,8 @@ def _core_model(rewrite: bool) -> tuple[int, Any]:
     import openvino as ov
 
     core = ov.Core()
-    model = core.read_model(str(photofaces.generator_dir() / "SynthesisNetwork.xml"))
-    n = photofaces.rewrite_idwt(model) if rewrite else 0
+    model = core.read_model(str(photo.generator_dir() / "SynthesisNetwork.xml"))
+    n = photo.rewrite_idwt(model) if rewrite else 0
     return n, core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
 
 
@@ -71,9 +71,9 @@ def test_shards_round_trip_and_resume(tmp_path: Path, generator: PhotoFaceGenera
     assert seeds.tolist() == [0, 1, 2, 3, 4]
     direct = dict(generator.render([0, 4]))
     # 64 px is stored losslessly: exactly the generator's face, resized with LANCZOS.
-    np.testing.assert_array_equal(small[4], photofaces.resize_lanczos(direct[4], 64))
+    np.testing.assert_array_equal(small[4], photo.resize_lanczos(direct[4], 64))
     _, big = cache.load("train", 1, 256)
-    assert np.abs(big[0].astype(int) - photofaces.resize_lanczos(direct[0], 256)).mean() < 4.0  # JPEG q90
+    assert np.abs(big[0].astype(int) - photo.resize_lanczos(direct[0], 256)).mean() < 4.0  # JPEG q90
     _, mid = cache.load("train", 1, 128)  # not stored: from 256
     assert mid.shape == (1, 128, 128, 3)
     kept = cache.shard_path("train", 0).stat().st_mtime_ns

@@ -1,5 +1,6 @@
-"""`models.training.cli` smoke runs on a tiny preset: the autoencoder learns, resumes bit-exactly, and the
-latent DPM, directions and export produce a directory that `from_pretrained` serves."""
+"""`python -m models.training` smoke runs on a tiny preset, in-process: the autoencoder learns,
+resumes bit-exactly, and the latent DPM, directions and export produce a directory that
+`from_pretrained` serves; the command line parses into the options the loops take."""
 
 from __future__ import annotations
 
@@ -15,10 +16,21 @@ import torch
 import torch.nn.functional as F
 
 from models import config
-from models.ddim import make_betas
 from models.facegen import drawn as facegen
+from models.images import batch_to_tensor
 from models.pipeline import DiffAEPipeline
-from models.training import cli as train
+from models.schedule import alphas_cumprod
+from models.training import data
+from models.training.autoencoder import loss_weights, parameter_groups, train_autoencoder
+from models.training.cli import COMMANDS, main, parse
+from models.training.options import (
+    AutoencoderOptions,
+    DirectionsOptions,
+    ExportOptions,
+    LatentOptions,
+    defaults,
+    record,
+)
 from models.unet import DiffAEUNet
 from tests.models.nets import TINY_CONFIG, TINY_SIZE, TINY_Z
 
@@ -30,29 +42,25 @@ LEARN_STEPS = 20
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _tiny_preset_one_thread() -> Iterator[None]:
-    # Two cores shared with a training job: two threads oversubscribe them and run ~10x slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _tiny_preset() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(config.PRESETS, "tiny", TINY)
         yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The generated-face cache the CLI reads, filled here in-process (no worker pool)."""
     path = tmp_path_factory.mktemp("cache")
-    train.facegen_images(NUM_IMAGES, SIZE, cache=path, workers=1)
-    train.facegen_images(NUM_TRAIN, SIZE, cache=path, workers=1)
-    _, y_test = train.facegen_images(NUM_TEST, SIZE, test=True, cache=path, workers=1)
+    data.facegen_images(NUM_IMAGES, SIZE, cache=path, workers=1)
+    data.facegen_images(NUM_TRAIN, SIZE, cache=path, workers=1)
+    _, y_test = data.facegen_images(NUM_TEST, SIZE, test=True, cache=path, workers=1)
     assert ((y_test > 0.5).any(0) & ~(y_test > 0.5).all(0)).all(), "test faces need both classes"
     return path
 
 
 def _autoencoder(run: Path, cache: Path, steps: int, *extra: str) -> dict[str, Any]:
-    train.main(["autoencoder", "--run", str(run), "--preset", "tiny", "--num-images", str(NUM_IMAGES),
+    main(["autoencoder", "--run", str(run), "--preset", "tiny", "--num-images", str(NUM_IMAGES),
                 "--cache", str(cache), "--steps", str(steps), "--batch", "4", "--lr", "1e-3",
                 "--ckpt-every", "1000", "--log-every", "1", "--quiet", *extra])
     return torch.load(run / "autoencoder.pt", weights_only=False)
@@ -61,10 +69,10 @@ def _autoencoder(run: Path, cache: Path, steps: int, *extra: str) -> dict[str, A
 def _fixed_batch(images: np.ndarray, seed: int) -> tuple[torch.Tensor, ...]:
     """x_0 (4 timesteps per image), t, ε and ᾱ_t, the same for every call with the same seed."""
     g = torch.Generator().manual_seed(seed)
-    x_0 = train.to_model_range(images).repeat(4, 1, 1, 1)
+    x_0 = batch_to_tensor(images).repeat(4, 1, 1, 1)
     t = torch.randint(0, 1000, (len(x_0),), generator=g)
     eps = torch.randn(x_0.shape, generator=g)
-    a = torch.from_numpy(np.cumprod(1 - make_betas("linear"))).float()[t].view(-1, 1, 1, 1)
+    a = torch.from_numpy(alphas_cumprod("linear")).float()[t].view(-1, 1, 1, 1)
     return x_0, t, eps, a
 
 
@@ -89,7 +97,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, cache: Path) -> Path:
 
 
 def test_autoencoder_loss_decreases(trained: Path, cache: Path, tmp_path: Path) -> None:
-    images, _ = train.facegen_images(NUM_IMAGES, SIZE, cache=cache)
+    images, _ = data.facegen_images(NUM_IMAGES, SIZE, cache=cache)
     init = _autoencoder(tmp_path, cache, 0)  # 0 steps: the checkpoint holds the initial weights
     after = torch.load(trained / "autoencoder.pt", weights_only=False)
     assert init["step"] == 0 and after["step"] == LEARN_STEPS
@@ -132,11 +140,11 @@ def test_autoencoder_resume_is_bit_exact(tmp_path: Path, cache: Path) -> None:
 
 def test_latent_directions_export_load(trained: Path, cache: Path, tmp_path: Path) -> None:
     common = ["--run", str(trained), "--cache", str(cache), "--quiet"]
-    train.main(["latent", *common, "--num-images", str(NUM_IMAGES), "--steps", "5", "--batch", "8"])
-    train.main(["directions", *common, "--num-train", str(NUM_TRAIN), "--num-test", str(NUM_TEST)])
+    main(["latent", *common, "--num-images", str(NUM_IMAGES), "--steps", "5", "--batch", "8"])
+    main(["directions", *common, "--num-train", str(NUM_TRAIN), "--num-test", str(NUM_TEST)])
     out = tmp_path / "model"
-    train.main(["export", "--run", str(trained), "--out", str(out)])
-    train.main(["export", "--run", str(trained), "--out", str(tmp_path / "finer"), "--encode-steps", "4"])
+    main(["export", "--run", str(trained), "--out", str(out)])
+    main(["export", "--run", str(trained), "--out", str(tmp_path / "finer"), "--encode-steps", "4"])
     finer = DiffAEPipeline.from_pretrained(tmp_path / "finer", device="cpu", dtype=torch.float32)
     assert finer.config.diffusion.encode_steps == 4 and finer.config == replace(
         TINY, diffusion=replace(TINY.diffusion, encode_steps=4))
@@ -159,9 +167,9 @@ def test_latent_directions_export_load(trained: Path, cache: Path, tmp_path: Pat
 
 
 def test_x0_weighting_is_plain_eps_mse_at_zero_and_caps_at_w() -> None:
-    alpha_bar = torch.from_numpy(np.cumprod(1 - make_betas("linear"))).float()
-    assert torch.equal(train.loss_weights(alpha_bar, 0.0), torch.ones(1000))
-    w = train.loss_weights(alpha_bar, 20.0)
+    alpha_bar = torch.from_numpy(alphas_cumprod("linear")).float()
+    assert torch.equal(loss_weights(alpha_bar, 0.0), torch.ones(1000))
+    w = loss_weights(alpha_bar, 20.0)
     assert w.mean().item() == pytest.approx(1.0, rel=1e-5)
     assert (w[1:] >= w[:-1]).all(), "more noise never weighs less"
     assert (w.max() / w.min()).item() == pytest.approx(20.0, rel=1e-4)  # the cap, relative to SNR ≥ 1
@@ -172,9 +180,9 @@ def test_x0_weighting_is_plain_eps_mse_at_zero_and_caps_at_w() -> None:
 
 def test_fine_tune_starts_from_an_exported_model(trained: Path, cache: Path, tmp_path: Path) -> None:
     # directions (as test_latent_directions_export_load fits them): the export then has attributes.json
-    train.main(["directions", "--run", str(trained), "--cache", str(cache), "--quiet",
+    main(["directions", "--run", str(trained), "--cache", str(cache), "--quiet",
                 "--num-train", str(NUM_TRAIN), "--num-test", str(NUM_TEST), "--C", "0.5"])
-    train.main(["export", "--run", str(trained), "--out", str(tmp_path / "model")])
+    main(["export", "--run", str(trained), "--out", str(tmp_path / "model")])
     exported = DiffAEPipeline.from_pretrained(tmp_path / "model", device="cpu", dtype=torch.float32)
     assert exported.attribute_info["C"] == 0.5
     start = _autoencoder(tmp_path / "ft0", cache, 0, "--init", str(tmp_path / "model"))
@@ -188,11 +196,11 @@ def test_fine_tune_starts_from_an_exported_model(trained: Path, cache: Path, tmp
     assert tuned["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3)  # warm-up done
     assert tuned["args"]["init"] == str(tmp_path / "model")
     # Its export records the lineage: this run's steps on top of the exported model's.
-    train.main(["latent", "--run", str(tmp_path / "ft"), "--cache", str(cache), "--quiet",
+    main(["latent", "--run", str(tmp_path / "ft"), "--cache", str(cache), "--quiet",
                 "--num-images", str(NUM_IMAGES), "--steps", "2", "--batch", "8"])
-    train.main(["directions", "--run", str(tmp_path / "ft"), "--cache", str(cache), "--quiet",
+    main(["directions", "--run", str(tmp_path / "ft"), "--cache", str(cache), "--quiet",
                 "--num-train", str(NUM_TRAIN), "--num-test", str(NUM_TEST)])
-    train.main(["export", "--run", str(tmp_path / "ft"), "--out", str(tmp_path / "tuned")])
+    main(["export", "--run", str(tmp_path / "ft"), "--out", str(tmp_path / "tuned")])
     info = DiffAEPipeline.from_pretrained(tmp_path / "tuned", device="cpu").attribute_info["training"]
     assert info["autoencoder_steps"] == 3 and info["init"]["autoencoder_steps"] == LEARN_STEPS
     assert info["total_autoencoder_steps"] == 3 + LEARN_STEPS
@@ -201,7 +209,7 @@ def test_fine_tune_starts_from_an_exported_model(trained: Path, cache: Path, tmp
 
 def test_semantic_path_gets_its_own_learning_rate(trained: Path, cache: Path, tmp_path: Path) -> None:
     model = DiffAEUNet(TINY.autoencoder)
-    rest, semantic = train.parameter_groups(model, 10.0)
+    rest, semantic = parameter_groups(model, 10.0)
     names = {id(p): n for n, p in model.named_parameters()}
     sem_names = {names[id(p)] for p in semantic["params"]}
     assert {n for n in names.values() if n.startswith("encoder.")} <= sem_names
@@ -214,30 +222,33 @@ def test_semantic_path_gets_its_own_learning_rate(trained: Path, cache: Path, tm
 
 
 def test_the_face_cache_key_covers_the_drawing_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from models.facegen import render as facegen_draw
+    from models.facegen import face, render
 
-    before = train.facegen_digest()
-    edited = tmp_path / "facegen_draw.py"
-    edited.write_bytes(Path(str(facegen_draw.__file__)).read_bytes() + b"\n# a changed renderer\n")
-    monkeypatch.setattr(facegen_draw, "__file__", str(edited))
-    assert train.facegen_digest() != before
+    before = data.facegen_digest()
+    for module in (render, face):  # the drawing, and the face geometry it draws
+        edited = tmp_path / Path(str(module.__file__)).name
+        edited.write_bytes(Path(str(module.__file__)).read_bytes() + b"\n# a changed renderer\n")
+        with monkeypatch.context() as mp:
+            mp.setattr(module, "__file__", str(edited))
+            assert data.facegen_digest() != before
+    assert data.facegen_digest() == before
 
 
 def test_v_prediction_learns_v_and_the_pipeline_samples_with_its_epsilon(
         trained: Path, cache: Path, tmp_path: Path) -> None:
-    train.main(["export", "--run", str(trained), "--out", str(tmp_path / "eps")])
+    main(["export", "--run", str(trained), "--out", str(tmp_path / "eps")])
     before = _autoencoder(tmp_path / "v0", cache, 0, "--init", str(tmp_path / "eps"), "--prediction", "v")
     state = _autoencoder(tmp_path / "v", cache, LEARN_STEPS, "--init", str(tmp_path / "eps"),
                          "--prediction", "v")
     assert state["config"]["diffusion"]["prediction"] == "v"
     # The loss it lowers is the v-MSE: v = √ᾱ ε − √(1−ᾱ) x_0 on fixed batches.
-    images, _ = train.facegen_images(NUM_IMAGES, SIZE, cache=cache)
+    images, _ = data.facegen_images(NUM_IMAGES, SIZE, cache=cache)
     assert (_fixed_batch_loss(state["model"], images, predict_v=True, seed=7)
             < 0.8 * _fixed_batch_loss(before["model"], images, predict_v=True, seed=7))
     x_0, t, eps, a = _fixed_batch(images, 7)
     x_t = a.sqrt() * x_0 + (1 - a).sqrt() * eps
     # Exported, the pipeline hands the sampler ε = √ᾱ v̂ + √(1−ᾱ) x_t, computed in fp32.
-    train.main(["export", "--run", str(tmp_path / "v"), "--out", str(tmp_path / "vmodel")])
+    main(["export", "--run", str(tmp_path / "v"), "--out", str(tmp_path / "vmodel")])
     pipe = DiffAEPipeline.from_pretrained(tmp_path / "vmodel", device="cpu", dtype=torch.float32)
     assert pipe.config.diffusion.prediction == "v"
     z = pipe.encode_semantic(x_0)
@@ -250,3 +261,32 @@ def test_v_prediction_learns_v_and_the_pipeline_samples_with_its_epsilon(
         _autoencoder(tmp_path / "v", cache, LEARN_STEPS + 1, "--prediction", "eps")
     with pytest.raises(SystemExit, match="x0-weight-max"):
         _autoencoder(tmp_path / "v2", cache, 1, "--prediction", "v", "--x0-weight-max", "50")
+
+
+# ---------------------------------------------------------------------------------- options
+def test_every_option_is_a_flag_and_the_flags_parse_into_the_options() -> None:
+    for command, (kind, _) in COMMANDS.items():
+        required = ["--run", "r"] + (["--out", "o"] if kind is ExportOptions else [])
+        name, options = parse([command, *required])
+        assert name == command and type(options) is kind
+        assert {k: v for k, v in vars(options).items() if k in defaults(kind)} == defaults(kind)
+    assert parse(["latent", "--run", "r", "--steps", "5"])[1] == LatentOptions(run="r", steps=5)
+    flags = ["autoencoder", "--run", "r", "--no-flip", "--x0-weight-max", "50"]
+    assert parse(flags)[1] == AutoencoderOptions(run="r", flip=False, x0_weight_max=50.0)
+    assert parse(["directions", "--run", "r", "--C", "0.5"])[1] == DirectionsOptions(run="r", C=0.5)
+    # What a run records (and an export copies into attributes.json) keeps the flags' names.
+    assert list(record("latent", LatentOptions(run="r"))) == [
+        "command", "run", "data", "num_images", "cache", "seed", "threads", "quiet",
+        "steps", "batch", "lr", "ema", "grad_clip"]
+
+
+def test_the_loop_runs_from_its_options_alone(cache: Path, tmp_path: Path) -> None:
+    """No command line: the same options the CLI would build give the same checkpoint."""
+    options = AutoencoderOptions(run=str(tmp_path / "direct"), preset="tiny", num_images=NUM_IMAGES,
+                                 cache=str(cache), steps=2, batch=4, lr=1e-3, ckpt_every=1000,
+                                 log_every=1, quiet=True)
+    direct = torch.load(train_autoencoder(options), weights_only=False)
+    via_cli = _autoencoder(tmp_path / "cli", cache, 2)
+    assert direct["args"] == {**via_cli["args"], "run": str(tmp_path / "direct")}
+    for key in ("model", "ema"):
+        _assert_identical(direct[key], via_cli[key], key)
