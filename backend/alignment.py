@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import scipy.ndimage
@@ -332,19 +331,6 @@ def paste_change(
         return original + (_warp_into(edited, quad, region) - _warp_into(base, quad, region))
 
     return _blend(photo, quad, feather, changed)
-
-
-_MOVED_TO_FACES = ("AlignedFace", "align_face", "align_faces", "align_detected")
-
-
-def __getattr__(name: str) -> Any:
-    """Detection + alignment moved to `backend.faces`; callers outside the web tier that still
-    import it from here (scripts/, models/evaluation/) get it from there, loaded only then."""
-    if name in _MOVED_TO_FACES:
-        import backend.faces
-
-        return getattr(backend.faces, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":  # the CLI detects faces too, so it lives with the detection

@@ -317,18 +317,23 @@ class Storage:
         self._r.close()
 
     # ------------------------------------------------------------------ uploads
-    def create_upload(self, meta: UploadMeta, photo: bytes, aligned_png: bytes, job: JobState) -> None:
+    def create_upload(
+        self, meta: UploadMeta, photo: bytes, aligned_png: bytes, job: JobState | None = None
+    ) -> None:
         """Store a new upload (original photo, aligned crop as image "{lid}-aligned", meta) and
         its encode job, queued, indexed under it: one round trip."""
         lid, ttl = meta.latent_id, self.ttl_s
-        aligned, job_key = Keys.image(aligned_id(lid)), Keys.job(job.job_id)
+        aligned = Keys.image(aligned_id(lid))
         with self._r.pipeline() as p:
             p.set(Keys.photo(lid), photo, ex=ttl)
             p.hset(aligned, mapping={"data": aligned_png, "type": "image/png"})
             p.expire(aligned, ttl)
-            p.hset(job_key, mapping=cast(dict[Any, Any], _job_fields(job)))
-            p.expire(job_key, ttl)
-            p.sadd(Keys.index(lid), aligned, job_key)
+            p.sadd(Keys.index(lid), aligned)
+            if job is not None:
+                job_key = Keys.job(job.job_id)
+                p.hset(job_key, mapping=cast(dict[Any, Any], _job_fields(job)))
+                p.expire(job_key, ttl)
+                p.sadd(Keys.index(lid), job_key)
             p.expire(Keys.index(lid), ttl)
             p.set(Keys.meta(lid), meta.model_dump_json(), ex=ttl)
             p.execute()

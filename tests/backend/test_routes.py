@@ -21,7 +21,7 @@ from PIL import Image
 from backend.app import create_app
 from tests.backend.studio_fixtures import INFO, RecordingSender, encoded_upload, publish, settings
 from tests.service.stack import REPO, RedisServer
-from worker.contracts import MANIPULATE, JobState
+from worker.contracts import INTERPOLATE, MANIPULATE, SAMPLE, JobState
 from worker.storage import JobStore, Storage
 
 pytestmark = pytest.mark.integration
@@ -119,6 +119,8 @@ CASES: list[tuple[str, str, Callable[[], dict[str, Any]], int, str, str]] = [
     ("POST", "/encode", lambda: upload(b"x", render_steps=37), 422, "invalid_request", "render_steps=37"),
     ("POST", "/encode", lambda: upload(b"x", steps="many"), 422, "invalid_request", "steps"),
     ("POST", "/encode", lambda: {"data": {"steps": "10"}}, 422, "invalid_request", "image"),
+    ("POST", "/encode", lambda: {"content": b"x", "headers": {"content-type": "multipart/form-data"}},
+     422, "invalid_request", "boundary"),  # Starlette's own 400, answered with the code's status
     ("POST", "/manipulate", lambda: edit(edits={"Smile": 0.3}), 422, "unknown_attribute", "Smiling"),
     ("POST", "/manipulate", lambda: edit(steps=37), 422, "invalid_request", "36 or 38"),
     ("POST", "/manipulate", lambda: edit(steps=0), 422, "invalid_request", "steps"),
@@ -220,3 +222,21 @@ def test_an_edit_is_queued_once_and_its_result_is_shown_with_urls(api: Api) -> N
     with api.client.stream("GET", f"/jobs/{job_id}/events") as stream:
         events = [line for line in stream.iter_lines() if line.startswith("data: ")]
     assert len(events) == 1 and httpx.Response(200, content=events[0][6:]).json() == shown
+
+
+def test_interpolations_and_samples_are_queued_with_their_payloads(api: Api) -> None:
+    answer = api.client.post("/interpolate", **mix(frames=3, steps=10))
+    assert answer.status_code == 202, answer.text
+    job_id = answer.json()["job_id"]
+    assert api.sender.sent == [(INTERPOLATE, {"job_id": job_id, "latent_ids": [LID, LID],
+                                              "alphas": [0.0, 0.5, 1.0], "steps": 10}, job_id)]
+    publish(api.storage, INFO.model_copy(update={"can_sample": True, "latent_default_steps": 10}))
+    api.client.app.state.services.facts._max_age_s = 0  # type: ignore[attr-defined]  # read them again
+    answer = api.client.post("/sample", json={"n": 2, "seed": 7})
+    assert answer.status_code == 202, answer.text
+    job_id = answer.json()["job_id"]
+    assert api.sender.sent[1] == (SAMPLE, {"job_id": job_id, "n": 2, "steps": 20, "latent_steps": 10,
+                                           "seed": 7}, job_id)
+    queued = {"job_id": job_id, "kind": "sample", "status": "queued", "progress": 0.0, "result": None,
+              "error": None}
+    assert api.client.get(f"/jobs/{job_id}").json() == queued

@@ -1,5 +1,5 @@
-"""Every client error of DESIGN §2.4 over real HTTP: the code, the status, a useful message,
-and never a 500."""
+"""Every client error of the API (docs/service.md, "Errors") over real HTTP: the code, the
+status, a useful message, and never a 500."""
 
 from __future__ import annotations
 
