@@ -32,6 +32,7 @@ from models.conversion.safe_pickle import Placeholder
 from models.latent_net import LatentMLP
 from models.pipeline import DiffAEPipeline
 from models.unet import DiffAEUNet
+from tests.models.nets import TINY_CONFIG
 
 # Its own shape on purpose, not the shared tiny config: 32 px, an encoder one level deeper than
 # the UNet and with fewer ResBlocks per level (which the shape inference must tell apart).
@@ -39,6 +40,7 @@ SMALL = AutoencoderConfig(
     image_size=32, model_channels=32, channel_mult=(1, 2), attention_resolutions=(16,),
     embed_channels=64, enc_out_channels=64, enc_channel_mult=(1, 2, 2), enc_num_res_blocks=1,
 )
+# and a latent MLP whose skip layers are not all but the first, as the inference must read them
 SMALL_LATENT = LatentNetConfig(num_channels=64, num_hid_channels=128, num_layers=4, skip_layers=(1, 3),
                                num_time_emb_channels=32)
 FAKE_PL = "fake_lightning"
@@ -344,7 +346,8 @@ def test_latent_alias_and_z_size_errors(fake: Fake, tmp_path: Path, capsys: Capt
     err = _convert_modified(fake, tmp_path, capsys, "latent", state)
     assert "without their twin: ema_model.latent_net.layers.3.cond_layers.1.weight" in err
 
-    other = LatentMLP(LatentNetConfig(num_channels=32, num_hid_channels=64, num_layers=3, skip_layers=(1, 2)))
+    assert TINY_CONFIG.latent_net is not None  # a latent MLP for z of size 32, not the files' 64
+    other = LatentMLP(TINY_CONFIG.latent_net)
     state = {**{k: v for k, v in fake.latent_state.items() if "latent_net" not in k},
              **{f"ema_model.latent_net.{k}": v for k, v in other.state_dict().items()}}
     err = _convert_modified(fake, tmp_path, capsys, "latent", state)

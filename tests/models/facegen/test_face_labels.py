@@ -141,7 +141,7 @@ def test_measurer_on_the_astronaut() -> None:
     import skimage.data
     from PIL import Image
 
-    from backend.alignment import align_face
+    from backend.faces import align_face
 
     face = np.asarray(align_face(Image.fromarray(skimage.data.astronaut()), 256).image.convert("RGB"))
     m = fl.FaceMeasurer().measure(face)
