@@ -40,7 +40,8 @@ def main() -> None:
     crop = io.BytesIO()
     aligned.image.save(crop, format="PNG")
 
-    storage = Storage(redis.Redis.from_url(args.redis), ttl_s=300)
+    client = redis.Redis.from_url(args.redis)
+    storage = Storage(client, ttl_s=300)
     lid, job = "f" * 32, "e" * 32
     meta = UploadMeta(latent_id=lid, quad=aligned.quad.tolist(), faces=[], face=0, preset="demo64",
                       image_size=64, photo_size=photo.size)
@@ -53,7 +54,7 @@ def main() -> None:
                               lids=[lid])
         storage.put_composite(f"{job}-photo-replaced", lid, f"{job}-crop", owner_key=owner, lids=[lid])
         print(f"upload: {photo.width}×{photo.height} JPEG, {len(upload) / 1e6:.1f} MB")
-        usage = storage.r.memory_usage
+        usage = client.memory_usage
         for name, what in (("photo", "photo_url (change added)"), ("photo-replaced", "photo_replaced_url")):
             found = storage.image(f"{job}-{name}")
             assert isinstance(found, Composite)

@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-import numpy as np
 import torch
 from celery.exceptions import SoftTimeLimitExceeded
 from PIL import Image
 from pydantic import BaseModel
 
 from models.errors import StudioError, UnknownLatentError
+from models.images import to_image, to_tensor
 from worker.contracts import (
     EncodeJob,
     EncodeResult,
@@ -163,7 +163,7 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
     lid = job.latent_id
     meta = rt.storage.meta(lid)
     _check_model(rt, meta.preset, meta.image_size)
-    x_0 = _to_tensor(Image.open(io.BytesIO(rt.storage.aligned(lid))))  # (1, 3, H, W)
+    x_0 = to_tensor(Image.open(io.BytesIO(rt.storage.aligned(lid))))  # (1, 3, H, W)
     render_steps = job.render_steps or job.steps
     total = job.steps + render_steps
     z_sem, x_T = pipe.encode(x_0, job.steps, progress=lambda i, _n: progress(i, total))
@@ -173,7 +173,7 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
         lid,
         Latent(z_sem=z_sem[0].cpu().numpy(), x_T=x_T[0].cpu().numpy(), preset=meta.preset, steps=job.steps),
     )
-    reconstruction = rt.storage.put_base(lid, render_steps, _png(_to_image(x_rec[0])))
+    reconstruction = rt.storage.put_base(lid, render_steps, _png(to_image(x_rec[0])))
     photo = _put_photo(rt, job.job_id, lid, reconstruction)
     return EncodeResult(
         latent_id=lid,
@@ -206,8 +206,8 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
         x_0 = pipe.decode(z_sem, x_T, job.steps, progress=progress)
     else:
         x_0 = pipe.decode(torch.cat([z_sem, z_0]), x_T.expand(2, -1, -1, -1), job.steps, progress=progress)
-        rt.storage.put_base(lid, job.steps, _png(_to_image(x_0[1])))
-    image = _put_png(rt, f"{job.job_id}-crop", _to_image(x_0[0]), job.job_id, [lid])
+        rt.storage.put_base(lid, job.steps, _png(to_image(x_0[1])))
+    image = _put_png(rt, f"{job.job_id}-crop", to_image(x_0[0]), job.job_id, [lid])
     photo = _put_photo(rt, job.job_id, lid, image, base_iid=base)
     replaced = _put_photo(rt, job.job_id, lid, image, suffix="photo-replaced")
     return ManipulateResult(
@@ -234,7 +234,7 @@ def interpolate(rt: Runtime, job: InterpolateJob, progress: Progress) -> Interpo
         job.steps,
         progress=progress,
     )
-    images = [_to_image(f) for f in frames]
+    images = [to_image(f) for f in frames]
     lids = list(job.latent_ids)
     ids = [_put_png(rt, f"{job.job_id}-{i:02d}", im, job.job_id, lids) for i, im in enumerate(images)]
     gif = rt.storage.put_image(
@@ -250,7 +250,7 @@ def sample(rt: Runtime, job: SampleJob, progress: Progress) -> SampleResult:
     pipe = rt.pipeline()
     generator = torch.Generator().manual_seed(job.seed)
     images = pipe.sample(job.n, job.steps, job.latent_steps, generator=generator, progress=progress)
-    ids = [_put_png(rt, f"{job.job_id}-{i:02d}", _to_image(x), job.job_id, []) for i, x in enumerate(images)]
+    ids = [_put_png(rt, f"{job.job_id}-{i:02d}", to_image(x), job.job_id, []) for i, x in enumerate(images)]
     return SampleResult(seed=job.seed, steps=job.steps, image_ids=ids)
 
 
@@ -262,18 +262,6 @@ def _check_model(rt: Runtime, preset: str, image_size: int) -> None:
             f"this latent belongs to model {preset!r} ({image_size} px) but the worker serves "
             f"{pipe.config.preset!r} ({pipe.image_size} px); upload the photo again"
         )
-
-
-def _to_tensor(image: Image.Image) -> torch.Tensor:
-    """RGB image → (1, 3, H, W) float32 in [-1, 1]."""
-    pixels = torch.from_numpy(np.array(image.convert("RGB"), dtype=np.float32))
-    return (pixels.permute(2, 0, 1)[None] / 127.5 - 1.0).contiguous()
-
-
-def _to_image(x: torch.Tensor) -> Image.Image:
-    """(3, H, W) in [-1, 1] → RGB image (rounded, clipped)."""
-    pixels = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return Image.fromarray(pixels.permute(1, 2, 0).numpy(), "RGB")
 
 
 def _png(image: Image.Image) -> bytes:
