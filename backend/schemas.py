@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, model_validator
 
-from worker.contracts import FaceBox, JobError
+from worker.contracts import (
+    IMAGE,
+    EncodeResult,
+    InterpolateResult,
+    JobError,
+    ManipulateResult,
+    SampleResult,
+)
 
 LatentId = Annotated[str, Field(min_length=1, max_length=64, examples=["3f2b9c0e5d7a4e1f9b8c6d5e4f3a2b1c"])]
 
@@ -62,49 +69,38 @@ class EncodeAccepted(JobAccepted):
     )
 
 
-# Job results as the API shows them: every stored image as the URL it is served at
-# (`GET /images/{id}`); the worker's results name the same images by id (`worker.contracts`).
+# Job results as the API shows them: the worker's result models (`worker.contracts`) with every
+# stored image as the URL it is served at (`GET /images/{id}`) instead of its id.
 
 
-class EncodeOut(BaseModel):
-    latent_id: str
-    aligned_url: str
-    reconstruction_url: str
-    photo_url: str = Field(description="the reconstruction pasted back into the original photo")
-    faces: list[FaceBox]
-    face: int = Field(description="index of the encoded face in `faces` (0 = largest)")
-    preset: str
-    image_size: int
-    steps: int = Field(description="DDIM steps of the inversion that made x_T")
-    render_steps: int = Field(description="DDIM steps of the reconstruction")
+def url_name(field: str) -> str:
+    """The API's name of an image-id field: `photo_id` → `photo_url`, `image_ids` → `image_urls`."""
+    if field.endswith("_ids"):
+        return field[: -len("_ids")] + "_urls"
+    if field.endswith("_id"):
+        return field[: -len("_id")] + "_url"
+    raise ValueError(f"{field!r} is marked as an image id but is not named *_id or *_ids")
 
 
-class ManipulateOut(BaseModel):
-    latent_id: str
-    edits: dict[str, float]
-    steps: int
-    image_url: str = Field(description="the edited aligned crop")
-    photo_url: str = Field(
-        description="the original photo plus what the edit changed (its difference from the unedited "
-        "render), so the photo keeps its own detail wherever the edit changed nothing"
-    )
-    photo_replaced_url: str | None = Field(
-        default=None, description="the original photo with its face replaced by the edited crop"
-    )
+def served(result: type[BaseModel], name: str) -> type[BaseModel]:
+    """`result` as the API serves it: each field marked `ImageId(s)` becomes its URL field."""
+    fields: dict[str, Any] = {}
+    for field, info in result.model_fields.items():
+        if IMAGE in info.metadata:
+            fields[url_name(field)] = (info.annotation, Field(description=info.description))
+        else:
+            fields[field] = (info.annotation, info)
+    return create_model(name, **fields)
 
 
-class InterpolateOut(BaseModel):
-    latent_ids: tuple[str, str]
-    alphas: list[float]
-    steps: int
-    image_urls: list[str]
-    gif_url: str
-
-
-class SampleOut(BaseModel):
-    seed: int
-    steps: int
-    image_urls: list[str]
+EncodeOut = served(EncodeResult, "EncodeOut")
+ManipulateOut = served(ManipulateResult, "ManipulateOut")
+InterpolateOut = served(InterpolateResult, "InterpolateOut")
+SampleOut = served(SampleResult, "SampleOut")
+#: The served model of each job kind's result.
+SERVED: dict[str, type[BaseModel]] = {
+    "encode": EncodeOut, "manipulate": ManipulateOut, "interpolate": InterpolateOut, "sample": SampleOut,
+}
 
 
 class JobOut(BaseModel):
@@ -114,7 +110,7 @@ class JobOut(BaseModel):
     kind: Literal["encode", "manipulate", "interpolate", "sample"]
     status: Literal["queued", "running", "succeeded", "failed"]
     progress: float = Field(ge=0.0, le=1.0)
-    result: EncodeOut | ManipulateOut | InterpolateOut | SampleOut | None = None
+    result: EncodeOut | ManipulateOut | InterpolateOut | SampleOut | None = None  # type: ignore[valid-type]
     error: JobError | None = None
 
 

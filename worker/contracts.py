@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,8 +72,19 @@ class SampleJob(_Payload):
 
 
 # --------------------------------------------------------------------------- results
-# Results name stored images by id (`worker.storage`); the web tier turns each id into the URL
-# it serves the image at (`backend.results`), so nothing here knows the API's paths.
+# Results name stored images by id (`worker.storage`), each such field typed `ImageId` or
+# `ImageIds`; the web tier serves every result with each of those fields turned into the URL of
+# its image (`aligned_id` → `aligned_url`, `image_ids` → `image_urls`: `backend.results`), so
+# nothing here knows the API's paths and the fields are written once.
+
+
+class ImageField:
+    """Marks a result field that holds stored image ids (see `ImageId`)."""
+
+
+IMAGE = ImageField()
+ImageId = Annotated[str, IMAGE]
+ImageIds = Annotated[list[str], IMAGE]
 
 
 class FaceBox(BaseModel):
@@ -84,10 +95,10 @@ class FaceBox(BaseModel):
 
 class EncodeResult(BaseModel):
     latent_id: str
-    aligned_id: str
-    reconstruction_id: str = Field(description="the unedited render at `render_steps`, also the base "
-                                   "later edits at these steps are measured from")
-    photo_id: str = Field(description="the reconstruction pasted back into the original photo")
+    aligned_id: ImageId = Field(description="the aligned crop of the face, as the model sees it")
+    reconstruction_id: ImageId = Field(description="the unedited render at `render_steps`, also the base "
+                                       "later edits at these steps are measured from")
+    photo_id: ImageId = Field(description="the reconstruction pasted back into the original photo")
     faces: list[FaceBox]
     face: int = Field(description="index of the encoded face in `faces` (0 = largest)")
     preset: str
@@ -100,23 +111,28 @@ class ManipulateResult(BaseModel):
     latent_id: str
     edits: dict[str, float]
     steps: int
-    image_id: str = Field(description="the edited aligned crop")
-    photo_id: str = Field(description="the photo plus what the edit changed")
-    photo_replaced_id: str = Field(description="the photo with its face replaced by the edited crop")
+    image_id: ImageId = Field(description="the edited aligned crop")
+    photo_id: ImageId = Field(
+        description="the original photo plus what the edit changed (its difference from the unedited "
+        "render), so the photo keeps its own detail wherever the edit changed nothing"
+    )
+    photo_replaced_id: ImageId = Field(
+        description="the original photo with its face replaced by the edited crop"
+    )
 
 
 class InterpolateResult(BaseModel):
     latent_ids: tuple[str, str]
     alphas: list[float]
     steps: int
-    image_ids: list[str]
-    gif_id: str
+    image_ids: ImageIds = Field(description="one frame per alpha")
+    gif_id: ImageId = Field(description="the frames as a looping animated GIF (a → b → a)")
 
 
 class SampleResult(BaseModel):
     seed: int
     steps: int
-    image_ids: list[str]
+    image_ids: ImageIds = Field(description="the drawn faces")
 
 
 #: The result type of each job kind.
