@@ -1,5 +1,5 @@
-"""Shared fixtures: where the reference material lives (a skip when it is absent), and one torch
-thread for every test (autouse)."""
+"""Shared fixtures: where the reference material lives (a skip when it is absent), one torch
+thread for every test (autouse), and a private redis-server for the tests that talk to Redis."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
+
+from tests.service.stack import RedisServer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DIFFAE_SHARED", REPO.parent / "shared"))
@@ -36,3 +39,20 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A private redis-server for the session, started on first use (`r` flushes it per test)."""
+    server = RedisServer(Path(tmp_path_factory.mktemp("redis"))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def r(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client of the private redis-server, its database empty."""
+    client = redis_server.client()
+    client.flushdb()
+    yield client
+    client.close()

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-import redis
 import skimage.data
 from PIL import Image
 
 from backend.faces import AlignedFace, align_face
 from backend.landmarks import FaceDetector, get_detector
-from tests.service.stack import RedisServer
 
 
 def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:
@@ -65,20 +62,3 @@ def _synthetic_landmarks(
 def make_landmarks() -> Callable[..., np.ndarray]:
     """``make_landmarks(eye_left, eye_right, mouth_left, mouth_right)`` → (68, 2) points."""
     return _synthetic_landmarks
-
-
-# ----------------------------------------------------------------------------- the web tier in-process
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A private redis-server for the session (the route tests flush it per test)."""
-    server = RedisServer(Path(tmp_path_factory.mktemp("backend-redis"))).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def r(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    client = redis_server.client()
-    client.flushdb()
-    yield client
-    client.close()

@@ -20,6 +20,7 @@ from PIL import Image
 
 from backend.app import create_app
 from tests.backend.studio_fixtures import INFO, RecordingSender, encoded_upload, publish, settings
+from tests.http_errors import check_error
 from tests.service.stack import REPO, RedisServer
 from worker.contracts import INTERPOLATE, MANIPULATE, SAMPLE, JobState
 from worker.storage import JobStore, Storage
@@ -150,16 +151,6 @@ CASES: list[tuple[str, str, Callable[[], dict[str, Any]], int, str, str]] = [
     ("PUT", "/healthz", dict, 405, "method_not_allowed", "Method Not Allowed"),
     ("POST", "/attributes", dict, 405, "method_not_allowed", "Method Not Allowed"),
 ]
-
-
-def check_error(answer: httpx.Response, status: int, code: str) -> str:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
-    assert body["error"]["code"] == code, body
-    message: str = body["error"]["message"]
-    assert message
-    return message
 
 
 @pytest.mark.parametrize(

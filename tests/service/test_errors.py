@@ -11,19 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.http_errors import check_error
 from tests.service.conftest import MAX_PIXELS, MAX_UPLOAD_BYTES, Stack, jpeg
 
 pytestmark = pytest.mark.integration
-
-
-def error(answer: httpx.Response, status: int, code: str) -> str:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
-    assert body["error"]["code"] == code, body
-    message: str = body["error"]["message"]
-    assert message
-    return message
 
 
 def upload(client: httpx.Client, data: bytes, name: str = "photo.jpg", **form: Any) -> httpx.Response:
@@ -47,34 +38,34 @@ def job_count(stack: Stack) -> int:
 def test_unsupported_image_415(client: httpx.Client) -> None:
     gif = io.BytesIO()
     Image.new("RGB", (64, 64)).save(gif, format="GIF")
-    assert "GIF" in error(upload(client, gif.getvalue(), "x.gif"), 415, "unsupported_image")
-    error(upload(client, b"this is not an image at all"), 415, "unsupported_image")
-    error(upload(client, b""), 415, "unsupported_image")
+    assert "GIF" in check_error(upload(client, gif.getvalue(), "x.gif"), 415, "unsupported_image")
+    check_error(upload(client, b"this is not an image at all"), 415, "unsupported_image")
+    check_error(upload(client, b""), 415, "unsupported_image")
 
 
 def test_too_large_413(client: httpx.Client, astronaut_jpeg: bytes) -> None:
     padded = astronaut_jpeg + b"\0" * (MAX_UPLOAD_BYTES + 12_345 - len(astronaut_jpeg))
-    assert f"{len(padded):,} bytes" in error(upload(client, padded), 413, "too_large")  # the real size
+    assert f"{len(padded):,} bytes" in check_error(upload(client, padded), 413, "too_large")  # the real size
     side = int(MAX_PIXELS**0.5) + 10
-    assert "pixels" in error(upload(client, png(Image.new("RGB", (side, side)))), 413, "too_large")
+    assert "pixels" in check_error(upload(client, png(Image.new("RGB", (side, side)))), 413, "too_large")
 
 
 def test_no_face_422(client: httpx.Client) -> None:
     ramp = np.linspace(0, 255, 256 * 256 * 3).reshape(256, 256, 3).astype(np.uint8)
-    assert "no face" in error(upload(client, jpeg(Image.fromarray(ramp))), 422, "no_face")
+    assert "no face" in check_error(upload(client, jpeg(Image.fromarray(ramp))), 422, "no_face")
 
 
 def test_face_index_out_of_range_422(client: httpx.Client, astronaut_jpeg: bytes) -> None:
-    assert "out of range" in error(upload(client, astronaut_jpeg, face=3), 422, "invalid_request")
-    error(upload(client, astronaut_jpeg, face=-1), 422, "invalid_request")
+    assert "out of range" in check_error(upload(client, astronaut_jpeg, face=3), 422, "invalid_request")
+    check_error(upload(client, astronaut_jpeg, face=-1), 422, "invalid_request")
 
 
 def test_bad_encode_form_422(client: httpx.Client, astronaut_jpeg: bytes) -> None:
-    assert "36 or 38" in error(upload(client, astronaut_jpeg, steps=37), 422, "invalid_request")
-    error(upload(client, astronaut_jpeg, steps="many"), 422, "invalid_request")
-    message = error(upload(client, astronaut_jpeg, render_steps=37), 422, "invalid_request")
+    assert "36 or 38" in check_error(upload(client, astronaut_jpeg, steps=37), 422, "invalid_request")
+    check_error(upload(client, astronaut_jpeg, steps="many"), 422, "invalid_request")
+    message = check_error(upload(client, astronaut_jpeg, render_steps=37), 422, "invalid_request")
     assert "render_steps=37" in message and "36 or 38" in message
-    assert "image" in error(client.post("/encode", data={"steps": "10"}), 422, "invalid_request")
+    assert "image" in check_error(client.post("/encode", data={"steps": "10"}), 422, "invalid_request")
 
 
 def test_unknown_attribute_422_is_not_queued(
@@ -82,22 +73,22 @@ def test_unknown_attribute_422_is_not_queued(
 ) -> None:
     before = job_count(stack)
     answer = client.post("/manipulate", json={"latent_id": encoded["latent_id"], "edits": {"Smile": 0.3}})
-    message = error(answer, 422, "unknown_attribute")
+    message = check_error(answer, 422, "unknown_attribute")
     assert "Smile" in message and "Smiling" in message  # names the bad one and the allowed set
     assert job_count(stack) == before
 
 
 def test_unknown_latent_404(client: httpx.Client, encoded: dict[str, Any]) -> None:
-    error(client.post("/manipulate", json={"latent_id": "0" * 32, "edits": {}}), 404, "unknown_latent")
+    check_error(client.post("/manipulate", json={"latent_id": "0" * 32, "edits": {}}), 404, "unknown_latent")
     body = {"latent_ids": [encoded["latent_id"], "f" * 32], "frames": 3}
-    error(client.post("/interpolate", json=body), 404, "unknown_latent")
-    error(client.delete("/latents/nonexistent"), 404, "unknown_latent")
+    check_error(client.post("/interpolate", json=body), 404, "unknown_latent")
+    check_error(client.delete("/latents/nonexistent"), 404, "unknown_latent")
 
 
 def test_unknown_job_and_image_404(client: httpx.Client) -> None:
-    error(client.get("/jobs/" + "0" * 32), 404, "unknown_job")
-    error(client.get("/jobs/nope/events"), 404, "unknown_job")
-    error(client.get("/images/nope-crop"), 404, "unknown_image")
+    check_error(client.get("/jobs/" + "0" * 32), 404, "unknown_job")
+    check_error(client.get("/jobs/nope/events"), 404, "unknown_job")
+    check_error(client.get("/images/nope-crop"), 404, "unknown_image")
 
 
 @pytest.mark.parametrize(
@@ -117,14 +108,14 @@ def test_invalid_manipulate_request_422(
 ) -> None:
     if body.get("latent_id") == "L":
         body = {**body, "latent_id": encoded["latent_id"]}
-    assert needle in error(client.post("/manipulate", json=body), 422, "invalid_request")
+    assert needle in check_error(client.post("/manipulate", json=body), 422, "invalid_request")
 
 
 def test_malformed_json_and_interpolate_bodies_422(client: httpx.Client, encoded: dict[str, Any]) -> None:
     broken = client.post(
         "/manipulate", content=b'{"latent_id": ', headers={"content-type": "application/json"}
     )
-    assert "not valid JSON" in error(broken, 422, "invalid_request")
+    assert "not valid JSON" in check_error(broken, 422, "invalid_request")
     lid = encoded["latent_id"]
     for body in (
         {"latent_ids": [lid], "frames": 3},
@@ -134,9 +125,9 @@ def test_malformed_json_and_interpolate_bodies_422(client: httpx.Client, encoded
         {"latent_ids": [lid, lid], "frames": 500},
         {"latent_ids": [lid, lid], "steps": 37},
     ):
-        error(client.post("/interpolate", json=body), 422, "invalid_request")
+        check_error(client.post("/interpolate", json=body), 422, "invalid_request")
 
 
 def test_unknown_route_and_method_are_json(client: httpx.Client) -> None:
-    error(client.get("/no/such/thing"), 404, "not_found")
-    error(client.put("/healthz"), 405, "method_not_allowed")
+    check_error(client.get("/no/such/thing"), 404, "not_found")
+    check_error(client.put("/healthz"), 405, "method_not_allowed")
