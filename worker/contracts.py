@@ -20,7 +20,6 @@ ENCODE = "diffae.encode"
 MANIPULATE = "diffae.manipulate"
 INTERPOLATE = "diffae.interpolate"
 SAMPLE = "diffae.sample"
-TASK_NAMES = (ENCODE, MANIPULATE, INTERPOLATE, SAMPLE)
 
 #: Celery queue every task goes to (one queue: the worker is a single solo process per device).
 QUEUE = "diffae"
@@ -31,13 +30,15 @@ FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
 
 
 # --------------------------------------------------------------------------- payloads
-class _Payload(BaseModel):
+class Payload(BaseModel):
+    """What every task carries: the id of the job it runs (its hash holds the state)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     job_id: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 
-class EncodeJob(_Payload):
+class EncodeJob(Payload):
     """Invert the aligned face stored under `latent_id` with `steps` DDIM steps and render its
     reconstruction with `render_steps` (None: `steps`), the T its edits will use."""
 
@@ -46,7 +47,7 @@ class EncodeJob(_Payload):
     render_steps: int | None = Field(default=None, ge=1)
 
 
-class ManipulateJob(_Payload):
+class ManipulateJob(Payload):
     """Move the latent's z_sem along attribute directions and decode with its own x_T."""
 
     latent_id: str = Field(pattern=r"^[0-9a-f]{32}$")
@@ -54,7 +55,7 @@ class ManipulateJob(_Payload):
     steps: int = Field(ge=1)
 
 
-class InterpolateJob(_Payload):
+class InterpolateJob(Payload):
     """Decode the path from latent a to latent b (z_sem lerped, x_T slerped) at `alphas`."""
 
     latent_ids: tuple[str, str]
@@ -62,13 +63,22 @@ class InterpolateJob(_Payload):
     steps: int = Field(ge=1)
 
 
-class SampleJob(_Payload):
+class SampleJob(Payload):
     """Draw `n` unconditional faces with the latent DPM (models that have one)."""
 
     n: int = Field(ge=1)
     steps: int = Field(ge=1)
     latent_steps: int = Field(ge=1)
     seed: int
+
+
+#: The payload type of each task name.
+PAYLOADS: dict[str, type[Payload]] = {
+    ENCODE: EncodeJob,
+    MANIPULATE: ManipulateJob,
+    INTERPOLATE: InterpolateJob,
+    SAMPLE: SampleJob,
+}
 
 
 # --------------------------------------------------------------------------- results

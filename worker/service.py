@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from celery.exceptions import SoftTimeLimitExceeded
@@ -23,6 +23,10 @@ from pydantic import BaseModel
 from models.errors import StudioError, UnknownLatentError
 from models.images import to_image, to_tensor
 from worker.contracts import (
+    ENCODE,
+    INTERPOLATE,
+    MANIPULATE,
+    SAMPLE,
     EncodeJob,
     EncodeResult,
     FaceBox,
@@ -32,6 +36,7 @@ from worker.contracts import (
     JobState,
     ManipulateJob,
     ManipulateResult,
+    Payload,
     SampleJob,
     SampleResult,
 )
@@ -41,7 +46,7 @@ from worker.storage import Keys, Latent, aligned_id, base_id
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-P = TypeVar("P", EncodeJob, ManipulateJob, InterpolateJob, SampleJob)
+P = TypeVar("P", bound=Payload)
 
 
 class JobTimeoutError(Exception):
@@ -288,3 +293,12 @@ def _put_photo(rt: Runtime, job_id: str, lid: str, crop_iid: str, *, base_iid: s
     `base_iid`): recorded here, composed by the API when fetched."""
     return rt.storage.put_composite(f"{job_id}-{suffix}", lid, crop_iid, base_iid=base_iid,
                                     owner_key=Keys.job(job_id), lids=[lid])
+
+
+#: The verb behind each task name.
+VERBS: dict[str, Callable[[Runtime, Any, Progress], BaseModel]] = {
+    ENCODE: encode,
+    MANIPULATE: manipulate,
+    INTERPOLATE: interpolate,
+    SAMPLE: sample,
+}

@@ -7,7 +7,7 @@ only (``include=["worker.tasks"]``), never by the web tier.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from celery.exceptions import Reject
 from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
@@ -15,24 +15,13 @@ from pydantic import BaseModel
 
 from worker import service
 from worker.celery_app import app
-from worker.contracts import (
-    ENCODE,
-    INTERPOLATE,
-    MANIPULATE,
-    SAMPLE,
-    EncodeJob,
-    InterpolateJob,
-    ManipulateJob,
-    SampleJob,
-)
+from worker.contracts import PAYLOADS, Payload
 from worker.heartbeat import Heartbeat
 from worker.runtime import get_runtime
 from worker.settings import get_settings
 
-J = TypeVar("J", EncodeJob, ManipulateJob, InterpolateJob, SampleJob)
 
-
-def _run(job: J, work: Callable[[Any, J, service.Progress], BaseModel]) -> None:
+def _run(job: Payload, work: Callable[[Any, Any, service.Progress], BaseModel]) -> None:
     try:
         service.run_job(get_runtime(), job, work)
     except service.WorkerStoppingError:
@@ -40,24 +29,19 @@ def _run(job: J, work: Callable[[Any, J, service.Progress], BaseModel]) -> None:
         raise Reject("the worker is shutting down", requeue=True) from None
 
 
-@app.task(name=ENCODE)
-def encode(**payload: Any) -> None:
-    _run(EncodeJob.model_validate(payload), service.encode)
+def _register(name: str, payload_type: type[Payload]) -> None:
+    """Task `name`: parse its payload, run its verb (`service.VERBS`)."""
+    work = service.VERBS[name]
+
+    def task(**payload: Any) -> None:
+        _run(payload_type.model_validate(payload), work)
+
+    task.__name__ = task.__qualname__ = name.rsplit(".", 1)[-1]
+    app.task(name=name)(task)
 
 
-@app.task(name=MANIPULATE)
-def manipulate(**payload: Any) -> None:
-    _run(ManipulateJob.model_validate(payload), service.manipulate)
-
-
-@app.task(name=INTERPOLATE)
-def interpolate(**payload: Any) -> None:
-    _run(InterpolateJob.model_validate(payload), service.interpolate)
-
-
-@app.task(name=SAMPLE)
-def sample(**payload: Any) -> None:
-    _run(SampleJob.model_validate(payload), service.sample)
+for _name, _payload_type in PAYLOADS.items():
+    _register(_name, _payload_type)
 
 
 @worker_shutting_down.connect
