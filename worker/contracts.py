@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.config import ModelConfig
+
 # --------------------------------------------------------------------------- task names
 ENCODE = "diffae.encode"
 MANIPULATE = "diffae.manipulate"
@@ -176,7 +178,8 @@ class JobState(BaseModel):
 
 # --------------------------------------------------------------------------- model facts
 class ModelInfo(BaseModel):
-    """What the web tier needs to know about the model, read from its files without torch.
+    """What the web tier needs to know about the model, read from its files without torch
+    (`models.config`, which is torch-free).
 
     The worker publishes this to Redis (it knows which model it serves); the backend falls
     back to reading `MODEL_DIR` itself.
@@ -207,24 +210,22 @@ class ModelInfo(BaseModel):
         config_file = root / "config.json"
         if not config_file.is_file():
             raise FileNotFoundError(f"{root}: no config.json (not a model directory)")
-        config = json.loads(config_file.read_text())
         try:
-            auto, diffusion = config["autoencoder"], config["diffusion"]
-            latent = config.get("latent_diffusion") or None
+            config = ModelConfig.from_dict(json.loads(config_file.read_text()))
             info: dict[str, Any] = {}
             if (root / "attributes.json").is_file() and (root / "classifier.safetensors").is_file():
                 info = json.loads((root / "attributes.json").read_text())
             auroc = {k: float(v) for k, v in (info.get("auroc") or {}).items() if math.isfinite(float(v))}
+            diffusion = config.diffusion
             return cls(
                 model_dir=str(root),
-                preset=str(config.get("preset", "custom")),
-                image_size=int(auto["image_size"]),
-                num_timesteps=int(diffusion.get("num_timesteps", 1000)),
-                default_steps=int(diffusion.get("default_steps", 20)),
-                latent_default_steps=int(latent["default_steps"]) if latent else None,
-                default_encode_steps=(None if diffusion.get("encode_steps") is None
-                                      else int(diffusion["encode_steps"])),
-                can_sample=bool(config.get("latent_net")) and (root / "latent_net.safetensors").is_file(),
+                preset=config.preset,
+                image_size=config.autoencoder.image_size,
+                num_timesteps=diffusion.num_timesteps,
+                default_steps=diffusion.default_steps,
+                latent_default_steps=config.latent_diffusion.default_steps if config.latent_net else None,
+                default_encode_steps=diffusion.encode_steps,
+                can_sample=config.latent_net is not None and (root / "latent_net.safetensors").is_file(),
                 attributes=[str(n) for n in info.get("names", [])],
                 auroc=auroc,
                 ranges={k: (float(v[0]), float(v[1])) for k, v in (info.get("ranges") or {}).items()},

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from models.config import AutoencoderConfig, DiffusionConfig, LatentNetConfig, ModelConfig
 from worker.contracts import EncodeJob, ManipulateJob, ModelInfo
 
 
@@ -22,13 +23,14 @@ def test_payloads_carry_ids_and_small_parameters_only() -> None:
 
 def _write_model(root: Path, *, classifier: bool, latent: bool) -> None:
     root.mkdir()
-    config: dict[str, object] = {
-        "preset": "tiny",
-        "autoencoder": {"image_size": 32},
-        "diffusion": {"num_timesteps": 1000, "default_steps": 20, **({"encode_steps": 50} if latent else {})},
-    }
+    config = ModelConfig(
+        "tiny",
+        AutoencoderConfig(image_size=32, channel_mult=(1, 1), enc_channel_mult=(1, 1)),
+        diffusion=DiffusionConfig(default_steps=20, encode_steps=50 if latent else None),
+        latent_net=LatentNetConfig(num_channels=8) if latent else None,
+        latent_diffusion=DiffusionConfig(default_steps=10, beta_schedule="const0.008", clip_denoised=False),
+    ).to_dict()
     if latent:
-        config |= {"latent_net": {"num_channels": 8}, "latent_diffusion": {"default_steps": 10}}
         (root / "latent_net.safetensors").write_bytes(b"")
     (root / "config.json").write_text(json.dumps(config))
     if classifier:
