@@ -18,8 +18,9 @@ import torch
 from models.schedule import Schedule, q_sample
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-# callback(step, total, x): called after each step with the current state.
-StepCallback = Callable[[int, int, torch.Tensor], None]
+# callback(step, total, x, x0): called after each step with the new state x and the x̂0 that step
+# predicted (clipped as the update used it): the cheap preview of the final image.
+StepCallback = Callable[[int, int, torch.Tensor, torch.Tensor], None]
 
 
 def _coef(values: np.ndarray, k: int, like: torch.Tensor) -> torch.Tensor:
@@ -60,7 +61,7 @@ def _ddim_loop(
         x0, eps = _predict_x0(x, eps, a, k, clip)
         x = q_sample(x0, eps, _coef(a_target, k, x))
         if callback is not None:
-            callback(i, n, x)
+            callback(i, n, x, x0)
     return x
 
 

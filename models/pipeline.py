@@ -36,14 +36,18 @@ from models.checkpoint import (
 )
 from models.classifier import AttributeClassifier
 from models.config import ModelConfig
-from models.ddim import ddim_invert, ddim_sample
+from models.ddim import ddim_sample
 from models.errors import SamplingUnavailableError, UnknownAttributeError
 from models.latent_net import LatentMLP
 from models.schedule import Schedule, alphas_cumprod, eps_from_v
+from models.solvers import invert, sample
 from models.unet import DiffAEUNet
 
 # progress(done, total): called after every network evaluation of a long operation.
 Progress = Callable[[int, int], None]
+# preview(done, total, x0): called after every decoding step with the x̂0 (B, 3, H, W) in [-1, 1]
+# that step predicted: what the final image will roughly be (the paper's Fig. 6).
+Preview = Callable[[int, int, torch.Tensor], None]
 
 
 def default_device() -> torch.device:
@@ -137,10 +141,12 @@ class DiffAEPipeline:
         x = x.to(self.device, torch.float32)
         return x.contiguous(memory_format=torch.channels_last) if self.fast else x
 
-    def schedule(self, steps: int | None) -> Schedule:
+    def schedule(self, steps: int | None, grid: str = "uniform") -> Schedule:
+        """The image process over `steps` timesteps (default: the config's) of `grid`
+        (`models.schedule.GRIDS`; "uniform" is the official respacing)."""
         d = self.config.diffusion
         return Schedule.create(d.beta_schedule, d.default_steps if steps is None else steps,
-                               d.num_timesteps)
+                               d.num_timesteps, grid)
 
     def _eps_fn(self, z_sem: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """ε̂(x_t, t) for the samplers, whatever the network predicts (`DiffusionConfig.prediction`);
@@ -169,10 +175,19 @@ class DiffAEPipeline:
         return convert
 
     @staticmethod
-    def _progress(progress: Progress | None, offset: int, total: int) -> Callable[..., None] | None:
-        if progress is None:
+    def _progress(
+        progress: Progress | None, total: int, preview: Preview | None = None
+    ) -> Callable[..., None] | None:
+        if progress is None and preview is None:
             return None
-        return lambda i, _n, _x: progress(offset + i + 1, total)
+
+        def step(i: int, _n: int, _x: torch.Tensor, x0: torch.Tensor) -> None:
+            if preview is not None:
+                preview(i + 1, total, x0)
+            if progress is not None:
+                progress(i + 1, total)
+
+        return step
 
     # ------------------------------------------------------------------ public API
     @torch.inference_mode()
@@ -183,16 +198,23 @@ class DiffAEPipeline:
 
     @torch.inference_mode()
     def encode(
-        self, x_0: torch.Tensor, steps: int | None = None, progress: Progress | None = None
+        self,
+        x_0: torch.Tensor,
+        steps: int | None = None,
+        progress: Progress | None = None,
+        *,
+        solver: str = "ddim",
+        grid: str = "uniform",
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encode images into (z_sem (B, D), x_T (B, 3, H, W)); x_T by DDIM inversion with
-        `steps` steps (default: the config's `encode_steps`, else `default_steps`) conditioned on
-        the image's own z_sem."""
+        """Encode images into (z_sem (B, D), x_T (B, 3, H, W)); x_T by deterministic inversion
+        with `solver` ("ddim", the official one, or "dpm++2m": `models.solvers`) over `steps`
+        timesteps of `grid` (default: the config's `encode_steps`, else `default_steps`),
+        conditioned on the image's own z_sem."""
         z_sem = self.encode_semantic(x_0)
-        sched = self.schedule(self.config.diffusion.encode_steps if steps is None else steps)
-        x_T = ddim_invert(self._eps_fn(z_sem), self._prepare(x_0), sched,
-                          clip=self.config.diffusion.clip_denoised,
-                          callback=self._progress(progress, 0, len(sched)))
+        sched = self.schedule(self.config.diffusion.encode_steps if steps is None else steps, grid)
+        x_T = invert(solver, self._eps_fn(z_sem), self._prepare(x_0), sched,
+                     clip=self.config.diffusion.clip_denoised,
+                     callback=self._progress(progress, len(sched)))
         return z_sem, x_T.contiguous()
 
     @torch.inference_mode()
@@ -202,12 +224,17 @@ class DiffAEPipeline:
         x_T: torch.Tensor,
         steps: int | None = None,
         progress: Progress | None = None,
+        *,
+        solver: str = "ddim",
+        grid: str = "uniform",
+        preview: Preview | None = None,
     ) -> torch.Tensor:
-        """Render images (B, 3, H, W) in [-1, 1] from z_sem (B, D) and x_T (B, 3, H, W)."""
-        sched = self.schedule(steps)
-        x_0 = ddim_sample(self._eps_fn(z_sem), self._prepare(x_T), sched,
-                          clip=self.config.diffusion.clip_denoised,
-                          callback=self._progress(progress, 0, len(sched)))
+        """Render images (B, 3, H, W) in [-1, 1] from z_sem (B, D) and x_T (B, 3, H, W) with
+        `solver` over `steps` timesteps of `grid`; `preview` gets every step's x̂0."""
+        sched = self.schedule(steps, grid)
+        x_0 = sample(solver, self._eps_fn(z_sem), self._prepare(x_T), sched,
+                     clip=self.config.diffusion.clip_denoised,
+                     callback=self._progress(progress, len(sched), preview))
         return x_0.contiguous()
 
     def _require_classifier(self) -> AttributeClassifier:
@@ -236,13 +263,17 @@ class DiffAEPipeline:
         alphas: Sequence[float],
         steps: int | None = None,
         progress: Progress | None = None,
+        *,
+        solver: str = "ddim",
+        grid: str = "uniform",
     ) -> torch.Tensor:
-        """Decode the path from a = (z_sem, x_T) to b: lerp z_sem, slerp x_T (the official recipe).
+        """Decode the path from a = (z_sem, x_T) to b: lerp z_sem, slerp x_T (the official recipe),
+        with `solver` over `steps` timesteps of `grid`.
 
         a, b: z_sem (D,) or (1, D) and x_T (3, H, W) or (1, 3, H, W). Returns (N, 3, H, W).
         """
         z, x_T = interpolate_latents(a, b, alphas)
-        return self.decode(z, x_T, steps, progress)
+        return self.decode(z, x_T, steps, progress, solver=solver, grid=grid)
 
     @torch.inference_mode()
     def sample(
@@ -252,9 +283,14 @@ class DiffAEPipeline:
         latent_steps: int | None = None,
         generator: torch.Generator | None = None,
         progress: Progress | None = None,
+        *,
+        solver: str = "ddim",
+        grid: str = "uniform",
     ) -> torch.Tensor:
-        """Unconditional samples (n, 3, H, W): latent DDIM → z_sem → image DDIM. Noise is drawn
-        from `generator` on the CPU: x_T first, then the latent noise (the official order)."""
+        """Unconditional samples (n, 3, H, W): latent DDIM → z_sem → image rendering with `solver`
+        over `steps` timesteps of `grid` (the latent DPM always samples with DDIM on its official
+        grid: its quality with another solver is not measured). Noise is drawn from `generator` on
+        the CPU: x_T first, then the latent noise (the official order)."""
         if self.latent_net is None or self.latent_stats is None:
             raise SamplingUnavailableError(
                 f"model {self.config.preset!r} has no latent DPM: it cannot sample")
@@ -268,12 +304,13 @@ class DiffAEPipeline:
         z_n = ddim_sample(lambda x, t: net(x, t).float(), noise, lsched, clip=ld.clip_denoised)
         mean, std = self.latent_stats
         z_sem = z_n * std + mean
-        images = len(self.schedule(steps))
+        images = len(self.schedule(steps, grid))
         total = images + len(lsched)
         if progress is not None:
             progress(len(lsched), total)
         return self.decode(z_sem, x_T, steps,
-                           None if progress is None else lambda i, _n: progress(len(lsched) + i, total))
+                           None if progress is None else lambda i, _n: progress(len(lsched) + i, total),
+                           solver=solver, grid=grid)
 
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, path: str | Path) -> None:

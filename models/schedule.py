@@ -1,5 +1,6 @@
-"""The diffusion schedule, in one place and without torch: β, ᾱ, the DDIM step rule, and the
-closed forms that move between x_0, ε, v and x_t.
+"""The diffusion schedule, in one place and without torch: β, ᾱ, the DDIM step rule, the
+timestep grids the samplers can run on, the sampler names, and the closed forms that move between
+x_0, ε, v and x_t.
 
 Schedule arithmetic is float64 numpy, cast to float32 right before use, as the official code
 does (docs/official.md, "Schedule"). The closed forms (`q_sample`, `v_target`, `eps_from_v`,
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -34,6 +35,15 @@ def make_betas(name: str, num_timesteps: int = 1000) -> np.ndarray:
 def alphas_cumprod(beta_schedule: str, num_timesteps: int = 1000) -> np.ndarray:
     """ᾱ_t = Π_{s≤t} (1 − β_s), float64 (num_timesteps,)."""
     return np.cumprod(1.0 - make_betas(beta_schedule, num_timesteps))
+
+
+#: The samplers of the deterministic (η = 0) probability-flow ODE: "ddim" (first order, the
+#: official sampler) and "dpm++2m" (DPM-Solver++(2M), second-order multistep, `models.solvers`).
+Solver = Literal["ddim", "dpm++2m"]
+SOLVERS: tuple[str, ...] = get_args(Solver)
+#: The timestep grids (`grid_timesteps`): "uniform" is the official respacing.
+Grid = Literal["uniform", "quadratic", "logsnr"]
+GRIDS: tuple[str, ...] = get_args(Grid)
 
 
 # --------------------------------------------------------------------------- closed forms
@@ -116,6 +126,61 @@ def respaced_timesteps(steps: int, num_timesteps: int = 1000) -> np.ndarray:
     raise AssertionError("unreachable: check_steps accepted an impossible count")
 
 
+def _strictly_increasing(tau: np.ndarray, num_timesteps: int) -> np.ndarray:
+    """Round a real grid to distinct integer timesteps in [0, num_timesteps − 1], ascending,
+    keeping both ends: collisions (several points rounding to one timestep near t = 0) are pushed
+    up, and then down again below the top."""
+    t = np.clip(np.rint(tau), 0, num_timesteps - 1).astype(np.int64)
+    for i in range(1, len(t)):
+        t[i] = max(t[i], t[i - 1] + 1)
+    t[-1] = min(t[-1], num_timesteps - 1)
+    for i in range(len(t) - 2, -1, -1):
+        t[i] = min(t[i], t[i + 1] - 1)
+    if t[0] < 0:
+        raise ValueError(f"{len(t)} distinct timesteps do not fit in {num_timesteps}")
+    return t
+
+
+def quadratic_timesteps(steps: int, num_timesteps: int = 1000) -> np.ndarray:
+    """τ_i = τ_max·(i/(steps − 1))², τ_max = num_timesteps − 1, rounded to distinct integers:
+    dense at low noise, where the inversion's error sits (T = 10: 0, 12, 49, 111, ...)."""
+    check_steps(steps, num_timesteps)
+    i = np.arange(steps, dtype=np.float64)
+    return _strictly_increasing((num_timesteps - 1) * (i / (steps - 1)) ** 2, num_timesteps)
+
+
+def log_snr(alpha_bar: np.ndarray) -> np.ndarray:
+    """λ = log(α/σ) = ½·log(ᾱ/(1 − ᾱ)) (+∞ at ᾱ = 1, −∞ at ᾱ = 0)."""
+    a = np.asarray(alpha_bar, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return 0.5 * (np.log(a) - np.log1p(-a))
+
+
+def logsnr_timesteps(steps: int, beta_schedule: str = "linear", num_timesteps: int = 1000) -> np.ndarray:
+    """Timesteps whose log-SNR λ is uniform from λ(0) to λ(num_timesteps − 1), each the nearest
+    integer timestep (λ is monotone in t), made distinct."""
+    check_steps(steps, num_timesteps)
+    lam = log_snr(alphas_cumprod(beta_schedule, num_timesteps))  # decreasing in t
+    targets = np.linspace(lam[-1], lam[0], steps)  # ascending λ ↔ descending t
+    t_of = np.interp(targets, lam[::-1], np.arange(num_timesteps, dtype=np.float64)[::-1])
+    return _strictly_increasing(t_of[::-1], num_timesteps)
+
+
+def grid_timesteps(
+    grid: str, steps: int, beta_schedule: str = "linear", num_timesteps: int = 1000
+) -> np.ndarray:
+    """The ascending int64 timesteps of a grid: "uniform" (the official respacing,
+    `respaced_timesteps`), "quadratic" (`quadratic_timesteps`) or "logsnr" (`logsnr_timesteps`).
+    Every grid accepts the same (legal) step counts."""
+    if grid == "uniform":
+        return respaced_timesteps(steps, num_timesteps)
+    if grid == "quadratic":
+        return quadratic_timesteps(steps, num_timesteps)
+    if grid == "logsnr":
+        return logsnr_timesteps(steps, beta_schedule, num_timesteps)
+    raise ValueError(f"unknown timestep grid {grid!r}; allowed: {', '.join(GRIDS)}")
+
+
 @dataclass(frozen=True)
 class Schedule:
     """A respaced process: original timesteps τ_k (ascending) and ᾱ at each of them."""
@@ -124,8 +189,10 @@ class Schedule:
     alphas_cumprod: np.ndarray  # float64 (S,)
 
     @classmethod
-    def create(cls, beta_schedule: str, steps: int, num_timesteps: int = 1000) -> Schedule:
-        tau = respaced_timesteps(steps, num_timesteps)
+    def create(
+        cls, beta_schedule: str, steps: int, num_timesteps: int = 1000, grid: str = "uniform"
+    ) -> Schedule:
+        tau = grid_timesteps(grid, steps, beta_schedule, num_timesteps)
         return cls(tau, alphas_cumprod(beta_schedule, num_timesteps)[tau])
 
     @property

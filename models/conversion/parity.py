@@ -86,8 +86,8 @@ def _compare(name: str, got: torch.Tensor, ref: torch.Tensor) -> Row:
     return Row(name, float(diff.max()), float(diff.mean()), max_b, mean_b)
 
 
-def _collector(store: list[torch.Tensor]) -> Callable[[int, int, torch.Tensor], None]:
-    return lambda _i, _n, x: store.append(x.clone())
+def _collector(store: list[torch.Tensor]) -> Callable[[int, int, torch.Tensor, torch.Tensor], None]:
+    return lambda _i, _n, x, _x0: store.append(x.clone())
 
 
 def run_parity(golden: dict[str, Any]) -> list[Row]:

@@ -36,7 +36,7 @@ def test_callback_once_per_step_with_increasing_indices(invert: bool) -> None:
     x = torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(0)).clamp(-1, 1)
     run = ddim_invert if invert else ddim_sample
     out = run(_gaussian_eps(0.5), x, Schedule.create("linear", 7),
-              callback=lambda i, n, x_k: calls.append((i, n, x_k.clone())))
+              callback=lambda i, n, x_k, _x0: calls.append((i, n, x_k.clone())))
     assert [(i, n) for i, n, _ in calls] == [(i, 7) for i in range(7)]
     assert torch.equal(calls[-1][2], out)
     assert not torch.equal(calls[0][2], calls[1][2])

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import models.pipeline
+import models.solvers
 from models.checkpoint import CheckpointError, load_tensors, save_tensors
 from models.classifier import AttributeClassifier
 from models.config import ModelConfig
@@ -272,7 +273,8 @@ def test_sample_draws_noise_image_first_then_latent(
         starts.append(x_T.clone())
         return real(eps_fn, x_T, schedule, **kw)
 
-    monkeypatch.setattr(models.pipeline, "ddim_sample", spy)
+    monkeypatch.setattr(models.pipeline, "ddim_sample", spy)  # the latent DPM's sampler
+    monkeypatch.setattr(models.solvers, "ddim_sample", spy)  # the image's ("ddim" by name)
     out = pipe.sample(2, steps=STEPS, latent_steps=4, generator=torch.Generator().manual_seed(8))
     g = torch.Generator().manual_seed(8)
     x_T = torch.randn(2, 3, SIZE, SIZE, generator=g)

@@ -12,12 +12,18 @@ import torch
 
 from models.errors import InvalidStepsError
 from models.schedule import (
+    GRIDS,
+    SOLVERS,
     Schedule,
     alphas_cumprod,
     eps_from_v,
+    grid_timesteps,
     legal_step_counts,
+    log_snr,
+    logsnr_timesteps,
     make_betas,
     q_sample,
+    quadratic_timesteps,
     respaced_timesteps,
     v_target,
     x0_from_eps,
@@ -146,3 +152,36 @@ def test_closed_forms_equal_the_written_out_formulas_bit_for_bit() -> None:
     assert torch.equal(v_target(x_0, eps, a), a.sqrt() * eps - (1 - a).sqrt() * x_0)
     assert torch.equal(eps_from_v(x_0, eps, a), a.sqrt() * x_0 + (1 - a).sqrt() * eps)
 
+
+
+# ---------------------------------------------------------------------------- grids
+@pytest.mark.parametrize("grid", GRIDS)
+@pytest.mark.parametrize("steps", [2, 5, 10, 20, 50, 250, 1000])
+def test_every_grid_is_distinct_ascending_integers_from_0_to_its_top(grid: str, steps: int) -> None:
+    tau = grid_timesteps(grid, steps)
+    assert tau.dtype == np.int64 and len(tau) == steps and tau[0] == 0
+    assert (np.diff(tau) > 0).all() and tau[-1] <= 999
+    if grid != "uniform":
+        assert tau[-1] == 999
+    assert len(Schedule.create("linear", steps, grid=grid)) == steps
+
+
+def test_the_quadratic_grid_is_dense_at_low_noise() -> None:
+    assert quadratic_timesteps(10).tolist() == [0, 12, 49, 111, 197, 308, 444, 604, 789, 999]
+
+
+def test_the_logsnr_grid_is_uniform_in_log_snr_up_to_rounding() -> None:
+    a = alphas_cumprod("linear")
+    tau = logsnr_timesteps(10)
+    lam = log_snr(a[tau])
+    step = (log_snr(a[0]) - log_snr(a[999])) / 9
+    assert np.allclose(-np.diff(lam)[2:], step, rtol=0.1)  # the first points round to t = 0, 5, 22
+    assert logsnr_timesteps(10, "const0.008").tolist() != tau.tolist()  # the schedule's own λ
+
+
+def test_grids_refuse_illegal_counts_and_unknown_names() -> None:
+    with pytest.raises(InvalidStepsError, match="36 or 38"):
+        grid_timesteps("quadratic", 37)
+    with pytest.raises(ValueError, match="uniform, quadratic, logsnr"):
+        grid_timesteps("cosine", 10)
+    assert SOLVERS == ("ddim", "dpm++2m")

@@ -172,7 +172,7 @@ def make_golden(ae: AutoencoderConfig, lat: LatentNetConfig, steps: int,
         return lambda x, t: unet(x, t, z_scales=z_scales)
 
     def keep(store: list[torch.Tensor]) -> StepCallback:
-        return lambda _i, _n, x: store.append(x.clone())
+        return lambda _i, _n, x, _x0: store.append(x.clone())
 
     out: dict[str, torch.Tensor] = {}
     with torch.no_grad():
