@@ -235,8 +235,9 @@ def evaluate_photos(
             attributes[name] = entry
             judged = ", no independent judge"
             if "judge" in entry:
+                ratio = entry["judge"]["leakage_ratio"]
                 judged = (f", judge success {entry['judge']['success']:.2f} (leakage ratio "
-                          f"{entry['judge']['leakage_ratio']:.2f})")
+                          f"{'n/a' if ratio is None else f'{ratio:.2f}'})")
             say(f"  {name:12s} classifier success {entry['classifier']['success']:.2f}{judged}")
         for f in range(min(strip_faces, n)):
             zf = torch.cat([pipe.manipulate(z_sem[f:f + 1], {name: float(a)}).cpu()
