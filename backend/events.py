@@ -2,7 +2,9 @@
 
 Each event is the job as `GET /jobs/{id}` shows it, as a `data:` line of the default event type
 (so `EventSource.onmessage` gets it); after `keepalive_s` of silence the job is read again (a
-change whose message was lost is sent, else a `: keep-alive` comment).
+change whose message was lost is sent, else a `: keep-alive` comment). While the job renders, the
+worker's previews come as named events, `event: preview` with `data: {"step", "total", "image"}`
+(a data URL): clients that listen only to the default type never see them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from backend.results import present
-from worker.contracts import JobState
+from worker.contracts import JobPreview, JobState
 from worker.storage import AsyncJobStore
 
 KEEP_ALIVE = ": keep-alive\n\n"
@@ -18,6 +20,10 @@ KEEP_ALIVE = ": keep-alive\n\n"
 
 def _data(state: JobState) -> str:
     return f"data: {present(state).model_dump_json()}\n\n"
+
+
+def _preview(preview: JobPreview) -> str:
+    return f"event: preview\ndata: {preview.model_dump_json(include={'step', 'total', 'image'})}\n\n"
 
 
 async def job_events(store: AsyncJobStore, job_id: str, keepalive_s: float = 15.0) -> AsyncIterator[str]:
@@ -30,6 +36,9 @@ async def job_events(store: AsyncJobStore, job_id: str, keepalive_s: float = 15.
         yield _data(last)
         while not last.final:
             state = await changes.next(keepalive_s)
+            if isinstance(state, JobPreview):
+                yield _preview(state)
+                continue
             if state is None:
                 state = await store.get(job_id)
                 if state is None:

@@ -13,10 +13,10 @@ from pathlib import Path
 import redis
 
 from backend.attributes import describe
-from backend.schemas import AttributesOut, Limits
+from backend.schemas import AttributesOut, Limits, SolverDefaults
 from backend.settings import Settings
 from models.errors import ModelUnavailableError
-from models.schedule import legal_step_counts
+from models.schedule import SOLVERS, legal_step_counts
 from worker.contracts import ModelInfo
 from worker.storage import Storage
 
@@ -82,26 +82,54 @@ def default_steps(settings: Settings, info: ModelInfo) -> int:
     return settings.default_steps or info.default_steps
 
 
+def _within(steps: int, settings: Settings, info: ModelInfo) -> int:
+    """`steps`, or the largest legal count within MAX_STEPS when it is above (so that a request
+    without steps is never refused)."""
+    if steps <= settings.max_steps:
+        return steps
+    within = [n for n in legal_step_counts(info.num_timesteps) if n <= settings.max_steps]
+    return within[-1] if within else settings.max_steps
+
+
 def encode_default_steps(settings: Settings, info: ModelInfo) -> int:
-    """Inversion steps of an encode that names none: DEFAULT_ENCODE_STEPS, else the model's
+    """DDIM inversion steps of an encode that names none: DEFAULT_ENCODE_STEPS, else the model's
     `encode_steps`, else the default steps; a model default above MAX_STEPS becomes the largest
     legal count within it (so that an encode without `steps` is never refused)."""
     s = settings
-    chosen = s.default_encode_steps or info.default_encode_steps or default_steps(s, info)
-    if chosen <= s.max_steps:
-        return chosen
-    within = [n for n in legal_step_counts(info.num_timesteps) if n <= s.max_steps]
-    return within[-1] if within else s.max_steps
+    return _within(s.default_encode_steps or info.default_encode_steps or default_steps(s, info), s, info)
+
+
+def solver_defaults(
+    settings: Settings, info: ModelInfo, solver: str | None = None
+) -> tuple[str, SolverDefaults]:
+    """(solver, its defaults) for a request naming `solver` (None: DEFAULT_SOLVER): DDIM on the
+    official grid with the DDIM step defaults above; DPM-Solver++(2M) with DPM_GRID, DPM_STEPS and
+    DPM_ENCODE_STEPS."""
+    s = settings
+    name = solver or s.default_solver
+    if name == "ddim":
+        found = SolverDefaults(grid="uniform", steps=default_steps(s, info),
+                               encode_steps=encode_default_steps(s, info))
+    elif name == "dpm++2m":
+        found = SolverDefaults(grid=s.dpm_grid, steps=_within(s.dpm_steps, s, info),
+                               encode_steps=_within(s.dpm_encode_steps, s, info))
+    else:
+        raise ValueError(f"unknown solver {name!r}; allowed: {', '.join(SOLVERS)}")
+    return name, found
 
 
 def attributes(settings: Settings, info: ModelInfo) -> AttributesOut:
     """The `/attributes` answer: the model's edit directions and this server's limits."""
     s = settings
+    solver, chosen = solver_defaults(s, info)
     limits = Limits(
         max_upload_bytes=s.max_upload_bytes,
         max_pixels=s.max_pixels,
-        default_steps=default_steps(s, info),
-        default_encode_steps=encode_default_steps(s, info),
+        default_steps=chosen.steps,
+        default_encode_steps=chosen.encode_steps,
+        default_solver=solver,  # type: ignore[arg-type]
+        default_grid=chosen.grid,
+        solvers={name: solver_defaults(s, info, name)[1] for name in SOLVERS},
         max_steps=s.max_steps,
         default_frames=s.default_frames,
         max_frames=s.max_frames,

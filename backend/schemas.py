@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, model_validator
 
+from models.schedule import Grid, Solver
 from worker.contracts import (
     IMAGE,
     EncodeResult,
@@ -18,21 +19,50 @@ from worker.contracts import (
 LatentId = Annotated[str, Field(min_length=1, max_length=64, examples=["3f2b9c0e5d7a4e1f9b8c6d5e4f3a2b1c"])]
 
 
+#: Most amounts one strip may ask for (one batch: the render costs about as many images).
+MAX_STRIP_AMOUNTS = 9
+
+SOLVER_DESCRIPTION = (
+    "the sampler: \"ddim\" (the official DDIM, first order) or \"dpm++2m\" (DPM-Solver++(2M), second "
+    "order, one network evaluation per step as well); default: `limits.default_solver` of GET /attributes"
+)
+GRID_DESCRIPTION = (
+    "the timestep grid: \"uniform\" (the official respacing), \"quadratic\" (dense at low noise) or "
+    "\"logsnr\" (uniform in log-SNR); default: the solver's (`limits.solvers`)"
+)
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ManipulateRequest(_Request):
+class _Sampled(_Request):
+    solver: Solver | None = Field(default=None, description=SOLVER_DESCRIPTION)
+    grid: Grid | None = Field(default=None, description=GRID_DESCRIPTION)
+
+
+class StripRequest(_Request):
+    attribute: str = Field(min_length=1, max_length=64, description="one attribute (a key of `edits` or not)")
+    amounts: list[FiniteFloat] = Field(
+        min_length=1, max_length=MAX_STRIP_AMOUNTS, examples=[[-0.4, -0.2, 0.0, 0.2, 0.4]],
+        description=f"1 to {MAX_STRIP_AMOUNTS} amounts; frame i is `edits` with the attribute at amounts[i]",
+    )
+
+
+class ManipulateRequest(_Sampled):
     latent_id: LatentId
     edits: dict[str, FiniteFloat] = Field(
         default_factory=dict,
         description="attribute → amount (see GET /attributes for names and slider ranges)",
         examples=[{"Smiling": 0.3, "Young": -0.2}],
     )
-    steps: int | None = Field(default=None, description="DDIM steps (a legal count); default: the server's")
+    steps: int | None = Field(default=None, description="steps (a legal count); default: the solver's")
+    strip: StripRequest | None = Field(
+        default=None, description="also render several amounts of one attribute, in the same batch "
+        "(the result's `strip_urls`, one crop per amount)")
 
 
-class InterpolateRequest(_Request):
+class InterpolateRequest(_Sampled):
     latent_ids: list[LatentId] = Field(min_length=2, max_length=2, description="[a, b]")
     alphas: list[Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]] | None = Field(
         default=None, min_length=1, description="points on the path, 0 = a, 1 = b"
@@ -47,7 +77,7 @@ class InterpolateRequest(_Request):
         return self
 
 
-class SampleRequest(_Request):
+class SampleRequest(_Sampled):
     n: int = Field(default=4, ge=1)
     steps: int | None = None
     latent_steps: int | None = None
@@ -125,13 +155,26 @@ class AttributeOut(BaseModel):
     auroc: float | None = Field(default=None, description="held-out AUROC of the direction's classifier")
 
 
+class SolverDefaults(BaseModel):
+    """What a request naming this solver (and no grid or steps) gets."""
+
+    grid: Grid
+    steps: int = Field(description="render steps")
+    encode_steps: int = Field(description="inversion steps of an encode")
+
+
 class Limits(BaseModel):
     """What this server accepts, so that a client can check before sending."""
 
     max_upload_bytes: int
     max_pixels: int
-    default_steps: int
-    default_encode_steps: int = Field(description="DDIM inversion steps of an encode that names none")
+    default_steps: int = Field(description="render steps of a request that names no solver and no steps")
+    default_encode_steps: int = Field(description="inversion steps of an encode naming no solver, no steps")
+    default_solver: Solver = Field(default="ddim", description="the solver of a request that names none")
+    default_grid: Grid = Field(default="uniform", description="the grid of a request that names no solver")
+    solvers: dict[str, SolverDefaults] = Field(default_factory=dict,
+                                               description="each solver's defaults")
+    max_strip_amounts: int = MAX_STRIP_AMOUNTS
     max_steps: int
     default_frames: int
     max_frames: int

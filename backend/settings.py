@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from models.schedule import Grid, Solver
 from worker.settings import REPO, SharedSettings
 
 
@@ -24,12 +25,19 @@ class Settings(SharedSettings):
     max_pixels: int = Field(default=50_000_000, ge=1)
     #: Composed whole photos kept in the API process for repeated fetches (0: none).
     composed_cache_bytes: int = Field(default=128 * 2**20, ge=0)
+    #: The solver of a request that names none ("ddim" or "dpm++2m", docs/benchmarks.md, "Fewer
+    #: steps"); a request naming a solver but no grid or steps gets that solver's defaults below.
+    default_solver: Solver = "ddim"
     #: DDIM steps when a request names none (legal: 2-36, 38, 39, 40, 42, ...); None: the model's.
     default_steps: int | None = None
     #: DDIM inversion steps of an encode that names none; None: the model's `encode_steps`, else
     #: the default steps. x_T is inverted once per face, so more steps here cost once and make every
     #: later edit more faithful (the official notebooks invert with 250 steps, render with 20-100).
     default_encode_steps: int | None = None
+    #: DPM-Solver++(2M)'s grid, render steps and inversion steps when a request names none.
+    dpm_grid: Grid = "quadratic"
+    dpm_steps: int = Field(default=10, ge=1)
+    dpm_encode_steps: int = Field(default=10, ge=1)
     max_steps: int = Field(default=250, ge=1)
     #: Interpolation frames when a request gives neither `alphas` nor `frames`.
     default_frames: int = Field(default=8, ge=2)

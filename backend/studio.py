@@ -26,6 +26,7 @@ from backend.settings import Settings
 from backend.upload import prepare_upload
 from backend.validate import Checks, upload_size
 from models.errors import QueueUnavailableError
+from models.schedule import Grid, Solver
 from worker.contracts import (
     ENCODE,
     INTERPOLATE,
@@ -74,16 +75,19 @@ class Studio:
         steps: int | None,
         size: int | None = None,
         render_steps: int | None = None,
+        solver: Solver | None = None,
+        grid: Grid | None = None,
     ) -> EncodeJob:
         """Align face `face` of an uploaded photo and queue its encoding. Blocking (CPU).
 
-        `steps`: inversion steps (default `encode_default_steps`); `render_steps`: steps of the
-        reconstruction (default: the edits' default). `data` may be cut at MAX_UPLOAD_BYTES + 1;
-        `size` is then the real size.
+        `steps`: inversion steps (default: the solver's encode steps); `render_steps`: steps of
+        the reconstruction (default: the solver's render steps); `solver`, `grid` of both (default
+        DEFAULT_SOLVER and its grid). `data` may be cut at MAX_UPLOAD_BYTES + 1; `size` is then the
+        real size.
         """
         upload_size(self.settings, size)
         info = self.facts.get()
-        params = Checks(self.settings, info).encode(face, steps, render_steps)
+        params = Checks(self.settings, info).encode(face, steps, render_steps, solver, grid)
         if self.settings.require_worker and not self.storage.workers():
             raise self._no_worker()  # before the CPU work of the alignment
         upload = prepare_upload(data, params.face, info.image_size, self.settings)
@@ -99,26 +103,30 @@ class Studio:
         )
         self.storage.create_upload(meta, data, upload.aligned_png, _queued(job_id, "encode"))
         payload = EncodeJob(job_id=job_id, latent_id=lid, steps=params.steps,
-                            render_steps=params.render_steps)
+                            render_steps=params.render_steps, solver=params.solver, grid=params.grid)
         self._send(ENCODE, payload)
         return payload
 
     def manipulate(self, req: ManipulateRequest) -> str:
-        """Queue an edit; an identical earlier request (same latent, edits, steps) answers with
-        its own job (already succeeded, or still running) instead of computing again."""
-        edits, steps = Checks(self.settings, self.facts.get()).edits(req)
-        lid, digest = req.latent_id, edit_digest(edits, steps)
+        """Queue an edit; an identical earlier request (same latent, edits, steps, solver, grid
+        and strip) answers with its own job (already succeeded, or still running) instead of
+        computing again."""
+        p = Checks(self.settings, self.facts.get()).edits(req)
+        s = p.sampling
+        lid, digest = req.latent_id, edit_digest(p.edits, s.steps, s.solver, s.grid, p.strip)
         claim = self._claim(_queued(_new_id(), "manipulate"), [lid], digest)
         if claim.created:
-            payload = ManipulateJob(job_id=claim.job_id, latent_id=lid, edits=edits, steps=steps)
+            payload = ManipulateJob(job_id=claim.job_id, latent_id=lid, edits=p.edits, steps=s.steps,
+                                    solver=s.solver, grid=s.grid, strip=p.strip)
             self._send(MANIPULATE, payload, lid, digest)
         return claim.job_id
 
     def interpolate(self, req: InterpolateRequest) -> str:
-        alphas, steps = Checks(self.settings, self.facts.get()).interpolation(req)
+        alphas, s = Checks(self.settings, self.facts.get()).interpolation(req)
         a, b = req.latent_ids
         claim = self._claim(_queued(_new_id(), "interpolate"), [a, b])
-        payload = InterpolateJob(job_id=claim.job_id, latent_ids=(a, b), alphas=alphas, steps=steps)
+        payload = InterpolateJob(job_id=claim.job_id, latent_ids=(a, b), alphas=alphas, steps=s.steps,
+                                 solver=s.solver, grid=s.grid)
         self._send(INTERPOLATE, payload)
         return claim.job_id
 
@@ -126,8 +134,9 @@ class Studio:
         params = Checks(self.settings, self.facts.get()).sample(req)
         claim = self._claim(_queued(_new_id(), "sample"), [])
         seed = req.seed if req.seed is not None else secrets.randbits(32)
-        payload = SampleJob(job_id=claim.job_id, n=params.n, steps=params.steps,
-                            latent_steps=params.latent_steps, seed=seed)
+        s = params.sampling
+        payload = SampleJob(job_id=claim.job_id, n=params.n, steps=s.steps, latent_steps=params.latent_steps,
+                            seed=seed, solver=s.solver, grid=s.grid)
         self._send(SAMPLE, payload)
         return claim.job_id
 

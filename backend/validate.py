@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.facts import default_steps, encode_default_steps
+from backend.facts import default_steps, solver_defaults
 from backend.schemas import InterpolateRequest, ManipulateRequest, SampleRequest
 from backend.settings import Settings
 from models.errors import InvalidRequestError, SamplingUnavailableError, TooLargeError, UnknownAttributeError
-from models.schedule import check_steps
-from worker.contracts import ModelInfo
+from models.schedule import Grid, Solver, check_steps
+from worker.contracts import ModelInfo, Strip
 
 
 def upload_size(settings: Settings, size: int | None) -> None:
@@ -26,16 +26,34 @@ def upload_size(settings: Settings, size: int | None) -> None:
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """How a request renders: solver, grid and steps, defaults filled in."""
+
+    solver: Solver
+    grid: Grid
+    steps: int
+
+
+@dataclass(frozen=True)
 class EncodeParams:
     face: int
     steps: int
     render_steps: int
+    solver: Solver
+    grid: Grid
+
+
+@dataclass(frozen=True)
+class EditParams:
+    edits: dict[str, float]
+    sampling: Sampling
+    strip: Strip | None
 
 
 @dataclass(frozen=True)
 class SampleParams:
     n: int
-    steps: int
+    sampling: Sampling
     latent_steps: int
 
 
@@ -55,31 +73,54 @@ class Checks:
         except ValueError as exc:
             raise InvalidRequestError(str(exc).replace("steps=", f"{name}=")) from exc
 
-    def encode(self, face: int, steps: int | None, render_steps: int | None) -> EncodeParams:
-        """Face index ≥ 0 (whether that face exists is known after detection), inversion steps
-        (default `encode_default_steps`), reconstruction steps (default: the edits' default)."""
-        n = self.steps(encode_default_steps(self.settings, self.info) if steps is None else steps)
-        render = self.steps(render_steps, "render_steps")
+    def sampling(self, solver: Solver | None, grid: Grid | None, steps: int | None,
+                 name: str = "steps", *, encode: bool = False) -> Sampling:
+        """The solver (default DEFAULT_SOLVER), its grid and its render steps (or, with `encode`,
+        its inversion steps) unless the request named them (`backend.facts.solver_defaults`); the
+        steps a legal count within MAX_STEPS. (The names are checked by the request schemas.)"""
+        chosen, defaults = solver_defaults(self.settings, self.info, solver)
+        default = defaults.encode_steps if encode else defaults.steps
+        n = self.steps(default if steps is None else steps, name)
+        return Sampling(solver=chosen, grid=grid or defaults.grid, steps=n)  # type: ignore[arg-type]
+
+    def encode(self, face: int, steps: int | None, render_steps: int | None,
+               solver: Solver | None = None, grid: Grid | None = None) -> EncodeParams:
+        """Face index ≥ 0 (whether that face exists is known after detection), the solver and
+        grid of the inversion and the reconstruction, inversion steps (default: the solver's
+        encode steps), reconstruction steps (default: the solver's render steps)."""
+        inversion = self.sampling(solver, grid, steps, encode=True)
+        render = self.sampling(solver, grid, render_steps, "render_steps")
         if face < 0:
             raise InvalidRequestError(f"face must be ≥ 0 (0 is the largest face), got {face}")
-        return EncodeParams(face=face, steps=n, render_steps=render)
+        return EncodeParams(face=face, steps=inversion.steps, render_steps=render.steps,
+                            solver=inversion.solver, grid=inversion.grid)
 
-    def edits(self, req: ManipulateRequest) -> tuple[dict[str, float], int]:
-        """(edits, steps): every attribute is one of the model's, every |amount| within the limit."""
-        n = self.steps(req.steps)
-        unknown = sorted(set(req.edits) - set(self.info.attributes))
+    def _attributes(self, names: set[str]) -> None:
+        unknown = sorted(names - set(self.info.attributes))
         if unknown:
             known = ", ".join(self.info.attributes) or "none (this model has no attribute classifier)"
             raise UnknownAttributeError(f"unknown attribute(s) {', '.join(unknown)}; this model has: {known}")
+
+    def edits(self, req: ManipulateRequest) -> EditParams:
+        """Every attribute (of the edits and of the strip) is one of the model's, every |amount|
+        within the limit; the solver, grid and steps."""
+        sampling = self.sampling(req.solver, req.grid, req.steps)
+        self._attributes(set(req.edits) | ({req.strip.attribute} if req.strip else set()))
         limit = self.settings.max_edit_amount
         too_far = {k: v for k, v in req.edits.items() if abs(v) > limit}
         if too_far:
             raise InvalidRequestError(f"edit amounts must be within ±{limit}; got {too_far}")
-        return dict(req.edits), n
+        strip = None
+        if req.strip is not None:
+            beyond = [a for a in req.strip.amounts if abs(a) > limit]
+            if beyond:
+                raise InvalidRequestError(f"strip amounts must be within ±{limit}; got {beyond}")
+            strip = Strip(attribute=req.strip.attribute, amounts=list(req.strip.amounts))
+        return EditParams(edits=dict(req.edits), sampling=sampling, strip=strip)
 
-    def interpolation(self, req: InterpolateRequest) -> tuple[list[float], int]:
-        """(alphas, steps): the given alphas, or `frames` (default DEFAULT_FRAMES) evenly spaced."""
-        n = self.steps(req.steps)
+    def interpolation(self, req: InterpolateRequest) -> tuple[list[float], Sampling]:
+        """(alphas, sampling): the given alphas, or `frames` (default DEFAULT_FRAMES) evenly spaced."""
+        n = self.sampling(req.solver, req.grid, req.steps)
         s = self.settings
         if req.alphas is not None:
             alphas = list(req.alphas)
@@ -97,8 +138,8 @@ class Checks:
             raise SamplingUnavailableError(f"model {info.preset!r} has no latent DPM: it cannot sample")
         if req.n > self.settings.max_samples:
             raise InvalidRequestError(f"n must be at most {self.settings.max_samples}, got {req.n}")
-        n = self.steps(req.steps)
+        sampling = self.sampling(req.solver, req.grid, req.steps)
         latent = req.latent_steps
         if latent is None:
             latent = info.latent_default_steps or info.default_steps
-        return SampleParams(n=req.n, steps=n, latent_steps=self.steps(latent, "latent_steps"))
+        return SampleParams(n=req.n, sampling=sampling, latent_steps=self.steps(latent, "latent_steps"))

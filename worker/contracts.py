@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.config import ModelConfig
+from models.schedule import Grid, Solver
 
 # --------------------------------------------------------------------------- task names
 ENCODE = "diffae.encode"
@@ -40,24 +41,46 @@ class Payload(BaseModel):
     job_id: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 
-class EncodeJob(Payload):
-    """Invert the aligned face stored under `latent_id` with `steps` DDIM steps and render its
-    reconstruction with `render_steps` (None: `steps`), the T its edits will use."""
+class Sampler(Payload):
+    """A payload that renders (or inverts): with which solver, on which timestep grid
+    (`models.schedule.SOLVERS`, `GRIDS`). The defaults are the official DDIM, so a message queued
+    before these fields existed runs as it always did."""
+
+    solver: Solver = "ddim"
+    grid: Grid = "uniform"
+
+
+class EncodeJob(Sampler):
+    """Invert the aligned face stored under `latent_id` with `steps` steps and render its
+    reconstruction with `render_steps` (None: `steps`), the T its edits will use; both with
+    `solver` on `grid`."""
 
     latent_id: str = Field(pattern=r"^[0-9a-f]{32}$")
     steps: int = Field(ge=1)
     render_steps: int | None = Field(default=None, ge=1)
 
 
-class ManipulateJob(Payload):
-    """Move the latent's z_sem along attribute directions and decode with its own x_T."""
+class Strip(BaseModel):
+    """Several amounts of one attribute, rendered in one batch: frame i is the request's edits
+    with `attribute` set to `amounts[i]`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attribute: str
+    amounts: list[float] = Field(min_length=1)
+
+
+class ManipulateJob(Sampler):
+    """Move the latent's z_sem along attribute directions and decode with its own x_T (and, with
+    a `strip`, every amount of the strip in the same batch)."""
 
     latent_id: str = Field(pattern=r"^[0-9a-f]{32}$")
     edits: dict[str, float]
     steps: int = Field(ge=1)
+    strip: Strip | None = None
 
 
-class InterpolateJob(Payload):
+class InterpolateJob(Sampler):
     """Decode the path from latent a to latent b (z_sem lerped, x_T slerped) at `alphas`."""
 
     latent_ids: tuple[str, str]
@@ -65,7 +88,7 @@ class InterpolateJob(Payload):
     steps: int = Field(ge=1)
 
 
-class SampleJob(Payload):
+class SampleJob(Sampler):
     """Draw `n` unconditional faces with the latent DPM (models that have one)."""
 
     n: int = Field(ge=1)
@@ -115,14 +138,18 @@ class EncodeResult(BaseModel):
     face: int = Field(description="index of the encoded face in `faces` (0 = largest)")
     preset: str
     image_size: int
-    steps: int = Field(description="DDIM steps of the inversion that made x_T")
-    render_steps: int = Field(description="DDIM steps of the reconstruction")
+    steps: int = Field(description="steps of the inversion that made x_T")
+    render_steps: int = Field(description="steps of the reconstruction")
+    solver: Solver = Field(default="ddim", description="the solver of the inversion and the reconstruction")
+    grid: Grid = Field(default="uniform", description="their timestep grid")
 
 
 class ManipulateResult(BaseModel):
     latent_id: str
     edits: dict[str, float]
     steps: int
+    solver: Solver = "ddim"
+    grid: Grid = "uniform"
     image_id: ImageId = Field(description="the edited aligned crop")
     photo_id: ImageId = Field(
         description="the original photo plus what the edit changed (its difference from the unedited "
@@ -131,12 +158,17 @@ class ManipulateResult(BaseModel):
     photo_replaced_id: ImageId = Field(
         description="the original photo with its face replaced by the edited crop"
     )
+    strip: Strip | None = Field(default=None, description="the strip asked for, if any")
+    strip_ids: ImageIds = Field(default_factory=list,
+                                description="one aligned crop per amount of the strip (none without one)")
 
 
 class InterpolateResult(BaseModel):
     latent_ids: tuple[str, str]
     alphas: list[float]
     steps: int
+    solver: Solver = "ddim"
+    grid: Grid = "uniform"
     image_ids: ImageIds = Field(description="one frame per alpha")
     gif_id: ImageId = Field(description="the frames as a looping animated GIF (a → b → a)")
 
@@ -144,6 +176,8 @@ class InterpolateResult(BaseModel):
 class SampleResult(BaseModel):
     seed: int
     steps: int
+    solver: Solver = "ddim"
+    grid: Grid = "uniform"
     image_ids: ImageIds = Field(description="the drawn faces")
 
 
@@ -174,6 +208,18 @@ class JobState(BaseModel):
     @property
     def final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+class JobPreview(BaseModel):
+    """A preview of a running job's image: the x̂0 of decoding step `step` of `total` (the job's
+    network evaluations), a small WebP or PNG as a data URL. Published on the job's channel only
+    (the SSE stream forwards it as `event: preview`), never stored: it is stale a step later."""
+
+    type: Literal["preview"] = "preview"
+    job_id: str
+    step: int
+    total: int
+    image: str = Field(description="data:image/webp;base64,... (or image/png)")
 
 
 # --------------------------------------------------------------------------- model facts

@@ -7,17 +7,19 @@ DDIM step, time limits); `encode`, `manipulate`, `interpolate` and `sample` own 
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import Any, TypeVar
 
 import torch
 from celery.exceptions import SoftTimeLimitExceeded
-from PIL import Image
+from PIL import Image, features
 from pydantic import BaseModel
 
 from models.errors import StudioError, UnknownLatentError
@@ -33,6 +35,7 @@ from worker.contracts import (
     InterpolateJob,
     InterpolateResult,
     JobError,
+    JobPreview,
     JobState,
     ManipulateJob,
     ManipulateResult,
@@ -46,6 +49,7 @@ from worker.storage import Keys, Latent, aligned_id, base_id
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+Preview = Callable[[int, int, torch.Tensor], None]
 P = TypeVar("P", bound=Payload)
 
 
@@ -160,9 +164,10 @@ def _hard_timeout(rt: Runtime, state: JobState) -> None:
 def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
     """Invert the stored aligned face into (z_sem, x_T) and render its reconstruction.
 
-    Progress runs over steps + render_steps network evaluations: inversion, then reconstruction.
-    The reconstruction is stored once, as the upload's unedited render at `render_steps`: the
-    base that edits at those steps are measured from.
+    Progress runs over steps + render_steps network evaluations: inversion, then reconstruction
+    (previews of the reconstruction are published on the way). The reconstruction is stored once,
+    as the upload's unedited render at `render_steps` with the job's solver and grid: the base
+    that edits rendered so are measured from.
     """
     pipe = rt.pipeline()
     lid = job.latent_id
@@ -171,14 +176,16 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
     x_0 = to_tensor(Image.open(io.BytesIO(rt.storage.aligned(lid))))  # (1, 3, H, W)
     render_steps = job.render_steps or job.steps
     total = job.steps + render_steps
-    z_sem, x_T = pipe.encode(x_0, job.steps, progress=lambda i, _n: progress(i, total))
-    x_rec = pipe.decode(z_sem, x_T, render_steps, progress=lambda i, _n: progress(job.steps + i, total))
+    sampler = {"solver": job.solver, "grid": job.grid}
+    z_sem, x_T = pipe.encode(x_0, job.steps, progress=lambda i, _n: progress(i, total), **sampler)
+    x_rec = pipe.decode(z_sem, x_T, render_steps, progress=lambda i, _n: progress(job.steps + i, total),
+                        preview=_previewer(rt, job.job_id, offset=job.steps, total=total), **sampler)
     rt.storage.meta(lid)  # still there? (deleted while we worked → unknown_latent, nothing stored)
     rt.storage.put_latent(
         lid,
         Latent(z_sem=z_sem[0].cpu().numpy(), x_T=x_T[0].cpu().numpy(), preset=meta.preset, steps=job.steps),
     )
-    reconstruction = rt.storage.put_base(lid, render_steps, _png(to_image(x_rec[0])))
+    reconstruction = rt.storage.put_base(lid, render_steps, _png(to_image(x_rec[0])), job.solver, job.grid)
     photo = _put_photo(rt, job.job_id, lid, reconstruction)
     return EncodeResult(
         latent_id=lid,
@@ -191,37 +198,53 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
         image_size=meta.image_size,
         steps=job.steps,
         render_steps=render_steps,
+        solver=job.solver,
+        grid=job.grid,
     )
 
 
 def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> ManipulateResult:
-    """Edit z_sem along attribute directions, decode with the original x_T, paste back."""
+    """Edit z_sem along attribute directions, decode with the original x_T, paste back; with a
+    strip, render each of its amounts in the same batch. Previews of the edit are published while
+    it renders."""
     pipe = rt.pipeline()
     lid = job.latent_id
     meta, latent = rt.storage.meta(lid), rt.storage.latent(lid)
     _check_model(rt, latent.preset, meta.image_size)
     z_0 = torch.from_numpy(latent.z_sem.copy())[None]
     x_T = torch.from_numpy(latent.x_T.copy())[None]
-    z_sem = pipe.manipulate(z_0, job.edits)
-    # The unedited render at these steps ("base") is what the edit changed; paste-back adds only
-    # that change to the photo. The encode left one at its render steps; other steps decode it
-    # here, in the same batch as the edit, and keep it for the upload's next edits.
-    base = base_id(lid, job.steps)
-    if rt.storage.has_image(base):
-        x_0 = pipe.decode(z_sem, x_T, job.steps, progress=progress)
-    else:
-        x_0 = pipe.decode(torch.cat([z_sem, z_0]), x_T.expand(2, -1, -1, -1), job.steps, progress=progress)
-        rt.storage.put_base(lid, job.steps, _png(to_image(x_0[1])))
+    codes = [pipe.manipulate(z_0, job.edits)]
+    if job.strip is not None:
+        frames = [{**job.edits, job.strip.attribute: a} for a in job.strip.amounts]
+        codes += [pipe.manipulate(z_0, edits) for edits in frames]
+    # The unedited render with these steps, solver and grid ("base") is what the edit changed;
+    # paste-back adds only that change to the photo. The encode left one at its own; others are
+    # decoded here, in the same batch as the edit, and kept for the upload's next edits.
+    base = base_id(lid, job.steps, job.solver, job.grid)
+    has_base = rt.storage.has_image(base)
+    if not has_base:
+        codes.append(z_0)
+    z_sem = torch.cat(codes)
+    x_0 = pipe.decode(z_sem, x_T.expand(len(z_sem), -1, -1, -1), job.steps, progress=progress,
+                      solver=job.solver, grid=job.grid, preview=_previewer(rt, job.job_id))
+    if not has_base:
+        rt.storage.put_base(lid, job.steps, _png(to_image(x_0[-1])), job.solver, job.grid)
     image = _put_png(rt, f"{job.job_id}-crop", to_image(x_0[0]), job.job_id, [lid])
+    strip_ids = [_put_png(rt, f"{job.job_id}-strip{i:02d}", to_image(x_0[1 + i]), job.job_id, [lid])
+                 for i in range(len(job.strip.amounts) if job.strip is not None else 0)]
     photo = _put_photo(rt, job.job_id, lid, image, base_iid=base)
     replaced = _put_photo(rt, job.job_id, lid, image, suffix="photo-replaced")
     return ManipulateResult(
         latent_id=lid,
         edits=job.edits,
         steps=job.steps,
+        solver=job.solver,
+        grid=job.grid,
         image_id=image,
         photo_id=photo,
         photo_replaced_id=replaced,
+        strip=job.strip,
+        strip_ids=strip_ids,
     )
 
 
@@ -238,6 +261,8 @@ def interpolate(rt: Runtime, job: InterpolateJob, progress: Progress) -> Interpo
         job.alphas,
         job.steps,
         progress=progress,
+        solver=job.solver,
+        grid=job.grid,
     )
     images = [to_image(f) for f in frames]
     lids = list(job.latent_ids)
@@ -245,18 +270,18 @@ def interpolate(rt: Runtime, job: InterpolateJob, progress: Progress) -> Interpo
     gif = rt.storage.put_image(
         f"{job.job_id}-gif", _gif(images), "image/gif", owner_key=Keys.job(job.job_id), lids=lids
     )
-    return InterpolateResult(
-        latent_ids=job.latent_ids, alphas=job.alphas, steps=job.steps, image_ids=ids, gif_id=gif
-    )
+    return InterpolateResult(latent_ids=job.latent_ids, alphas=job.alphas, steps=job.steps, solver=job.solver,
+                             grid=job.grid, image_ids=ids, gif_id=gif)
 
 
 def sample(rt: Runtime, job: SampleJob, progress: Progress) -> SampleResult:
     """Draw `n` faces with the latent DPM, seeded (same seed, same faces)."""
     pipe = rt.pipeline()
     generator = torch.Generator().manual_seed(job.seed)
-    images = pipe.sample(job.n, job.steps, job.latent_steps, generator=generator, progress=progress)
+    images = pipe.sample(job.n, job.steps, job.latent_steps, generator=generator, progress=progress,
+                         solver=job.solver, grid=job.grid)
     ids = [_put_png(rt, f"{job.job_id}-{i:02d}", to_image(x), job.job_id, []) for i, x in enumerate(images)]
-    return SampleResult(seed=job.seed, steps=job.steps, image_ids=ids)
+    return SampleResult(seed=job.seed, steps=job.steps, solver=job.solver, grid=job.grid, image_ids=ids)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -267,6 +292,45 @@ def _check_model(rt: Runtime, preset: str, image_size: int) -> None:
             f"this latent belongs to model {preset!r} ({image_size} px) but the worker serves "
             f"{pipe.config.preset!r} ({pipe.image_size} px); upload the photo again"
         )
+
+
+@cache
+def _preview_format() -> tuple[str, str]:
+    """(Pillow format, MIME type) of previews: WebP when this Pillow can write it, else PNG."""
+    return ("WEBP", "image/webp") if features.check("webp") else ("PNG", "image/png")
+
+
+def preview_data_url(x0: torch.Tensor, max_side: int) -> str:
+    """One x̂0 (3, H, W) in [-1, 1] as a small data URL: the crop (shrunk to `max_side` when larger),
+    lossy WebP (~1-2 KB at 64 px), or PNG."""
+    image = to_image(x0)
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    fmt, mime = _preview_format()
+    buffer = io.BytesIO()
+    if fmt == "WEBP":
+        image.save(buffer, format=fmt, quality=70, method=0)
+    else:
+        image.save(buffer, format=fmt, compress_level=1)
+    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode()}"
+
+
+def _previewer(rt: Runtime, job_id: str, *, offset: int = 0, total: int | None = None) -> Preview | None:
+    """The decode's `preview` callback: publish the x̂0 of the first image of the batch at steps
+    1, 1 + k, 1 + 2k, ... (k = PREVIEW_EVERY), not at the last step (the result comes then). Step
+    numbers count the job's network evaluations (`offset` before this decode, of `total`)."""
+    every = rt.settings.preview_every
+    if every <= 0:
+        return None
+    max_side = rt.settings.preview_max_side
+
+    def preview(done: int, n: int, x0: torch.Tensor) -> None:
+        if done >= n or (done - 1) % every:
+            return
+        image = preview_data_url(x0[0], max_side)
+        rt.jobs.publish_preview(JobPreview(job_id=job_id, step=offset + done, total=total or n, image=image))
+
+    return preview
 
 
 def _png(image: Image.Image) -> bytes:

@@ -55,6 +55,11 @@ class WorkerSettings(SharedSettings):
     visibility_timeout_seconds: int = Field(default=7200, ge=1)
     #: Heartbeat period; the heartbeat key lives 3 periods.
     heartbeat_seconds: float = Field(default=5.0, gt=0)
+    #: Publish a preview (the step's x̂0) every this many decoding steps of an edit or an encode's
+    #: reconstruction, from the first step on (never the last: the result follows); 0: none.
+    preview_every: int = Field(default=2, ge=0)
+    #: Previews are the crop, shrunk to at most this side, as WebP (PNG where Pillow has no WebP).
+    preview_max_side: int = Field(default=128, ge=8)
 
     @model_validator(mode="after")
     def _limits(self) -> WorkerSettings:

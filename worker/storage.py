@@ -11,13 +11,15 @@ Key layout (prefix ``diffae:``)::
     latent:{lid}:photo     the original upload bytes (decoded again for paste-back)
     latent:{lid}:code      hash {z_sem, z_shape, x_T, x_T_shape, preset, steps}  ← encoded
     latent:{lid}:keys      set of every other key that belongs to this upload (index)
-    latent:{lid}:bases     set of the upload's unedited renders (image keys "{lid}-base{steps}")
-    latent:{lid}:edit:{h}  job id of a manipulate request (h = digest of edits + steps)
-    image:{iid}            hash {data, type}; iid = "{lid}-aligned", "{lid}-base{steps}" or
-                           "{job_id}-{name}"; or, for a whole photo with a crop pasted back, hash
+    latent:{lid}:bases     set of the upload's unedited renders (image keys "{lid}-base{steps}[-...]")
+    latent:{lid}:edit:{h}  job id of a manipulate request (h = digest of edits, steps, solver, grid,
+                           strip)
+    image:{iid}            hash {data, type}; iid = "{lid}-aligned", "{lid}-base{steps}[-{solver}-{grid}]"
+                           or "{job_id}-{name}"; or, for a whole photo with a crop pasted back, hash
                            {type: composite, latent, crop[, base]}: composed when fetched
     job:{jid}              hash {job_id, kind, status, progress, result, error}
-    job:{jid}:events       pub/sub channel: one JSON JobState per change
+    job:{jid}:events       pub/sub channel: one JSON JobState per change, and JobPreview messages
+                           (`"type": "preview"`, published only, never stored)
     workers                sorted set: worker hostname → expiry of its heartbeat (ms, Redis clock)
     model                  ModelInfo JSON published by the workers
 
@@ -44,7 +46,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel
 
 from models.errors import UnknownImageError, UnknownJobError, UnknownLatentError
-from worker.contracts import JobState, ModelInfo
+from worker.contracts import JobPreview, JobState, ModelInfo, Strip
 
 PREFIX = "diffae:"
 
@@ -112,10 +114,14 @@ def aligned_id(lid: str) -> str:
     return f"{lid}-aligned"
 
 
-def base_id(lid: str, steps: int) -> str:
-    """The image id of an upload's unedited render at `steps` (the encode's reconstruction at its
-    render steps; what an edit at those steps changed is measured from it)."""
-    return f"{lid}-base{steps}"
+def base_id(lid: str, steps: int, solver: str = "ddim", grid: str = "uniform") -> str:
+    """The image id of an upload's unedited render at `steps` with `solver` on `grid` (the encode's
+    reconstruction at its render steps; what an edit rendered so changed is measured from it):
+    "{lid}-base{steps}" for the official DDIM, else "{lid}-base{steps}-{solver}-{grid}" with
+    "dpm++2m" written "dpmpp2m"."""
+    if (solver, grid) == ("ddim", "uniform"):
+        return f"{lid}-base{steps}"
+    return f"{lid}-base{steps}-{solver.replace('+', 'p')}-{grid}"
 
 
 class UploadMeta(BaseModel):
@@ -149,11 +155,27 @@ class Claim:
     created: bool
 
 
-def edit_digest(edits: dict[str, float], steps: int) -> str:
-    """A key for "the same manipulate request": edits (order-free, zero amounts dropped) + steps."""
+def edit_digest(
+    edits: dict[str, float],
+    steps: int,
+    solver: str = "ddim",
+    grid: str = "uniform",
+    strip: Strip | None = None,
+) -> str:
+    """A key for "the same manipulate request": edits (order-free, zero amounts dropped), steps,
+    solver, grid and the strip (its amounts in order: they are the frames' order)."""
     active = sorted((k, float(v)) for k, v in edits.items() if v != 0)
-    canonical = json.dumps({"edits": active, "steps": steps})
+    frames = None if strip is None else [strip.attribute, [float(a) for a in strip.amounts]]
+    canonical = json.dumps({"edits": active, "steps": steps, "solver": solver, "grid": grid, "strip": frames})
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def parse_message(data: bytes | str) -> JobState | JobPreview:
+    """A message of a job's channel: a preview (`"type": "preview"`) or a job state."""
+    raw = json.loads(data)
+    if raw.get("type") == "preview":
+        return JobPreview.model_validate(raw)
+    return JobState.model_validate(raw)
 
 
 def _job_fields(state: JobState) -> dict[str, str]:
@@ -449,10 +471,11 @@ class Storage:
         """Store an image that expires with `owner_key` (its job), indexed under `lids`."""
         return self._put_record(iid, {"data": data, "type": content_type}, owner_key, lids)
 
-    def put_base(self, lid: str, steps: int, png: bytes) -> str:
-        """Store upload `lid`'s unedited render at `steps` (`base_id`), living as long as the
-        upload: its TTL is pushed back with the upload's own keys whenever the upload is used."""
-        iid = base_id(lid, steps)
+    def put_base(self, lid: str, steps: int, png: bytes, solver: str = "ddim", grid: str = "uniform") -> str:
+        """Store upload `lid`'s unedited render at `steps` with `solver` on `grid` (`base_id`),
+        living as long as the upload: its TTL is pushed back with the upload's own keys whenever
+        the upload is used."""
+        iid = base_id(lid, steps, solver, grid)
         fields: dict[str, bytes | str] = {"data": png, "type": "image/png"}
         return self._put_record(iid, fields, Keys.meta(lid), [lid], extra_sets=[Keys.bases(lid)])
 
@@ -537,6 +560,11 @@ class JobStore:
         args = [state.model_dump_json(), *_flat(_job_fields(state))]
         return bool(self._save(keys=[Keys.job(state.job_id), Keys.events(state.job_id)], args=args))
 
+    def publish_preview(self, preview: JobPreview) -> None:
+        """Publish a preview on the job's channel (one PUBLISH; nothing is stored: a stream that
+        subscribes later never sees it, and the job hash stays small)."""
+        self._r.publish(Keys.events(preview.job_id), preview.model_dump_json())
+
     def get(self, job_id: str) -> JobState:
         raw = cast(dict[bytes, bytes], self._r.hgetall(Keys.job(job_id)))
         if not raw:
@@ -553,14 +581,14 @@ class JobSubscription:
     def __init__(self, pubsub: Any) -> None:
         self._pubsub = pubsub
 
-    async def next(self, timeout_s: float) -> JobState | None:
-        """The next published state, or None when none came within `timeout_s`."""
+    async def next(self, timeout_s: float) -> JobState | JobPreview | None:
+        """The next published state or preview, or None when none came within `timeout_s`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while (left := deadline - loop.time()) > 0:
             message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=left)
             if message is not None:
-                return JobState.model_validate_json(message["data"])
+                return parse_message(message["data"])
             # None also answers a (un)subscribe confirmation before the timeout: wait on
         return None
 

@@ -12,6 +12,8 @@ from backend.events import job_events
 from backend.results import present
 from backend.routes.deps import ServicesDep, errors
 from backend.schemas import (
+    GRID_DESCRIPTION,
+    SOLVER_DESCRIPTION,
     EncodeAccepted,
     InterpolateRequest,
     JobAccepted,
@@ -19,6 +21,7 @@ from backend.schemas import (
     ManipulateRequest,
     SampleRequest,
 )
+from models.schedule import Grid, Solver
 
 router = APIRouter(tags=["jobs"])
 
@@ -32,10 +35,12 @@ async def encode(
     services: ServicesDep,
     image: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo with a face")],
     face: Annotated[int, Form(description="which face, 0 = the largest")] = 0,
-    steps: Annotated[int | None, Form(description="DDIM inversion steps (a legal count); default: "
-                                  "`limits.default_encode_steps` of GET /attributes")] = None,
-    render_steps: Annotated[int | None, Form(description="DDIM steps of the reconstruction, i.e. the T "
-                                         "the edits will use; default: `limits.default_steps`")] = None,
+    steps: Annotated[int | None, Form(description="inversion steps (a legal count); default: the "
+                                  "solver's encode steps (`limits` of GET /attributes)")] = None,
+    render_steps: Annotated[int | None, Form(description="steps of the reconstruction, i.e. the T "
+                                         "the edits will use; default: the solver's steps")] = None,
+    solver: Annotated[Solver | None, Form(description=SOLVER_DESCRIPTION)] = None,
+    grid: Annotated[Grid | None, Form(description=GRID_DESCRIPTION)] = None,
 ) -> EncodeAccepted:
     """Upload a photo: detect and FFHQ-align a face, then encode it into a latent (async job).
 
@@ -43,15 +48,19 @@ async def encode(
     its reconstruction (also pasted back into the photo) and every face found.
     """
     data = await image.read(services.settings.max_upload_bytes + 1)  # one byte more says "too large"
-    job = await run_in_threadpool(services.studio.encode, data, face, steps, image.size, render_steps)
+    job = await run_in_threadpool(services.studio.encode, data, face, steps, image.size, render_steps,
+                                  solver, grid)
     return EncodeAccepted(**_accepted(job.job_id).model_dump(), latent_id=job.latent_id)
 
 
 @router.post("/manipulate", status_code=202, response_model=JobAccepted, responses=errors(404, 422, 503))
 def manipulate(body: ManipulateRequest, services: ServicesDep) -> JobAccepted:
-    """Edit a latent along attribute directions; the result has the crop and the pasted-back photo.
+    """Edit a latent along attribute directions; the result has the crop and the pasted-back photo
+    (and, with a `strip`, one crop per amount of it, rendered in the same batch).
 
-    An identical request (same latent, edits and steps) answers with the earlier job.
+    An identical request (same latent, edits, steps, solver, grid and strip) answers with the
+    earlier job. While the job renders, its event stream sends `event: preview` events (module
+    docs of GET /jobs/{id}/events).
     """
     return _accepted(services.studio.manipulate(body))
 
@@ -80,7 +89,9 @@ _SSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": 
 @router.get("/jobs/{job_id}/events", responses={**errors(404, 503), **_SSE})
 def events(job_id: str, services: ServicesDep) -> StreamingResponse:
     """Server-sent events: one `data:` line with the job (as GET /jobs/{id}) per change, from
-    its current state until "succeeded" or "failed"; then the stream ends."""
+    its current state until "succeeded" or "failed"; then the stream ends. While an edit or an
+    encode renders, named events `event: preview` carry `data: {"step", "total", "image"}`: the
+    step's predicted final image, a small data URL (WebP or PNG), never stored."""
     services.jobs.get(job_id)  # 404 before the stream starts
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     stream = job_events(services.events, job_id)

@@ -6,6 +6,8 @@ job's result is shown (image ids become URLs)."""
 from __future__ import annotations
 
 import io
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ from backend.app import create_app
 from tests.backend.studio_fixtures import INFO, RecordingSender, encoded_upload, publish, settings
 from tests.http_errors import check_error
 from tests.service.stack import REPO, RedisServer
-from worker.contracts import INTERPOLATE, MANIPULATE, SAMPLE, JobState
+from worker.contracts import INTERPOLATE, MANIPULATE, SAMPLE, JobError, JobPreview, JobState
 from worker.storage import JobStore, Storage
 
 pytestmark = pytest.mark.integration
@@ -119,6 +121,8 @@ CASES: list[tuple[str, str, Callable[[], dict[str, Any]], int, str, str]] = [
     ("POST", "/encode", lambda: upload(b"x", steps=37), 422, "invalid_request", "36 or 38"),
     ("POST", "/encode", lambda: upload(b"x", render_steps=37), 422, "invalid_request", "render_steps=37"),
     ("POST", "/encode", lambda: upload(b"x", steps="many"), 422, "invalid_request", "steps"),
+    ("POST", "/encode", lambda: upload(b"x", solver="euler"), 422, "invalid_request", "solver"),
+    ("POST", "/encode", lambda: upload(b"x", grid="cosine"), 422, "invalid_request", "grid"),
     ("POST", "/encode", lambda: {"data": {"steps": "10"}}, 422, "invalid_request", "image"),
     ("POST", "/encode", lambda: {"content": b"x", "headers": {"content-type": "multipart/form-data"}},
      422, "invalid_request", "boundary"),  # Starlette's own 400, answered with the code's status
@@ -132,6 +136,18 @@ CASES: list[tuple[str, str, Callable[[], dict[str, Any]], int, str, str]] = [
     ("POST", "/manipulate", lambda: edit(colour="red"), 422, "invalid_request", "colour"),
     ("POST", "/manipulate", lambda: {"content": b'{"latent_id": ', "headers": JSON}, 422, "invalid_request",
      "not valid JSON"),
+    ("POST", "/manipulate", lambda: edit(solver="euler"), 422, "invalid_request", "solver"),
+    ("POST", "/manipulate", lambda: edit(grid="cosine"), 422, "invalid_request", "grid"),
+    ("POST", "/manipulate", lambda: edit(strip={"attribute": "Smiling", "amounts": [0.1] * 10}), 422,
+     "invalid_request", "strip.amounts"),
+    ("POST", "/manipulate", lambda: edit(strip={"attribute": "Smiling", "amounts": []}), 422,
+     "invalid_request", "strip.amounts"),
+    ("POST", "/manipulate", lambda: edit(strip={"attribute": "Smiling", "amounts": [0.1, 9.0]}), 422,
+     "invalid_request", "strip amounts must be within"),
+    ("POST", "/manipulate", lambda: edit(strip={"attribute": "Smiling"}), 422, "invalid_request", "amounts"),
+    ("POST", "/manipulate", lambda: edit(strip={"attribute": "Smile", "amounts": [0.1]}), 422,
+     "unknown_attribute", "Smile"),
+    ("POST", "/manipulate", lambda: edit(solver="dpm++2m", steps=37), 422, "invalid_request", "36 or 38"),
     ("POST", "/manipulate", lambda: edit(latent_id="0" * 32), 404, "unknown_latent", "never existed"),
     ("POST", "/manipulate", lambda: edit(latent_id=RAW), 404, "unknown_latent", "not encoded yet"),
     ("POST", "/interpolate", lambda: {"json": {"latent_ids": [LID]}}, 422, "invalid_request", "latent_ids"),
@@ -140,9 +156,12 @@ CASES: list[tuple[str, str, Callable[[], dict[str, Any]], int, str, str]] = [
     ("POST", "/interpolate", lambda: mix(frames=1), 422, "invalid_request", "frames"),
     ("POST", "/interpolate", lambda: mix(frames=500), 422, "invalid_request", "at most 16"),
     ("POST", "/interpolate", lambda: mix(steps=37), 422, "invalid_request", "36 or 38"),
+    ("POST", "/interpolate", lambda: mix(solver="dpm2"), 422, "invalid_request", "solver"),
+    ("POST", "/interpolate", lambda: mix(grid="linear"), 422, "invalid_request", "grid"),
     ("POST", "/interpolate", lambda: {"json": {"latent_ids": [LID, "f" * 32]}}, 404, "unknown_latent", "ff"),
     ("POST", "/sample", lambda: {"json": {"n": 2}}, 409, "sampling_unavailable", "latent DPM"),
     ("POST", "/sample", lambda: {"json": {"n": 0}}, 422, "invalid_request", "n"),
+    ("POST", "/sample", lambda: {"json": {"n": 1, "solver": "DDIM"}}, 422, "invalid_request", "solver"),
     ("DELETE", "/latents/nonexistent", dict, 404, "unknown_latent", "nonexistent"),
     ("GET", "/jobs/" + "0" * 32, dict, 404, "unknown_job", "0" * 32),
     ("GET", "/jobs/nope/events", dict, 404, "unknown_job", "nope"),
@@ -198,18 +217,22 @@ def test_an_edit_is_queued_once_and_its_result_is_shown_with_urls(api: Api) -> N
     urls = {"job_url": f"/jobs/{job_id}", "events_url": f"/jobs/{job_id}/events"}
     assert first.json() == {"job_id": job_id, **urls}
     assert api.sender.sent == [(MANIPULATE, {"job_id": job_id, "latent_id": LID, "edits": {"Smiling": 0.2,
-                                "Young": 0.0}, "steps": INFO.default_steps}, job_id)]
+                                "Young": 0.0}, "steps": INFO.default_steps, "solver": "ddim",
+                                "grid": "uniform", "strip": None}, job_id)]
     again = api.client.post("/manipulate", **edit(edits={"Smiling": 0.2}, steps=INFO.default_steps))
     assert again.json()["job_id"] == job_id and len(api.sender.sent) == 1  # identical: the same job
 
+    # An older worker's result (no solver, grid or strip fields) is shown with their defaults.
     result = {"latent_id": LID, "edits": {"Smiling": 0.2}, "steps": 20, "image_id": f"{job_id}-crop",
               "photo_id": f"{job_id}-photo", "photo_replaced_id": f"{job_id}-photo-replaced"}
     done = JobState(job_id=job_id, kind="manipulate", status="succeeded", progress=1.0, result=result)
     assert JobStore(api.r).save(done)
     shown = api.client.get(f"/jobs/{job_id}").json()
-    assert shown["result"] == {"latent_id": LID, "edits": {"Smiling": 0.2}, "steps": 20,
-                               "image_url": f"/images/{job_id}-crop", "photo_url": f"/images/{job_id}-photo",
-                               "photo_replaced_url": f"/images/{job_id}-photo-replaced"}
+    assert shown["result"] == {"latent_id": LID, "edits": {"Smiling": 0.2}, "steps": 20, "solver": "ddim",
+                               "grid": "uniform", "image_url": f"/images/{job_id}-crop",
+                               "photo_url": f"/images/{job_id}-photo",
+                               "photo_replaced_url": f"/images/{job_id}-photo-replaced", "strip": None,
+                               "strip_urls": []}
     with api.client.stream("GET", f"/jobs/{job_id}/events") as stream:
         events = [line for line in stream.iter_lines() if line.startswith("data: ")]
     assert len(events) == 1 and httpx.Response(200, content=events[0][6:]).json() == shown
@@ -220,14 +243,76 @@ def test_interpolations_and_samples_are_queued_with_their_payloads(api: Api) -> 
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
     assert api.sender.sent == [(INTERPOLATE, {"job_id": job_id, "latent_ids": [LID, LID],
-                                              "alphas": [0.0, 0.5, 1.0], "steps": 10}, job_id)]
+                                              "alphas": [0.0, 0.5, 1.0], "steps": 10, "solver": "ddim",
+                                              "grid": "uniform"}, job_id)]
     publish(api.storage, INFO.model_copy(update={"can_sample": True, "latent_default_steps": 10}))
     api.client.app.state.services.facts._max_age_s = 0  # type: ignore[attr-defined]  # read them again
     answer = api.client.post("/sample", json={"n": 2, "seed": 7})
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
     assert api.sender.sent[1] == (SAMPLE, {"job_id": job_id, "n": 2, "steps": 20, "latent_steps": 10,
-                                           "seed": 7}, job_id)
+                                           "seed": 7, "solver": "ddim", "grid": "uniform"}, job_id)
     queued = {"job_id": job_id, "kind": "sample", "status": "queued", "progress": 0.0, "result": None,
               "error": None}
     assert api.client.get(f"/jobs/{job_id}").json() == queued
+
+
+def test_solver_grid_and_strip_are_queued_and_each_is_its_own_edit(make_api: Callable[..., Api]) -> None:
+    api = make_api(default_solver="dpm++2m", dpm_grid="logsnr", dpm_steps=8, dpm_encode_steps=12)
+    first = api.client.post("/manipulate", **edit()).json()["job_id"]
+    assert api.sender.sent[-1][1] | {"job_id": "-"} == {
+        "job_id": "-", "latent_id": LID, "edits": {"Smiling": 0.1}, "steps": 8, "solver": "dpm++2m",
+        "grid": "logsnr", "strip": None}  # the server's default solver with its own grid and steps
+    ddim = api.client.post("/manipulate", **edit(solver="ddim")).json()["job_id"]
+    assert api.sender.sent[-1][1] | {"job_id": "-"} == {
+        "job_id": "-", "latent_id": LID, "edits": {"Smiling": 0.1}, "steps": INFO.default_steps,
+        "solver": "ddim", "grid": "uniform", "strip": None}  # DDIM's defaults, not the solver's
+    quad = api.client.post("/manipulate", **edit(grid="quadratic", steps=8)).json()["job_id"]
+    strip = {"attribute": "Young", "amounts": [-0.2, 0.0, 0.2]}
+    with_strip = api.client.post("/manipulate", **edit(strip=strip)).json()["job_id"]
+    assert api.sender.sent[-1][1]["strip"] == strip
+    assert len({first, ddim, quad, with_strip}) == 4 and len(api.sender.sent) == 4  # none from cache
+    again = api.client.post("/manipulate", **edit(solver="dpm++2m", grid="logsnr", steps=8)).json()["job_id"]
+    assert again == first and len(api.sender.sent) == 4  # the defaults spelt out: the same edit
+
+    answer = api.client.post("/interpolate", **mix(frames=2, solver="ddim", grid="quadratic"))
+    assert answer.status_code == 202 and api.sender.sent[-1][1]["grid"] == "quadratic"
+    limits = api.client.get("/attributes").json()["limits"]
+    assert (limits["default_solver"], limits["default_grid"], limits["default_steps"],
+            limits["default_encode_steps"]) == ("dpm++2m", "logsnr", 8, 12)
+    assert limits["solvers"]["ddim"] == {"grid": "uniform", "steps": 20, "encode_steps": 20}
+    schema = api.client.get("/openapi.json").json()["components"]["schemas"]
+    assert {"solver", "grid", "strip"} <= set(schema["ManipulateRequest"]["properties"])
+    assert "strip_urls" in schema["ManipulateOut"]["properties"]
+    encode_form = next(v for k, v in schema.items() if k.startswith("Body_encode"))
+    assert {"solver", "grid"} <= set(encode_form["properties"])
+
+
+def test_the_event_stream_forwards_previews_as_named_events(api: Api) -> None:
+    job_id = api.client.post("/manipulate", **edit()).json()["job_id"]
+    store = JobStore(api.r)
+    running = JobState(job_id=job_id, kind="manipulate", status="running", progress=0.0)
+    preview = JobPreview(job_id=job_id, step=1, total=10, image="data:image/webp;base64,AAAA")
+    done = running.model_copy(update={"status": "failed", "error": JobError(code="timeout", message="x")})
+
+    def publish_later() -> None:
+        time.sleep(0.5)  # after the stream has subscribed
+        store.save(running)
+        store.publish_preview(preview)
+        store.save(done)
+
+    worker = threading.Thread(target=publish_later, daemon=True)
+    worker.start()
+    with api.client.stream("GET", f"/jobs/{job_id}/events") as stream:
+        lines = []
+        for line in stream.iter_lines():
+            if line:
+                lines.append(line)
+            if len(lines) > 10:  # a bug: do not hang
+                break
+    worker.join(timeout=5)
+    sent = 'data: {"step":1,"total":10,"image":"data:image/webp;base64,AAAA"}'
+    assert lines[2:4] == ["event: preview", sent]
+    assert [line.startswith("data: ") for line in lines] == [True, True, False, True, True]
+    assert '"status":"failed"' in lines[-1]
+    assert b"preview" not in b"".join(api.r.hvals(f"diffae:job:{job_id}"))  # never stored

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from models.errors import UnknownImageError, UnknownJobError, UnknownLatentError
-from worker.contracts import JobKind, JobState
+from worker.contracts import JobKind, JobPreview, JobState, Strip
 from worker.storage import (
     Composite,
     JobStore,
@@ -23,6 +23,7 @@ from worker.storage import (
     UploadMeta,
     base_id,
     edit_digest,
+    parse_message,
 )
 
 pytestmark = pytest.mark.integration
@@ -225,3 +226,29 @@ def test_heartbeats_are_members_of_one_sorted_set_that_expire(r: redis.Redis) ->
     assert r.zrange(Keys.WORKERS, 0, -1) == [b"w1@host"]
     storage.clear_heartbeat("w1@host")
     assert storage.workers() == []
+
+
+def test_the_digest_and_the_base_name_the_sampler() -> None:
+    strip = Strip(attribute="a", amounts=[0.1, 0.2])
+    digests = {edit_digest({"a": 0.1}, 5), edit_digest({"a": 0.1}, 5, "dpm++2m"),
+               edit_digest({"a": 0.1}, 5, "ddim", "quadratic"), edit_digest({"a": 0.1}, 5, strip=strip),
+               edit_digest({"a": 0.1}, 5, strip=Strip(attribute="a", amounts=[0.2, 0.1]))}
+    assert len(digests) == 5  # each is another request, never answered from another's job
+    assert edit_digest({"a": 0.1}, 5) == edit_digest({"a": 0.1}, 5, "ddim", "uniform")
+    assert base_id(LID, 20) == f"{LID}-base20"  # the official sampler's name is unchanged
+    assert base_id(LID, 10, "dpm++2m", "quadratic") == f"{LID}-base10-dpmpp2m-quadratic"
+
+
+def test_previews_are_published_and_never_stored(r: redis.Redis) -> None:
+    storage, jobs = Storage(r, 60), JobStore(r)
+    assert storage.claim(queued(JID), require_worker=False) is not None
+    pubsub = r.pubsub()
+    pubsub.subscribe(Keys.events(JID))
+    pubsub.get_message(timeout=1)
+    jobs.publish_preview(JobPreview(job_id=JID, step=3, total=10, image="data:image/png;base64,AA"))
+    message = pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
+    assert message is not None and parse_message(message["data"]) == JobPreview(
+        job_id=JID, step=3, total=10, image="data:image/png;base64,AA")
+    assert isinstance(parse_message(queued(JID).model_dump_json()), JobState)
+    assert b"base64" not in b"".join(r.hvals(Keys.job(JID)))
+    pubsub.close()
