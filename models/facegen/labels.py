@@ -129,11 +129,12 @@ def hair_measures(image: np.ndarray, lm: np.ndarray) -> dict[str, float]:
             "hair_chroma": float(np.hypot(med[1], med[2])), "hair_fraction": float(frac)}
 
 
-def _edge_energy(gray: np.ndarray) -> float:
-    """Mean |∂/∂y| (horizontal edges) of a grey patch."""
-    if gray.shape[0] < 2:
-        return 0.0
-    return float(np.abs(np.diff(gray, axis=0)).mean())
+def _edge_energy(*patches: np.ndarray) -> float:
+    """Mean |∂/∂y| (horizontal edges) over grey patches, pooled (the two eyes' boxes can differ by
+    a row after rounding, so they are not stacked)."""
+    diffs = [np.abs(np.diff(p, axis=0)).ravel() for p in patches if p.shape[0] >= 2]
+    total = sum(d.size for d in diffs)
+    return float(sum(d.sum() for d in diffs) / total) if total else 0.0
 
 
 def glasses_measures(image: np.ndarray, lm: np.ndarray) -> dict[str, float]:
@@ -144,14 +145,12 @@ def glasses_measures(image: np.ndarray, lm: np.ndarray) -> dict[str, float]:
     _, _, iod = _eye_frame(lm)
     eye_y = float(lm[36:48, 1].mean())
     bridge = _box(gray, lm[39, 0] + 0.1 * iod, lm[42, 0] - 0.1 * iod, eye_y - 0.25 * iod, eye_y + 0.05 * iod)
-    rims = np.concatenate([
-        _box(gray, lm[36, 0], lm[39, 0], lm[41, 1] + 0.05 * iod, lm[41, 1] + 0.3 * iod),
-        _box(gray, lm[42, 0], lm[45, 0], lm[46, 1] + 0.05 * iod, lm[46, 1] + 0.3 * iod)], axis=1)
-    cheeks = np.concatenate([
-        _box(gray, lm[36, 0], lm[39, 0], lm[41, 1] + 0.5 * iod, lm[41, 1] + 0.8 * iod),
-        _box(gray, lm[42, 0], lm[45, 0], lm[46, 1] + 0.5 * iod, lm[46, 1] + 0.8 * iod)], axis=1)
-    ref = max(_edge_energy(cheeks), 0.5)
-    return {"bridge_edges": _edge_energy(bridge) / ref, "rim_edges": _edge_energy(rims) / ref}
+    rims = (_box(gray, lm[36, 0], lm[39, 0], lm[41, 1] + 0.05 * iod, lm[41, 1] + 0.3 * iod),
+            _box(gray, lm[42, 0], lm[45, 0], lm[46, 1] + 0.05 * iod, lm[46, 1] + 0.3 * iod))
+    cheeks = (_box(gray, lm[36, 0], lm[39, 0], lm[41, 1] + 0.5 * iod, lm[41, 1] + 0.8 * iod),
+              _box(gray, lm[42, 0], lm[45, 0], lm[46, 1] + 0.5 * iod, lm[46, 1] + 0.8 * iod))
+    ref = max(_edge_energy(*cheeks), 0.5)
+    return {"bridge_edges": _edge_energy(bridge) / ref, "rim_edges": _edge_energy(*rims) / ref}
 
 
 # ------------------------------------------------------------------------------- networks

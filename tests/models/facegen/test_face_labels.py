@@ -114,6 +114,16 @@ def test_glasses_measures_see_a_bridge() -> None:
     assert worn["rim_edges"] > 3 * bare["rim_edges"]
 
 
+def test_glasses_measures_take_eye_boxes_of_different_heights() -> None:
+    """The two eyes' rim and cheek boxes round to different heights when the eyes sit at
+    different fractional rows (a tilted or edited face): pooled, not stacked, so no crash."""
+    lm = face_landmarks().astype(np.float64)
+    lm[41, 1] += 0.3  # one lower eyelid a fraction lower: its boxes round one row taller
+    img = np.random.default_rng(1).integers(100, 200, (256, 256, 3), dtype=np.uint8)
+    measures = glasses_measures(img, lm)
+    assert all(np.isfinite(v) and v > 0 for v in measures.values())
+
+
 def test_merge_takes_automatic_where_allowed_and_by_eye_wins() -> None:
     auto = {0: {a: 1 for a in fl.AUTOMATIC}, 1: {a: 0 for a in fl.AUTOMATIC}}
     by_eye = {1: {a: 1 for a in ATTRIBUTES}}
