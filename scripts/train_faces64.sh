@@ -10,6 +10,11 @@
 # batch 32, lr 2e-4 with 10x on the semantic path, EMA 0.999.
 # Labels (models/facegen/labels.py): automatic on the first 5,000 faces for Young, Male, Smiling, Eyeglasses;
 # by eye (models/facegen/label_data/photofaces_by_eye.csv, 300 faces) for everything, hair colours included.
+#
+# The shipped weights came from two sessions (CPU time runs out in one): INIT=models/weights/demo64
+# (the default) with MINUTES=44, exported; then a second run, RUN=runs/faces64b
+# INIT=models/weights/faces64 WARMUP=50 MINUTES=45, continuing from that export (the optimizer
+# state starts afresh). The model card records the steps of each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/faces64}
@@ -17,12 +22,14 @@ N=${N:-20000}
 MINUTES=${MINUTES:-100}
 STEPS=${STEPS:-20000}
 OUT=${OUT:-models/weights/faces64}
+INIT=${INIT:-models/weights/demo64}
+WARMUP=${WARMUP:-100}
 PY=${PY:-.venv/bin/python}
 export PYTHONPATH=.
 
 $PY -m models.facegen.photo generate --n "$N"
 $PY -m models.training autoencoder --run "$RUN" --data photofaces --num-images "$N" \
-    --init models/weights/demo64 --name faces64 --semantic-lr-mult 10 --warmup 100 \
+    --init "$INIT" --name faces64 --semantic-lr-mult 10 --warmup "$WARMUP" \
     --steps "$STEPS" --minutes "$MINUTES" --bf16 --batch 32 --lr 2e-4 --ckpt-every 100 --threads 2
 $PY -m models.training latent --run "$RUN" --data photofaces --num-images "$N" --steps 3000 --batch 256 --lr 1e-3
 # Automatic labels on the first 5,000 faces: plenty for a linear probe of a 128-D z_sem (the paper
