@@ -64,7 +64,7 @@ def configs() -> list[Config]:
     rows += [Config("ddim", g, t, t) for g in ("quadratic", "logsnr") for t in (5, 10, 20, 50)]
     for grid in ("uniform", "quadratic", "logsnr"):
         rows += [Config("dpm++2m", grid, t, t) for t in (5, 10, 20)]
-        rows += [Config("dpm++2m", grid, 20, r) for r in (5, 10)]
+        rows += [Config("dpm++2m", grid, 10, 5)] + [Config("dpm++2m", grid, 20, r) for r in (5, 10)]
     return rows
 
 
