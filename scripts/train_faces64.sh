@@ -14,7 +14,8 @@
 # The shipped weights came from two sessions (CPU time runs out in one): INIT=models/weights/demo64
 # (the default) with MINUTES=44, exported; then a second run, RUN=runs/faces64b
 # INIT=models/weights/faces64 WARMUP=50 MINUTES=45, continuing from that export (the optimizer
-# state starts afresh). The model card records the steps of each.
+# state starts afresh), and a third the same way (RUN=runs/faces64c MINUTES=30). The model card
+# records the steps of each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-runs/faces64}

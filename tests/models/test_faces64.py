@@ -18,11 +18,11 @@ from models.pipeline import DiffAEPipeline
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "weights" / "faces64"
 # Measured on the shipped weights (fp32, 50-step inversion, 20-step render, 64 px): SSIM 0.964
-# with the inverted x_T; z_sem alone (random x_T, seed 0) 0.469, where demo64 gets 0.959 and
+# with the inverted x_T; z_sem alone (random x_T, seed 0) 0.487, where demo64 gets 0.959 and
 # 0.304 (and the first faces64, 1,588 steps, 0.965 and 0.399). The floors leave room for float
 # differences between CPUs, not for a worse model.
 SERVED_FLOOR = 0.94
-RANDOM_FLOOR = 0.43
+RANDOM_FLOOR = 0.45
 
 
 @pytest.fixture(scope="module")
