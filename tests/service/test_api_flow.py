@@ -14,6 +14,7 @@ from PIL import Image, ImageOps
 
 from tests.service.conftest import MAX_PIXELS, MAX_UPLOAD_BYTES, Stack, encode, jpeg
 from tests.service.stack import wait_job
+from worker.storage import base_id
 
 pytestmark = pytest.mark.integration
 
@@ -89,9 +90,12 @@ def test_manipulate_pastes_the_edit_back_into_the_photo(
     kept = np.abs(photo[near] - original[near]).mean()
     swapped = np.abs(replaced[near] - original[near]).mean()
     assert kept < 0.7 * swapped, (kept, swapped)
-    # The unedited render the change is measured from: the encode's (T = 10) and this edit's (T = 5).
+    # The unedited render the change is measured from: the encode's (T = 10) and this edit's (T = 5),
+    # both with the server's default solver and grid.
     lid = encoded["latent_id"]
-    assert r.exists(f"diffae:image:{lid}-base10") and r.exists(f"diffae:image:{lid}-base5")
+    assert (result["solver"], result["grid"]) == (encoded["solver"], encoded["grid"])
+    for steps in (10, 5):
+        assert r.exists("diffae:image:" + base_id(lid, steps, result["solver"], result["grid"]))
 
 
 def test_interpolate_runs_from_a_to_b_with_a_gif(
@@ -119,14 +123,26 @@ def test_progress_events_arrive_in_order(client: httpx.Client, encoded: dict[str
     job_id = post(
         client, "/manipulate", {"latent_id": encoded["latent_id"], "edits": {"Male": 0.2}, "steps": 20}
     )
-    events = []
+    events, previews, kinds = [], [], []
     with client.stream("GET", f"/jobs/{job_id}/events", timeout=60) as stream:
         assert stream.status_code == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
+        named = None
         for line in stream.iter_lines():
-            if line.startswith("data: "):
-                events.append(json.loads(line[len("data: ") :]))
+            if line.startswith("event: "):
+                named = line[len("event: "):]
+            elif line.startswith("data: "):
+                kinds.append(named or "message")
+                (previews if named == "preview" else events).append(json.loads(line[len("data: ") :]))
+            elif not line:
+                named = None
     assert events, "no events"
+    # The worker's previews (every 2nd of the 20 steps, the last one excepted) come as named events
+    # while the job runs, never after its final state; the stream may have joined after the first.
+    assert set(kinds) <= {"message", "preview"} and kinds[-1] == "message"
+    assert previews and all(set(p) == {"step", "total", "image"} and p["total"] == 20 for p in previews)
+    assert {p["step"] for p in previews} <= {1, 3, 5, 7, 9, 11, 13, 15, 17, 19}
+    assert all(p["image"].startswith(("data:image/webp;base64,", "data:image/png;base64,")) for p in previews)
     assert all(set(e) == {"job_id", "kind", "status", "progress", "result", "error"} for e in events)
     progress = [e["progress"] for e in events]
     assert progress == sorted(progress), progress
@@ -202,9 +218,12 @@ def test_encode_inverts_with_the_encode_default_and_renders_with_render_steps(
     and with no `render_steps` the reconstruction is rendered with the default steps, as edits are."""
     limits = client.get("/attributes").json()["limits"]
     config = json.loads((stack.model_dir / "config.json").read_text())
-    model_default = config["diffusion"].get("encode_steps") or limits["default_steps"]
+    model_default = config["diffusion"].get("encode_steps") or config["diffusion"]["default_steps"]
     assert model_default <= limits["max_steps"]  # else capped (tests/backend/test_encode_steps.py)
-    assert limits["default_encode_steps"] == model_default
+    assert limits["solvers"]["ddim"]["encode_steps"] == model_default  # DDIM's: the model's own
+    chosen = limits["solvers"][limits["default_solver"]]
+    assert limits["default_encode_steps"] == chosen["encode_steps"]
+    assert limits["default_steps"] == chosen["steps"]
     answer = client.post("/encode", files={"image": ("a.jpg", jpeg(astronaut.rotate(2)), "image/jpeg")})
     assert answer.status_code == 202, answer.text
     job = wait_job(client, answer.json()["job_id"])
@@ -212,6 +231,7 @@ def test_encode_inverts_with_the_encode_default_and_renders_with_render_steps(
     result = job["result"]
     assert result["steps"] == limits["default_encode_steps"]
     assert result["render_steps"] == limits["default_steps"]
+    assert (result["solver"], result["grid"]) == (limits["default_solver"], limits["default_grid"])
 
 
 def test_delete_removes_every_artefact_of_an_upload(
