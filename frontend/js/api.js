@@ -71,10 +71,15 @@ export function encode(file, { face = null, steps = null, renderSteps = null, si
   return request("POST", "/encode", { form, signal });
 }
 
-/** POST /manipulate: `edits` maps attribute name → amount. */
-export function manipulate(latentId, edits, { steps = null, signal } = {}) {
+/**
+ * POST /manipulate: `edits` maps attribute name → amount; `strip` ({attribute, amounts}) also
+ * renders several amounts of one attribute in the same job; `solver` ("ddim" | "dpm++2m").
+ */
+export function manipulate(latentId, edits, { steps = null, strip = null, solver = null, signal } = {}) {
   const json = { latent_id: latentId, edits };
   if (steps !== null) json.steps = steps;
+  if (strip !== null) json.strip = strip;
+  if (solver !== null) json.solver = solver;
   return request("POST", "/manipulate", { json, signal });
 }
 

@@ -1,5 +1,6 @@
 // Following a job to its end: server-sent events from GET /jobs/{id}/events, falling back to
-// polling GET /jobs/{id} when the stream cannot be opened or drops before a final status.
+// polling GET /jobs/{id} when the stream cannot be opened or drops before a final status. The
+// stream also carries the worker's previews (named "preview" events; polling has none).
 
 import { ApiError, job as getJob, jobEventsUrl } from "./api.js";
 
@@ -27,15 +28,19 @@ const sleep = (ms, signal) => new Promise((resolve, reject) => {
   }, { once: true });
 });
 
+/** A preview's image, if it is what the server sends: a base64 WebP or PNG data URL. */
+const PREVIEW_IMAGE = /^data:image\/(?:webp|png);base64,[A-Za-z0-9+/]+={0,2}$/;
+
 /**
  * Resolve with the job's `result` once it succeeds; reject with `JobFailedError` when it fails,
  * with `ApiError` when the server refuses (e.g. unknown_job), with an AbortError on `signal`.
- * `onUpdate({status, progress})` is called for every update seen, progress in 0..1.
+ * `onUpdate({status, progress})` is called for every update seen, progress in 0..1;
+ * `onPreview({step, total, image})` for every preview (image: a checked data URL).
  */
-export async function watchJob(jobId, { signal, onUpdate = () => {} } = {}) {
+export async function watchJob(jobId, { signal, onUpdate = () => {}, onPreview = () => {} } = {}) {
   if (signal?.aborted) throw abortError();
   if (typeof EventSource === "function") {
-    const outcome = await streamJob(jobId, signal, onUpdate);
+    const outcome = await streamJob(jobId, signal, onUpdate, onPreview);
     if (outcome.done) return settle(outcome.job);
   }
   return settle(await pollJob(jobId, signal, onUpdate));
@@ -47,7 +52,7 @@ function settle(job) {
 }
 
 /** `{done: true, job}` on a final status; `{done: false}` when the stream gave up early. */
-function streamJob(jobId, signal, onUpdate) {
+function streamJob(jobId, signal, onUpdate, onPreview) {
   return new Promise((resolve, reject) => {
     const source = new EventSource(jobEventsUrl(jobId));
     const close = () => {
@@ -68,8 +73,20 @@ function streamJob(jobId, signal, onUpdate) {
         resolve({ done: true, job });
       }
     };
+    // A preview: the image the job's current step predicts, shown until the result replaces it.
+    const onPreviewEvent = (event) => {
+      let preview;
+      try {
+        preview = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (typeof preview?.image !== "string" || !PREVIEW_IMAGE.test(preview.image)) return;
+      onPreview({ step: Number(preview.step) || 0, total: Number(preview.total) || 0, image: preview.image });
+    };
     signal?.addEventListener("abort", onAbort, { once: true });
     source.addEventListener("message", onData);
+    source.addEventListener("preview", onPreviewEvent);
     source.onerror = () => {
       // The browser would reconnect by itself; polling is simpler to reason about and also
       // covers servers (or proxies) that do not stream.

@@ -14,6 +14,7 @@ const render = createView({
   hair: (attribute) => studio.setHair(attribute),
   face: (index) => studio.pickFace(index),
   mixIndex: (index) => studio.setMixIndex(index),
+  strip: (attribute, amounts) => studio.showStrip(attribute, amounts),
 });
 
 let frame = 0;

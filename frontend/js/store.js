@@ -8,7 +8,7 @@ export function initialState() {
     health: "checking", // "checking" | "ok" | "down"
     attributes: [], // [{name, label, min, max, step, description}]
     model: null, // {preset, imageSize} of the served model
-    limits: null, // {maxUploadBytes, maxPixels, defaultSteps}: what the server accepts, when it says
+    limits: null, // {maxUploadBytes, maxPixels, defaultSteps, defaultEncodeSteps, defaultSolver}: what the server says
     steps: null, // diffusion steps sent with requests; null = the server's default
     view: "face", // which comparison is shown: "face" | "photo"
     paste: "change", // how an edit goes into the whole photo: "change" (added) | "replace" (face swapped)
@@ -18,7 +18,10 @@ export function initialState() {
     edits: {}, // attribute name → amount; zero amounts are dropped
     hair: "Wavy_Hair",
     edit: idleTask,
+    preview: null, // {image, step, total}: the running edit's latest preview (a data URL), null otherwise
     result: null, // {imageUrl, photoUrl, photoReplacedUrl, edits}: the last finished edit, kept while a new one runs
+    lastAttribute: null, // the attribute of the slider moved last (the strip's)
+    strip: { ...idleTask, attribute: null, amounts: [], urls: [] }, // several amounts of one attribute
     second: { photo: null, encode: idleTask, latent: null },
     mix: { ...idleTask, frames: [], gifUrl: null, index: 0, pair: null },
     alert: null, // {title, detail}

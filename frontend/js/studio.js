@@ -134,6 +134,7 @@ export class Studio {
         maxPixels: Number(l.max_pixels) || null,
         defaultSteps: Number(l.default_steps) || null,
         defaultEncodeSteps: Number(l.default_encode_steps) || null,
+        defaultSolver: typeof l.default_solver === "string" ? l.default_solver : null,
       };
       this.store.update({ attributes: normalize(body), model, limits });
     } catch (error) {
@@ -174,6 +175,7 @@ export class Studio {
 
   async upload(file) {
     this.#cancel("edit");
+    this.#cancel("strip");
     this.#cancel("mix");
     clearTimeout(this.#editTimer);
     this.#forget(this.state.latent);
@@ -194,6 +196,8 @@ export class Studio {
       latent: null,
       result: null,
       edit: idleTask,
+      preview: null,
+      strip: initialState().strip,
       mix: initialState().mix,
       alert: null,
       status: refusal ? "" : "Uploading your photo…",
@@ -210,8 +214,10 @@ export class Studio {
     const { photo, latent, encode } = this.state;
     if (!photo || encode.busy || latent?.face === index) return;
     this.#cancel("edit");
+    this.#cancel("strip");
     this.#forget(latent);
-    this.store.update({ result: null, edit: idleTask, status: `Encoding face ${index + 1}…` });
+    this.store.update({ result: null, edit: idleTask, preview: null, strip: initialState().strip,
+      status: `Encoding face ${index + 1}…` });
     await this.#encodePrimary(photo.file, index);
   }
 
@@ -283,7 +289,7 @@ export class Studio {
     const edits = { ...this.state.edits };
     if (Math.abs(amount) < 1e-9) delete edits[attribute];
     else edits[attribute] = amount;
-    this.store.update({ edits });
+    this.store.update({ edits, lastAttribute: attribute });
     this.#scheduleEdit();
   }
 
@@ -315,16 +321,18 @@ export class Studio {
     const seq = ++this.#editSeq;
     if (Object.keys(edits).length === 0) {
       this.#cancel("edit");
-      this.store.update({ edit: idleTask, result: null });
+      this.store.update({ edit: idleTask, result: null, preview: null });
       return;
     }
     const signal = this.#begin("edit");
-    this.store.update({ edit: { busy: true, status: "queued", progress: 0 } });
+    this.store.update({ edit: { busy: true, status: "queued", progress: 0 }, preview: null });
     try {
       const { job_id: jobId } = await api.manipulate(latent.id, edits, { steps, signal });
       const result = await watchJob(jobId, {
         signal,
         onUpdate: (u) => seq === this.#editSeq && this.store.update({ edit: taskFrom(u) }),
+        // The step's predicted image, shown in place of the result until the result is ready.
+        onPreview: (preview) => seq === this.#editSeq && this.store.update({ preview }),
       });
       const imageUrl = safeUrl(result.image_url);
       const photoUrl = safeUrl(result.photo_url);
@@ -335,11 +343,38 @@ export class Studio {
       await Promise.all([preload(imageUrl), preload(shown)]);
       if (seq !== this.#editSeq) return;
       const done = { imageUrl, photoUrl, photoReplacedUrl, edits };
-      this.store.update({ edit: idleTask, result: done, status: "Edit ready." });
+      this.store.update({ edit: idleTask, result: done, preview: null, status: "Edit ready." });
     } catch (error) {
       if (isAbort(error) || seq !== this.#editSeq) return;
-      this.store.update({ edit: idleTask });
+      this.store.update({ edit: idleTask, preview: null });
       this.#fail(error, "editing the face", () => this.#scheduleEdit(0));
+    }
+  }
+
+  // --- strips ---------------------------------------------------------------------------------
+
+  /**
+   * Render `amounts` of one attribute (on top of the other sliders) in one job: a row of faces
+   * to pick from. Picking one sets that slider.
+   */
+  async showStrip(attribute, amounts) {
+    const { latent, edits, steps } = this.state;
+    if (!latent || !attribute || !amounts.length) return;
+    const signal = this.#begin("strip");
+    const update = (patch) => this.store.update({ strip: { ...this.state.strip, ...patch } });
+    update({ busy: true, status: "queued", progress: 0, attribute, amounts, urls: [] });
+    try {
+      const { job_id: jobId } = await api.manipulate(latent.id, edits, { steps, strip: { attribute, amounts }, signal });
+      const result = await watchJob(jobId, { signal, onUpdate: (u) => update(taskFrom(u)) });
+      const urls = (Array.isArray(result.strip_urls) ? result.strip_urls : []).map(safeUrl).filter(Boolean);
+      await Promise.all(urls.map(preload));
+      if (signal.aborted) return;
+      update({ ...idleTask, urls });
+      this.store.update({ status: `${urls.length} amounts ready.` });
+    } catch (error) {
+      if (isAbort(error)) return;
+      update(idleTask);
+      this.#fail(error, "rendering the strip", () => this.showStrip(attribute, amounts));
     }
   }
 

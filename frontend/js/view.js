@@ -6,9 +6,16 @@ import {
   buildHairSelect,
   buildSlider,
   findAttribute,
+  formatAmount,
   setSlider,
   sliderRange,
 } from "./sliders.js";
+
+/** Amounts of a strip: `count` evenly spaced over the attribute's slider range. */
+function stripAmounts(attribute, count = 5) {
+  const { min, max } = sliderRange(attribute);
+  return Array.from({ length: count }, (_, i) => Math.round((min + ((max - min) * i) / (count - 1)) * 100) / 100);
+}
 
 const $ = (selector, scope = document) => scope.querySelector(selector);
 const $$ = (selector, scope = document) => [...scope.querySelectorAll(selector)];
@@ -34,6 +41,9 @@ function setHref(link, url) {
 function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
+
+/** The server's samplers (`limits.default_solver` of GET /attributes), as people read them. */
+const SOLVER_NAMES = { ddim: "DDIM", "dpm++2m": "DPM-Solver++(2M)" };
 
 const PHASES = { uploading: "Uploading…", queued: "Waiting in the queue…", running: "Working" };
 
@@ -100,7 +110,38 @@ export function createView(on) {
     mixGifImg: $("[data-mix-gif-img]"),
     mixGifLink: $("[data-mix-gif-link]"),
     mixProgress: $("[data-progress=mix]"),
+    stripShow: $("[data-strip-show]"),
+    stripHint: $("[data-strip-hint]"),
+    editStrip: $("[data-edit-strip]"),
+    stripProgress: $("[data-progress=strip]"),
   };
+
+  // The strip of the last slider moved: its attribute at several amounts, in one job.
+  let stripTarget = null;
+  dom.stripShow.addEventListener("click", () => {
+    if (stripTarget) on.strip(stripTarget.name, stripAmounts(stripTarget));
+  });
+  let builtStrip = null;
+  function buildEditStrip(strip, label) {
+    builtStrip = strip;
+    dom.editStrip.replaceChildren(...strip.urls.map((url, index) => {
+      const amount = strip.amounts[index];
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "frame";
+      button.dataset.stripFrame = String(index);
+      button.setAttribute("aria-label", `${label} ${formatAmount(amount)}: use this amount`);
+      button.title = `${label} ${formatAmount(amount)}`;
+      button.addEventListener("click", () => on.edit(strip.attribute, amount));
+      const img = document.createElement("img");
+      img.src = url;
+      img.alt = "";
+      button.append(img);
+      item.append(button);
+      return item;
+    }));
+  }
 
   // Main sliders are fixed; the hair one carries the attribute menu.
   const hairSelect = buildHairSelect();
@@ -204,8 +245,10 @@ export function createView(on) {
     dom.sources.hidden = !latent;
     for (const radio of dom.views) radio.checked = radio.value === state.view;
 
-    // Face comparison: aligned original vs the edit (or the plain reconstruction).
-    const afterFace = result?.imageUrl ?? latent?.reconstructionUrl ?? null;
+    // Face comparison: aligned original vs the edit (or the plain reconstruction); while an edit
+    // renders, its latest preview (the step's predicted face) until the result replaces it.
+    const preview = state.edit.busy ? state.preview : null;
+    const afterFace = preview?.image ?? result?.imageUrl ?? latent?.reconstructionUrl ?? null;
     dom.faceCompare.hidden = state.view !== "face";
     // Until a face is encoded the upload itself is shown, alone (pulsing while it is processed).
     dom.faceCompare.classList.toggle("single", !latent);
@@ -215,9 +258,11 @@ export function createView(on) {
     setSrc(faceBefore, latent?.alignedUrl ?? photo?.url ?? null);
     setSrc(faceAfter, latent ? afterFace : null);
     faceBefore.alt = latent ? "Original face, aligned" : "Your photo";
-    faceAfter.alt = result ? "Edited face" : "Face as reconstructed by the model";
-    faceAfter.dataset.result = result ? "edit" : "reconstruction";
-    setText($("[data-compare-after-tag]", dom.faceCompare), result ? "Edited" : "Reconstruction");
+    faceAfter.alt = preview ? `Preview of the edit (step ${preview.step} of ${preview.total})`
+      : result ? "Edited face" : "Face as reconstructed by the model";
+    faceAfter.dataset.result = preview ? "preview" : result ? "edit" : "reconstruction";
+    setText($("[data-compare-after-tag]", dom.faceCompare),
+      preview ? "Preview" : result ? "Edited" : "Reconstruction");
     $("[data-compare-range]", dom.faceCompare).disabled = !latent;
 
     // Whole-photo comparison: the upload vs the edit pasted back (its change added to the photo,
@@ -287,6 +332,16 @@ export function createView(on) {
       setSlider(root, { ...sliderRange(attribute), value: edits[attribute.name] ?? 0, disabled: !ready });
     }
     dom.reset.disabled = Object.keys(edits).length === 0;
+    const strip = state.strip;
+    stripTarget = state.lastAttribute ? findAttribute(known, state.lastAttribute) : null;
+    dom.stripShow.disabled = !ready || !stripTarget || strip.busy;
+    setText(dom.stripHint, stripTarget
+      ? `${stripTarget.label}: ${stripAmounts(stripTarget).map(formatAmount).join(", ")}, with the other `
+        + "sliders as they are; pick one to use it."
+      : "Move a slider, then compare several amounts of it side by side.");
+    if (builtStrip !== strip) buildEditStrip(strip, findAttribute(known, strip.attribute)?.label ?? "");
+    dom.editStrip.hidden = strip.urls.length === 0;
+    renderProgress(dom.stripProgress, strip, "Rendering");
     const serverSteps = state.limits?.defaultSteps;
     setText(dom.steps.options[0], serverSteps ? `Server default (${serverSteps})` : "Server default");
     const steps = state.steps === null ? "" : String(state.steps);
@@ -294,8 +349,9 @@ export function createView(on) {
     if (dom.steps.value !== steps) dom.steps.value = steps;
 
     const encodeSteps = state.limits?.defaultEncodeSteps;
-    setText(dom.encodeInfo, encodeSteps ? `Each face is inverted once, with ${encodeSteps} steps; `
-      + "this setting is the step count of every render made from it." : "");
+    const solver = SOLVER_NAMES[state.limits?.defaultSolver] ?? null;
+    setText(dom.encodeInfo, encodeSteps ? `Each face is inverted once, with ${encodeSteps} steps`
+      + `${solver ? ` of ${solver}` : ""}; this setting is the step count of every render made from it.` : "");
     const model = state.model;
     setText(dom.modelInfo, model ? `Model: ${model.preset}${model.imageSize ? `, ${model.imageSize} px faces` : ""}.` : "");
 

@@ -35,7 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-#: Small limits keep the error tests cheap; DDIM steps small for this CPU.
+#: Small limits keep the error tests cheap; steps small for this CPU (the same for either solver).
 MAX_UPLOAD_BYTES = 2_000_000
 DEFAULT_STEPS = 10
 #: Inversion steps of the page's encodes (the server's default; the page does not send any).
@@ -72,7 +72,7 @@ def app(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     worker = Worker(stack_env(server.url(), model_dir), logs, "browser").start()
     api = Api(
         stack_env(server.url(), model_dir, default_steps=DEFAULT_STEPS, default_encode_steps=ENCODE_STEPS,
-                  max_upload_bytes=MAX_UPLOAD_BYTES),
+                  dpm_steps=DEFAULT_STEPS, dpm_encode_steps=ENCODE_STEPS, max_upload_bytes=MAX_UPLOAD_BYTES),
         logs,
     ).start()
     try:

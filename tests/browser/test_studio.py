@@ -17,9 +17,10 @@ pytestmark = pytest.mark.browser
 
 LOADED = """sel => { const i = document.querySelector(sel);
   return i !== null && !!i.getAttribute('src') && i.complete && i.naturalWidth > 0 }"""
+# A new image from the server (a running edit's previews, data URLs, do not count).
 NEW_AND_LOADED = """([sel, old]) => { const i = document.querySelector(sel);
   return i !== null && !!i.getAttribute('src') && i.getAttribute('src') !== old
-    && i.complete && i.naturalWidth > 0 }"""
+    && !i.getAttribute('src').startsWith('data:') && i.complete && i.naturalWidth > 0 }"""
 FACE_AFTER = "[data-compare=face] [data-compare-after]"
 
 
@@ -113,7 +114,9 @@ def test_upload_then_smile_slider_renders_an_edited_face(
     page.keyboard.press("ArrowRight")
     page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, edited])
     newer = page.locator(FACE_AFTER).get_attribute("src")
-    assert page.evaluate("window.afterSrcs") == [newer]
+    # Never blank in between: at most the running edit's previews (data URLs), then the result.
+    srcs = page.evaluate("window.afterSrcs")
+    assert srcs[-1] == newer and all(s.startswith("data:image/") for s in srcs[:-1]), srcs
 
     # The edit pasted back into the whole photo, compared with the upload.
     page.get_by_role("radio", name="Whole photo").check()
@@ -332,3 +335,55 @@ def assert_fits_and_labelled(page: Any) -> None:
             .map((el) => el.outerHTML.slice(0, 80))"""
     )
     assert unnamed == []
+
+
+def test_an_edit_shows_previews_before_its_result_and_a_strip_of_amounts(
+    page: Any, app: App, photos: dict[str, Path], timer: Timer, artifacts: Path
+) -> None:
+    """At 50 steps an edit runs long enough on this CPU to watch: the face on the right is the
+    job's preview (the x̂0 of an early step, a data URL, tagged "Preview") before it becomes the
+    result; then several amounts of the slider come back in one job, and picking one sets it."""
+    page.goto(f"{app.url}/?steps=50")
+    expect(page.locator("[data-health]")).to_have_attribute("data-health", "ok")
+    upload_astronaut(page, photos, timer)
+    reconstruction = wait_loaded(page, "[data-reconstruction]")
+    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, ""])
+    page.evaluate(
+        """sel => { const img = document.querySelector(sel); window.shown = [];
+        const tag = document.querySelector('[data-compare=face] [data-compare-after-tag]');
+        new MutationObserver(() => window.shown.push([performance.now(), img.getAttribute('src'),
+          img.dataset.result, tag.textContent]))
+          .observe(img, { attributes: true, attributeFilter: ['src'] }); }""",
+        FACE_AFTER,
+    )
+    smile = page.get_by_role("slider", name="Smile")
+    smile.focus()
+    with timer.measure("slider → first preview shown (T=50)"):
+        page.keyboard.press("End")
+        page.wait_for_function("s => document.querySelector(s).src.startsWith('data:image/')", arg=FACE_AFTER)
+    expect(page.locator(FACE_AFTER)).to_have_attribute("data-result", "preview")
+    page.screenshot(path=str(artifacts / "studio-preview.png"))
+    page.wait_for_function(
+        "sel => { const i = document.querySelector(sel); return i.dataset.result === 'edit' && i.complete }",
+        arg=FACE_AFTER)
+    shown = page.evaluate("window.shown")
+    previews = [row for row in shown if row[1].startswith("data:image/")]
+    final = [row for row in shown if row[2] == "edit"]
+    assert previews and final and previews[0][0] < final[0][0], shown
+    assert all(row[2] == "preview" and row[3] == "Preview" for row in previews)
+    assert final[-1][1].startswith("/images/") and final[-1][1] != reconstruction
+    assert len({row[1] for row in previews}) > 1  # the preview changes as the steps go
+
+    compare = page.get_by_role("button", name="Compare amounts")
+    expect(compare).to_be_enabled()
+    expect(page.locator("[data-strip-hint]")).to_contain_text("Smile")
+    with timer.measure("compare amounts → 5 faces shown (T=50)"):
+        compare.click()
+        expect(page.locator("[data-edit-strip] img")).to_have_count(5)
+        for i in range(5):
+            page.wait_for_function(LOADED, arg=f"[data-edit-strip] li:nth-child({i + 1}) img")
+    frames = [page.locator("[data-edit-strip] img").nth(i).get_attribute("src") for i in range(5)]
+    assert len(set(frames)) == 5 and all(f.startswith("/images/") and "-strip0" in f for f in frames)
+    page.screenshot(path=str(artifacts / "studio-strip.png"))
+    page.locator("[data-edit-strip] button").first.click()  # the lowest amount
+    expect(smile).to_have_value("-0.5")
