@@ -21,6 +21,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from backend.app import create_app
+from backend.facts import solver_defaults
+from backend.settings import Settings
 from tests.backend.studio_fixtures import INFO, RecordingSender, encoded_upload, publish, settings
 from tests.http_errors import check_error
 from tests.service.stack import REPO, RedisServer
@@ -86,6 +88,9 @@ def blank(side: int, fmt: str) -> bytes:
 
 
 JSON = {"content-type": "application/json"}
+# What a request naming no solver, grid or steps gets with the shipped settings.
+_SOLVER, _DEFAULTS = solver_defaults(Settings(), INFO)
+SAMPLING = {"solver": _SOLVER, "grid": _DEFAULTS.grid, "steps": _DEFAULTS.steps}
 
 
 def ramp() -> bytes:
@@ -217,9 +222,8 @@ def test_an_edit_is_queued_once_and_its_result_is_shown_with_urls(api: Api) -> N
     urls = {"job_url": f"/jobs/{job_id}", "events_url": f"/jobs/{job_id}/events"}
     assert first.json() == {"job_id": job_id, **urls}
     assert api.sender.sent == [(MANIPULATE, {"job_id": job_id, "latent_id": LID, "edits": {"Smiling": 0.2,
-                                "Young": 0.0}, "steps": INFO.default_steps, "solver": "ddim",
-                                "grid": "uniform", "strip": None}, job_id)]
-    again = api.client.post("/manipulate", **edit(edits={"Smiling": 0.2}, steps=INFO.default_steps))
+                                "Young": 0.0}, **SAMPLING, "strip": None}, job_id)]
+    again = api.client.post("/manipulate", **edit(edits={"Smiling": 0.2}, **SAMPLING))
     assert again.json()["job_id"] == job_id and len(api.sender.sent) == 1  # identical: the same job
 
     # An older worker's result (no solver, grid or strip fields) is shown with their defaults.
@@ -243,15 +247,14 @@ def test_interpolations_and_samples_are_queued_with_their_payloads(api: Api) -> 
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
     assert api.sender.sent == [(INTERPOLATE, {"job_id": job_id, "latent_ids": [LID, LID],
-                                              "alphas": [0.0, 0.5, 1.0], "steps": 10, "solver": "ddim",
-                                              "grid": "uniform"}, job_id)]
+                                              "alphas": [0.0, 0.5, 1.0], **SAMPLING, "steps": 10}, job_id)]
     publish(api.storage, INFO.model_copy(update={"can_sample": True, "latent_default_steps": 10}))
     api.client.app.state.services.facts._max_age_s = 0  # type: ignore[attr-defined]  # read them again
     answer = api.client.post("/sample", json={"n": 2, "seed": 7})
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
-    assert api.sender.sent[1] == (SAMPLE, {"job_id": job_id, "n": 2, "steps": 20, "latent_steps": 10,
-                                           "seed": 7, "solver": "ddim", "grid": "uniform"}, job_id)
+    assert api.sender.sent[1] == (SAMPLE, {"job_id": job_id, "n": 2, **SAMPLING, "latent_steps": 10,
+                                           "seed": 7}, job_id)
     queued = {"job_id": job_id, "kind": "sample", "status": "queued", "progress": 0.0, "result": None,
               "error": None}
     assert api.client.get(f"/jobs/{job_id}").json() == queued
