@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -42,6 +42,9 @@ from models.latent_net import LatentMLP
 from models.schedule import Schedule, alphas_cumprod, eps_from_v
 from models.solvers import invert, sample
 from models.unet import DiffAEUNet
+
+if TYPE_CHECKING:
+    from models.engine import Engine
 
 # progress(done, total): called after every network evaluation of a long operation.
 Progress = Callable[[int, int], None]
@@ -65,10 +68,11 @@ def fast_dtype(device: torch.device) -> torch.dtype:
 
 
 def default_dtype(device: torch.device) -> torch.dtype:
-    """The dtype `from_pretrained` uses when none is given: the fast path on CUDA, exact fp32
-    on CPUs, where bf16 is only ~1.3-2x faster and drifts visibly from the fp32 output through
-    DDIM (docs/benchmarks.md); pass dtype=torch.bfloat16 to opt in."""
-    return fast_dtype(device) if device.type == "cuda" else torch.float32
+    """The dtype `from_pretrained` uses when none is given: the fast path (`fast_dtype`). On the
+    shipped models bf16 stays at PSNR >= 50 dB of the exact fp32 output through encode + decode
+    (tests/models/test_fast_path.py, docs/benchmarks.md); pass dtype=torch.float32 for the exact,
+    official-parity path."""
+    return fast_dtype(device)
 
 
 def _cpu_has_bf16() -> bool:
@@ -109,6 +113,7 @@ class DiffAEPipeline:
             tuple(s.to(self.device).float() for s in latent_stats) if latent_stats else None
         )
         self.attribute_info = dict(attribute_info or {})
+        self.engine: Engine | None = None  # set by `use_engine`
 
     # ------------------------------------------------------------------ properties
     @property
@@ -150,10 +155,21 @@ class DiffAEPipeline:
 
     def _eps_fn(self, z_sem: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """ε̂(x_t, t) for the samplers, whatever the network predicts (`DiffusionConfig.prediction`);
-        t holds original timesteps. A v-prediction is turned into ε in fp32, outside autocast."""
+        t holds original timesteps. A v-prediction is turned into ε in fp32, outside autocast.
+        With an engine (`use_engine`) the network runs there; the one in use when the call starts
+        serves all of its steps."""
+        v_to_eps = self._v_to_eps()
+        engine = self.engine
+        if engine is not None:
+            z = z_sem.to(self.device, torch.float32)
+
+            def engine_eps(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                out = engine.step(x_t, t, z)
+                return out if v_to_eps is None else v_to_eps(out, x_t, t)
+
+            return engine_eps
         with self._autocast():
             z_scales = self.autoencoder.z_scales(z_sem.to(self.device, torch.float32))
-        v_to_eps = self._v_to_eps()
 
         def eps_fn(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             with self._autocast():
@@ -161,6 +177,20 @@ class DiffAEPipeline:
             return out if v_to_eps is None else v_to_eps(out, x_t, t)
 
         return eps_fn
+
+    def eager_step(self, x_t: torch.Tensor, t: torch.Tensor, z_sem: torch.Tensor) -> torch.Tensor:
+        """One network evaluation on the eager path (this pipeline's dtype), ignoring any engine:
+        what an engine is measured against."""
+        with self._autocast():
+            return self.autoencoder(self._prepare(x_t), t.to(self.device),
+                                    z_sem.to(self.device, torch.float32)).float()
+
+    def use_engine(self, engine: Engine | None) -> None:
+        """Run the networks on `engine` (`models.engine`) from the next call on; None: eager.
+        Only for CPU pipelines (an engine returns CPU tensors)."""
+        if engine is not None and self.device.type != "cpu":
+            raise ValueError(f"engines run on the CPU; this pipeline is on {self.device}")
+        self.engine = engine
 
     def _v_to_eps(self) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None:
         d = self.config.diffusion
@@ -193,6 +223,9 @@ class DiffAEPipeline:
     @torch.inference_mode()
     def encode_semantic(self, x_0: torch.Tensor) -> torch.Tensor:
         """x_0 (B, 3, H, W) in [-1, 1] → z_sem (B, D) float32."""
+        engine = self.engine
+        if engine is not None:
+            return engine.encode(x_0.to(self.device, torch.float32))
         with self._autocast():
             return self.autoencoder.encode(self._prepare(x_0)).float()
 

@@ -37,9 +37,33 @@ class Runtime:
         self._pipeline: DiffAEPipeline | None = None
         self._lock = threading.Lock()
 
+        self.engine = "eager"  # what serves: "eager" until `warm` has chosen an engine
+
     @property
     def loaded(self) -> bool:
         return self._pipeline is not None
+
+    def warm(self) -> None:
+        """Load the model and choose its engine (`ENGINE`), meant for a background thread at
+        worker start: tasks arriving meanwhile load the model themselves (the lock makes that
+        once) and run eager until the engine is ready. Never raises."""
+        try:
+            pipe = self.pipeline()
+            candidates = engine_candidates(self.settings.engine, pipe)
+            if not candidates:
+                log.info("engine eager (ENGINE=%s, %s on %s)", self.settings.engine, pipe.dtype, pipe.device)
+                return
+            from models.engine import choose_engine
+
+            start = time.perf_counter()
+            margin = 0.9 if self.settings.engine == "auto" else float("inf")
+            choice = choose_engine(pipe.autoencoder, pipe.eager_step, self.settings.model_cache_dir,
+                                   candidates, margin=margin)
+            pipe.use_engine(choice.engine)
+            self.engine = choice.name
+            log.info("%s, chosen in %.1f s", choice.summary(), time.perf_counter() - start)
+        except Exception:  # the eager path keeps serving; say why the engine did not come
+            log.exception("warming the model failed; serving eager")
 
     def pipeline(self) -> DiffAEPipeline:
         """The model, loaded on first use from `MODEL_DIR` onto `DEVICE`."""
@@ -77,3 +101,16 @@ class Runtime:
 def get_runtime() -> Runtime:
     """This process's runtime, created on first use."""
     return Runtime(get_settings())
+
+
+def engine_candidates(engine: str, pipe: DiffAEPipeline) -> list[tuple[str, str]]:
+    """The (engine, precision) pairs to try for setting `engine` on this pipeline: none on CUDA
+    or for "eager"; bf16 only where the pipeline's own dtype is bf16 (DTYPE=float32 keeps the
+    served output exact)."""
+    import torch
+
+    if engine == "eager" or pipe.device.type != "cpu":
+        return []
+    precisions = ["float32"] + (["bfloat16"] if pipe.dtype == torch.bfloat16 else [])
+    pairs = [("onnxruntime", "float32")] + [("openvino", p) for p in precisions]
+    return pairs if engine == "auto" else [pair for pair in pairs if pair[0] == engine][-1:]

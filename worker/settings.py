@@ -7,6 +7,7 @@ import the worker's modules; the worker never imports the web tier's)."""
 from __future__ import annotations
 
 import logging
+import os
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -45,6 +46,13 @@ class WorkerSettings(SharedSettings):
     device: str = "auto"
     #: "auto": the pipeline's fast dtype (fp16 on CUDA, bf16 on CPUs that have it); "float32" is exact.
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    #: The compiled engine for the networks on a CPU (`models.engine`): "auto" measures ONNX Runtime
+    #: and OpenVINO (fp32, and bf16 when DTYPE allows it) against eager at worker start, in the
+    #: background while eager serves, and keeps the fastest; "eager": none; or one by name (used
+    #: when its output checks out, whatever its speed). Any failure serves eager, with a log line.
+    engine: Literal["auto", "eager", "onnxruntime", "openvino"] = "auto"
+    #: Where engines keep their exported networks and compiled blobs, per model and version.
+    model_cache_dir: Path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "diffae-studio"
     #: torch intra-op threads; 0 keeps torch's default (all cores). 1 is fastest on a busy CPU.
     torch_threads: int = Field(default=0, ge=0)
     #: Soft limit: the job fails with code "timeout" at the next DDIM step after it.

@@ -6,6 +6,7 @@ only (``include=["worker.tasks"]``), never by the web tier.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -57,6 +58,8 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     beat = Heartbeat(get_settings(), getattr(sender, "hostname", None) or "worker")
     beat.start()
     _heartbeat.append(beat)
+    # The model and its engine load in the background: the first job never waits for a compile.
+    threading.Thread(target=get_runtime().warm, name="diffae-warm", daemon=True).start()
 
 
 @worker_shutdown.connect

@@ -65,9 +65,12 @@ def test_the_compose_file_has_redis_api_a_gpu_worker_and_a_cpu_profile(compose: 
     for name in ("api", "worker", "worker-cpu"):
         env = services[name]["environment"]
         assert env["MODEL_DIR"] == "/weights/faces64" and env["REDIS_URL"] == "redis://redis:6379/0"
-        (volume,) = services[name]["volumes"]
-        assert volume["target"] == "/weights" and volume["read_only"]
+        (volume,) = [v for v in services[name]["volumes"] if v["target"] == "/weights"]
+        assert volume["read_only"]
         assert Path(volume["source"]) == REPO / "models" / "weights"  # the bundled faces64 by default
+    # the CPU worker's engines keep their exports in a named volume, across restarts
+    (cache,) = [v for v in services["worker-cpu"]["volumes"] if v["type"] == "volume"]
+    assert services["worker-cpu"]["environment"]["MODEL_CACHE_DIR"] == cache["target"]
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "face_alignment.FaceAlignment" in dockerfile.replace(
         "fa.FaceAlignment", "face_alignment.FaceAlignment"
