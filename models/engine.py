@@ -29,6 +29,7 @@ import os
 import statistics
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +125,11 @@ def export_onnx(unet: DiffAEUNet, cache_dir: Path) -> OnnxFiles:
                 continue
             tmp = directory / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
             start = time.perf_counter()
-            with torch.no_grad():
+            # The tracer warns about shape-derived Python values (GroupNorm's, the attention's
+            # split); the batch axis is declared dynamic and tests/models/test_engine.py checks
+            # batches 1, 3 and 5 against eager.
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 torch.onnx.export(
                     module, args, str(tmp), dynamo=False, opset_version=OPSET,
                     input_names=inputs, output_names=["out"],
@@ -217,7 +222,8 @@ def check_engine(engine: Engine, unet: DiffAEUNet, size: int) -> float:
     with torch.inference_mode():
         want = (unet.float()(x, t, z), unet.encode(x))
     got = (engine.step(x, t, z), engine.encode(x))
-    errors = [float((g - w).abs().max() / w.abs().max().clamp_min(1e-12)) for g, w in zip(got, want, strict=False)]
+    errors = [float((g - w).abs().max() / w.abs().max().clamp_min(1e-12))
+              for g, w in zip(got, want, strict=True)]
     error = max(errors)
     if not np.isfinite(error) or error > TOLERANCE[engine.precision]:
         raise ValueError(f"{engine.name} ({engine.precision}) differs from eager fp32 by {error:.2e} "

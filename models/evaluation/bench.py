@@ -1,23 +1,28 @@
-"""Speed of the DiffAE networks: seconds per UNet step and per edit, three ways.
+"""Speed at equal output, side by side in one process: every path of the networks, every solver.
 
-    python -m models.evaluation.bench [--sizes 64,128,256] [--steps 20] [--repeats N] [--threads N]
-        [--json PATH]
+    python -m models.evaluation.bench [--quick] [--models faces64,ffhq128] [--steps 20]
+        [--paths fp32,bf16,onnxruntime-float32,...] [--repeats N] [--threads N] [--json PATH]
 
-For each size the matching preset (demo64, ffhq128, ffhq256: official-size networks) is built
-with random weights — the zero-initialised layers re-initialised so that outputs are
-non-trivial — and timed at batch 1 on:
+A model is a shipped or converted model directory (`models/weights/<name>` or a path: trained
+weights, where the output difference means something) or a preset name (`demo64`, `ffhq128`,
+`ffhq256`: the official-size networks with random weights, the zero-initialised layers
+re-initialised so that outputs are non-trivial; random weights amplify rounding chaotically, so
+their difference column is a worst case, not a verdict). Batch 1. Paths:
 
-- naive: fp32, evaluated the way the official code does it: `unet(x_t, t, z_sem)` recomputes the
-  z-conditioning of every ResBlock at every step; contiguous memory; `torch.no_grad`;
-- fp32: `DiffAEPipeline(dtype=torch.float32)`, the exact path (z-scales computed once per decode,
-  `torch.inference_mode`); its outputs equal naive's;
-- fast: `DiffAEPipeline` with the fast dtype (bf16 on CPUs that have it): autocast + channels_last.
+- naive: fp32 the way the official code evaluates it (`unet(x_t, t, z_sem)`, the z-conditioning
+  recomputed at every step, `torch.no_grad`): per step only;
+- fp32: `DiffAEPipeline(dtype=torch.float32)`, the exact path, today's eager default before #15;
+- bf16: eager bf16 autocast + channels_last (only where the CPU has native bf16);
+- onnxruntime-float32, openvino-float32, openvino-bfloat16: the engines of `models.engine`, built
+  in a fresh cache directory so that their first-call cost (export + compile) is measured.
 
-An edit is `decode` with T steps (a slider move); `encode` is DDIM inversion with the same T.
-The output difference is measured on the decoded image ([-1, 1] units) from the same (z_sem, x_T).
-Times are medians over repeats after a warm-up, with `time.perf_counter` (wall) and, in
-brackets, `time.process_time` (CPU time of this process): on a shared machine with `--threads 1`
-the CPU time is what a core spends, whatever else runs. Figures only: this is not a unit test.
+Per path: one UNet step; an encode (DDIM inversion, T steps); an edit = decode with DDIM at T and
+with the served solver (DPM-Solver++(2M), quadratic grid, T/4 steps: at T = 20 the 5 steps that
+reach DDIM-20's edit quality on the served model, docs/benchmarks.md). Speedups are against the
+fp32 path's DDIM-T edit, measured in the same run, rounds interleaved so that a load change hits
+every path alike; the difference is PSNR of the decoded image against fp32 with the same solver
+and steps (>= 40 dB: equal output). Wall time (`time.perf_counter`) medians after a warm-up; CPU
+time (`time.process_time`) beside it. Figures only: this is not a unit test.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,35 +45,39 @@ import torch
 from torch import nn
 
 from models.config import ModelConfig, preset
-from models.ddim import ddim_invert, ddim_sample
+from models.engine import build_engine
 from models.pipeline import DiffAEPipeline, fast_dtype
-from models.schedule import Schedule
 from models.unet import DiffAEUNet
 
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+PRESETS = ("demo64", "ffhq128", "ffhq256")
+PATHS = ("fp32", "bf16", "onnxruntime-float32", "openvino-float32", "openvino-bfloat16")
+QUICK = {"models": "faces64", "steps": 20, "repeats": 3}
+SOLVER = {"solver": "dpm++2m", "grid": "quadratic"}
+# The 2026-11 bench's spelling, before the solver and the engines: still accepted.
 PRESET_BY_SIZE = {64: "demo64", 128: "ffhq128", 256: "ffhq256"}
-DEFAULT_REPEATS = {64: (5, 3), 128: (3, 1), 256: (2, 1)}  # (per step, per edit): 256 px is slow
-DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
-PATHS = ("naive", "fp32", "fast")
-Seconds = dict[str, dict[str, float]]  # {"step" | "encode" | "decode": {path: seconds}}
+@dataclass
+class Row:
+    path: str
+    first_call_s: float  # building the path: engine export + compile (0 for eager)
+    wall_s: dict[str, float] = field(default_factory=dict)  # step, encode, ddim, solver
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    psnr_db: dict[str, float] = field(default_factory=dict)  # ddim, solver: vs fp32, same steps
 
 
 @dataclass
 class Result:
-    preset: str
+    model: str
+    trained: bool
     size: int
     params_m: float
     steps: int
-    step_repeats: int
-    edit_repeats: int
-    fast_dtype: str
-    wall_s: Seconds  # time.perf_counter
-    cpu_s: Seconds  # time.process_time: with --threads 1, insensitive to other processes' load
-    naive_vs_fp32_max_abs: float  # decoded image: the exact path must equal the naive one
-    fast_vs_fp32_max_abs: float
-    fast_vs_fp32_mean_abs: float
-    eps_fast_vs_fp32_rel: float  # one ε̂ evaluation: max-abs error / max-abs value
+    solver_steps: int
+    rows: list[Row]
+    naive_step_s: float
+    failures: dict[str, str]
 
 
 def random_autoencoder(config: ModelConfig, seed: int = 0) -> DiffAEUNet:
@@ -88,152 +98,171 @@ def smooth_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
     return torch.nn.functional.interpolate(low, size=size, mode="bicubic", align_corners=False).tanh()
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def _face(size: int) -> torch.Tensor:
+    """The astronaut (a real photo), aligned as the service aligns uploads; a smooth stand-in when
+    the aligner cannot run (no landmark model)."""
+    try:
+        import skimage.data
+        from PIL import Image
+
+        from models.evaluation.photos import align_photos, to_model
+
+        with tempfile.TemporaryDirectory() as tmp:
+            photo = Path(tmp) / "astronaut.png"
+            Image.fromarray(skimage.data.astronaut()).save(photo)
+            _, faces, _ = align_photos([photo])
+        return to_model(faces, size)
+    except Exception:
+        return smooth_images(1, size)
 
 
-@dataclass
-class Timing:
-    wall: float  # median seconds, time.perf_counter
-    cpu: float  # median seconds of process CPU time (all threads)
-    out: Any  # the last result
+def load(model: str) -> tuple[str, bool, DiffAEPipeline]:
+    """(name, trained?, exact fp32 pipeline) for a model directory, a shipped model or a preset."""
+    path = Path(model) if Path(model).is_dir() else WEIGHTS / model
+    if (path / "config.json").is_file():
+        return path.name, True, DiffAEPipeline.from_pretrained(path, device="cpu", dtype=torch.float32)
+    if model not in PRESETS:
+        raise SystemExit(f"unknown model {model!r}: not a model directory, a shipped model "
+                         f"or one of {PRESETS}")
+    config = preset(model)
+    return model, False, DiffAEPipeline(config, random_autoencoder(config), device="cpu", dtype=torch.float32)
 
 
-def timed(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int,
-          device: torch.device) -> dict[str, Timing]:
-    """Medians over `repeats` rounds, after `warmup` rounds. Rounds interleave the functions so
-    that a load change on a shared machine hits every path alike."""
-    outs: dict[str, Any] = {}
-    for _ in range(warmup):
-        for name, fn in fns.items():
-            outs[name] = fn()
-    wall: dict[str, list[float]] = {name: [] for name in fns}
-    cpu: dict[str, list[float]] = {name: [] for name in fns}
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = float(((a - b) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * float(torch.log10(torch.tensor(4.0 / mse)))
+
+
+def _interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, tuple[float, float, Any]]:
+    """{name: (median wall s, median CPU s, last output)} after one warm-up round."""
+    outs = {name: fn() for name, fn in fns.items()}
+    wall: dict[str, list[float]] = {n: [] for n in fns}
+    cpu: dict[str, list[float]] = {n: [] for n in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            _sync(device)
             start, start_cpu = time.perf_counter(), time.process_time()
             outs[name] = fn()
-            _sync(device)
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
-    return {name: Timing(statistics.median(wall[name]), statistics.median(cpu[name]), outs[name])
-            for name in fns}
+    return {n: (statistics.median(wall[n]), statistics.median(cpu[n]), outs[n]) for n in fns}
 
 
-def _log_line(what: str, timings: dict[str, Timing]) -> str:
-    return f"  {what}: " + "  ".join(f"{k} {v.wall:.3f}s (cpu {v.cpu:.3f}s)" for k, v in timings.items())
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
+    return lambda: fn(*args, **kwargs)
 
 
-def bench_size(size: int, steps: int, step_repeats: int, edit_repeats: int,
-               dtype: torch.dtype, device: torch.device, log: Callable[[str], None]) -> Result:
-    config = preset(PRESET_BY_SIZE[size])
-    unet = random_autoencoder(config).to(device)
-    params = sum(p.numel() for p in unet.parameters()) / 1e6
-    exact = DiffAEPipeline(config, unet, device=device, dtype=torch.float32)
-    fast = DiffAEPipeline(config, copy.deepcopy(unet), device=device, dtype=dtype)  # goes channels_last
-    x_0 = smooth_images(1, size).to(device)
-    sched = Schedule.create(config.diffusion.beta_schedule, steps, config.diffusion.num_timesteps)
-    t = torch.full((1,), 500, device=device)
-    log(f"{config.preset} {size}px: {params:.1f}M parameters, fast dtype {dtype}")
+def _step_of(pipe: DiffAEPipeline, z: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> Callable[[], Any]:
+    """One network evaluation the way the samplers call it (engine or eager)."""
+    def step() -> torch.Tensor:
+        with torch.inference_mode():
+            return pipe._eps_fn(z)(pipe._prepare(x_t), t)
+    return step
 
+
+def bench_model(model: str, steps: int, paths: list[str], repeats: int,
+                log: Callable[[str], None]) -> Result:
+    name, trained, exact = load(model)
+    size = exact.image_size
+    params = sum(p.numel() for p in exact.autoencoder.parameters()) / 1e6
+    solver_steps = max(2, steps // 4)
+    log(f"{name} ({'trained' if trained else 'random weights'}) {size}px, {params:.1f}M parameters")
+    pipes: dict[str, DiffAEPipeline] = {}
+    rows: dict[str, Row] = {}
+    failures: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as cache:
+        for path in paths:
+            start = time.perf_counter()
+            try:
+                if path == "fp32":
+                    pipe = exact
+                elif path == "bf16":
+                    if fast_dtype(torch.device("cpu")) != torch.bfloat16:
+                        raise RuntimeError("this CPU has no native bf16")
+                    pipe = DiffAEPipeline(exact.config, exact.autoencoder, classifier=exact.classifier,
+                                          device="cpu", dtype=torch.bfloat16)
+                else:
+                    engine_name, precision = path.split("-")
+                    pipe = copy.copy(exact)
+                    pipe.use_engine(build_engine(engine_name, exact.autoencoder, Path(cache),
+                                                 precision=precision))
+            except Exception as exc:
+                failures[path] = f"{type(exc).__name__}: {exc}"[:200]
+                log(f"  {path}: not measured ({failures[path]})")
+                continue
+            pipes[path] = pipe
+            rows[path] = Row(path, 0.0 if path in ("fp32", "bf16") else time.perf_counter() - start)
+            log(f"  {path}: ready in {rows[path].first_call_s:.1f} s")
+
+    x_0 = _face(size)
     with torch.inference_mode():
-        z_sem = exact.encode_semantic(x_0)
-        fast.encode_semantic(x_0)  # warm-up of the channels_last encoder kernels
-        x_t = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1)).to(device)
+        z = exact.encode_semantic(x_0)
+        x_t = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+        t = torch.full((1,), 500)
+        unet = exact.autoencoder
 
-    def naive_eps(x: torch.Tensor, tt: torch.Tensor) -> torch.Tensor:
-        return unet(x, tt, z_sem)  # z-conditioning recomputed on every call, as officially
+        def naive() -> torch.Tensor:
+            return unet(x_t, t, z)
 
-    def naive(fn: Callable[[], Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            with torch.no_grad():
-                return fn()
-        return run
+        fns: dict[str, Callable[[], Any]] = {"naive": naive}
+        fns.update({p: _step_of(pipe, z, x_t, t) for p, pipe in pipes.items()})
+        steps_timed = _interleaved(fns, repeats * 3)
+    naive_step = steps_timed.pop("naive")[0]
+    for p, (wall, cpu, _) in steps_timed.items():
+        rows[p].wall_s["step"], rows[p].cpu_s["step"] = wall, cpu
+    log("  step: " + ", ".join(f"{p} {rows[p].wall_s['step'] * 1000:.1f} ms" for p in pipes) +
+        f", naive {naive_step * 1000:.1f} ms")
 
-    def exact_mode(fn: Callable[[], Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            with torch.inference_mode():
-                return fn()
-        return run
-
-    with torch.inference_mode():
-        fp32_fn, fast_fn, x_fast = exact._eps_fn(z_sem), fast._eps_fn(z_sem), fast._prepare(x_t)
-    step = timed({
-        "naive": naive(lambda: naive_eps(x_t, t)),
-        "fp32": exact_mode(lambda: fp32_fn(x_t, t)),
-        "fast": exact_mode(lambda: fast_fn(x_fast, t)),
-    }, step_repeats, 1, device)
-    log(_log_line("step", step))
-
-    def naive_encode() -> torch.Tensor:
-        z = unet.encode(x_0)
-        return ddim_invert(lambda x, tt: unet(x, tt, z), x_0, sched)
-
-    enc = timed({
-        "naive": naive(naive_encode),
-        "fp32": lambda: exact.encode(x_0, steps),
-        "fast": lambda: fast.encode(x_0, steps),
-    }, edit_repeats, 0, device)
-    log(_log_line(f"encode T={steps}", enc))
-    x_T = enc["fp32"].out[1]
-    dec = timed({
-        "naive": naive(lambda: ddim_sample(naive_eps, x_T, sched)),
-        "fp32": lambda: exact.decode(z_sem, x_T, steps),
-        "fast": lambda: fast.decode(z_sem, x_T, steps),
-    }, edit_repeats, 0, device)
-    log(_log_line(f"decode T={steps}", dec))
-
-    img_naive, img_fp32, img_fast = (dec[k].out for k in PATHS)
-    eps_fp32, eps_fast = step["fp32"].out, step["fast"].out
-    stages = {"step": step, "encode": enc, "decode": dec}
-    diff = (img_fast - img_fp32).abs()
-    return Result(
-        preset=config.preset, size=size, params_m=round(params, 1), steps=steps,
-        step_repeats=step_repeats, edit_repeats=edit_repeats, fast_dtype=str(dtype).removeprefix("torch."),
-        wall_s={k: {p: v.wall for p, v in t.items()} for k, t in stages.items()},
-        cpu_s={k: {p: v.cpu for p, v in t.items()} for k, t in stages.items()},
-        naive_vs_fp32_max_abs=float((img_naive - img_fp32).abs().max()),
-        fast_vs_fp32_max_abs=float(diff.max()), fast_vs_fp32_mean_abs=float(diff.mean()),
-        eps_fast_vs_fp32_rel=float((eps_fast - eps_fp32).abs().max() / eps_fp32.abs().max()),
-    )
+    encoded = _interleaved({p: _call(pipe.encode, x_0, steps) for p, pipe in pipes.items()}, repeats)
+    x_T = next(iter(encoded.values()))[2][1]  # fp32's: it comes first
+    stages = {
+        "encode": encoded,
+        "ddim": _interleaved({p: _call(pipe.decode, z, x_T, steps) for p, pipe in pipes.items()}, repeats),
+        "solver": _interleaved({p: _call(pipe.decode, z, x_T, solver_steps, **SOLVER)
+                                for p, pipe in pipes.items()}, repeats),
+    }
+    for stage, timed in stages.items():
+        for p, (wall, cpu, out) in timed.items():
+            rows[p].wall_s[stage], rows[p].cpu_s[stage] = wall, cpu
+            if stage != "encode":
+                rows[p].psnr_db[stage] = psnr(out, timed["fp32"][2])
+        log(f"  {stage}: " + ", ".join(f"{p} {timed[p][0]:.3f} s" for p in timed))
+    return Result(name, trained, size, round(params, 1), steps, solver_steps, list(rows.values()),
+                  naive_step, failures)
 
 
 def format_tables(results: list[Result]) -> str:
-    """Two markdown tables — per UNet step; per encode/decode with the fast-vs-exact output
-    difference. Cells are "wall (cpu)" seconds; speedups are naive time / path time."""
-
-    def cell(r: Result, stage: str, path: str, digits: int) -> str:
-        return f"{r.wall_s[stage][path]:.{digits}f} s ({r.cpu_s[stage][path]:.{digits}f})"
-
-    def speedup(r: Result, path: str) -> str:
-        wall, cpu = r.wall_s["step"], r.cpu_s["step"]
-        return f"{wall['naive'] / wall[path]:.2f}× ({cpu['naive'] / cpu[path]:.2f}×)"
-
-    lines = [
-        "| preset | px | params | step naive | step fp32 | step fast | fp32 speedup | fast speedup |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    """One markdown table per model: seconds "wall (CPU)", speedups against fp32 DDIM-T's edit."""
+    out = []
     for r in results:
-        lines.append(
-            f"| {r.preset} | {r.size} | {r.params_m:.1f}M | {cell(r, 'step', 'naive', 3)} "
-            f"| {cell(r, 'step', 'fp32', 3)} | {cell(r, 'step', 'fast', 3)} {r.fast_dtype} "
-            f"| {speedup(r, 'fp32')} | {speedup(r, 'fast')} |"
-        )
-    lines += [
-        "",
-        "| preset | T | encode naive | encode fp32 | encode fast | decode naive | decode fp32 | decode fast "
-        "| naive−fp32 max | fast−fp32 max / mean | ε̂ fast−fp32 (rel) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        times = " | ".join(cell(r, stage, path, 2) for stage in ("encode", "decode") for path in PATHS)
-        lines.append(
-            f"| {r.preset} | {r.steps} | {times} | {r.naive_vs_fp32_max_abs:.1e} "
-            f"| {r.fast_vs_fp32_max_abs:.3f} / {r.fast_vs_fp32_mean_abs:.4f} | {r.eps_fast_vs_fp32_rel:.1e} |"
-        )
-    return "\n".join(lines)
+        base = next((row for row in r.rows if row.path == "fp32"), None)
+        out += [
+            f"**{r.model}** ({'trained' if r.trained else 'random weights'}, {r.size} px, {r.params_m}M "
+            f"parameters; naive fp32 step {r.naive_step_s * 1000:.1f} ms)",
+            "",
+            f"| path | first call | step | encode T={r.steps} | edit DDIM-{r.steps} | × | PSNR | "
+            f"edit 2M-{r.solver_steps} | × | PSNR |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in r.rows:
+            def cell(stage: str, row: Row = row) -> str:
+                return f"{row.wall_s[stage]:.3f} s ({row.cpu_s[stage]:.3f})"
+
+            def ratio(stage: str, row: Row = row, base: Row | None = base) -> str:
+                return f"{base.wall_s['ddim'] / row.wall_s[stage]:.2f}×" if base else "–"
+
+            def db(stage: str, row: Row = row) -> str:
+                value = row.psnr_db.get(stage)
+                return "–" if value is None else ("exact" if value == float("inf") else f"{value:.1f} dB")
+
+            out.append(
+                f"| {row.path} | {row.first_call_s:.1f} s | {row.wall_s['step'] * 1000:.1f} ms "
+                f"| {cell('encode')} | {cell('ddim')} | {ratio('ddim')} | {db('ddim')} | {cell('solver')} "
+                f"| {ratio('solver')} | {db('solver')} |"
+            )
+        for path, why in r.failures.items():
+            out.append(f"\n{path}: not measured ({why})")
+        out.append("")
+    return "\n".join(out)
 
 
 def _cpu_name() -> str:
@@ -250,27 +279,28 @@ def _cpu_name() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models.evaluation.bench",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="64,128,256",
-                        help=f"comma-separated resolutions, each picks a preset: {PRESET_BY_SIZE}")
-    parser.add_argument("--steps", type=int, default=20, help="DDIM steps T for encode and decode")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed repeats per measurement (default per step / per edit: "
-                             "5 / 3 at 64 px, 3 / 1 at 128 px, 2 / 1 at 256 px)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"the served model only, few repeats ({QUICK}); a minute or two")
+    parser.add_argument("--models", default="faces64,ffhq128",
+                        help=f"comma-separated model dirs, shipped model names or presets {PRESETS}")
+    parser.add_argument("--sizes", default=None, help="presets by resolution (64, 128, 256), as before")
+    parser.add_argument("--steps", type=int, default=20, help="T of the encode and of the DDIM edit")
+    parser.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated subset of {PATHS}")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per measurement")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--fast-dtype", choices=["auto", *DTYPES], default="auto",
-                        help="dtype of the fast path; auto = models.pipeline.fast_dtype(device)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
-
-    sizes = [int(s) for s in args.sizes.split(",") if s]
-    unknown = sorted(set(sizes) - set(PRESET_BY_SIZE))
-    if unknown:
-        parser.error(f"unknown sizes {unknown}; available: {sorted(PRESET_BY_SIZE)}")
+    if args.quick:
+        args.models, args.steps, args.repeats = QUICK["models"], QUICK["steps"], QUICK["repeats"]
+    models = [m for m in args.models.split(",") if m]
+    if args.sizes:
+        models = [PRESET_BY_SIZE[int(s)] for s in args.sizes.split(",") if s]
+    paths = [p for p in args.paths.split(",") if p]
+    unknown = sorted(set(paths) - set(PATHS))
+    if unknown or "fp32" not in paths:
+        parser.error(f"--paths must include fp32 (the baseline) and only {PATHS}; got {paths}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    dtype = fast_dtype(device) if args.fast_dtype == "auto" else DTYPES[args.fast_dtype]
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -278,19 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     log(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {_cpu_name()}, "
         f"load average {load_before[0]:.2f}")
-    results = []
-    for size in sizes:
-        default_step, default_edit = DEFAULT_REPEATS.get(size, (2, 1))
-        step_repeats = args.repeats or default_step
-        edit_repeats = args.repeats or default_edit
-        results.append(bench_size(size, args.steps, step_repeats, edit_repeats, dtype, device, log))
+    results = [bench_model(m, args.steps, paths, args.repeats, log) for m in models]
     load_after = os.getloadavg()
     print(format_tables(results))
-    print(f"\ntorch {torch.__version__} on {device} ({_cpu_name()}), {torch.get_num_threads()} threads; "
-          f"batch 1; load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after")
+    print(f"torch {torch.__version__} on cpu ({_cpu_name()}), {torch.get_num_threads()} threads; batch 1; "
+          f"load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after")
     if args.json:
-        meta = {"torch": torch.__version__, "device": str(device), "cpu": _cpu_name(),
-                "threads": torch.get_num_threads(), "argv": sys.argv[1:] if argv is None else argv,
+        meta = {"torch": torch.__version__, "cpu": _cpu_name(), "threads": torch.get_num_threads(),
+                "argv": sys.argv[1:] if argv is None else argv,
                 "load_average_before": load_before, "load_average_after": load_after}
         args.json.write_text(json.dumps({"meta": meta, "results": [asdict(r) for r in results]},
                                         indent=2) + "\n")

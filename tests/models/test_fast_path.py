@@ -35,7 +35,8 @@ def faces() -> torch.Tensor:
     from backend.faces import align_face
 
     images = [align_face(Image.fromarray(skimage.data.astronaut()), 256).image.convert("RGB")]
-    images += [Image.open(p).convert("RGB") for p in sorted((SHARED / "reference" / "data").glob("*.png"))[:2]]
+    shared = sorted((SHARED / "reference" / "data").glob("*.png"))[:2]
+    images += [Image.open(p).convert("RGB") for p in shared]
     return torch.cat([to_tensor(im.resize((64, 64), Image.Resampling.LANCZOS)) for im in images])
 
 
