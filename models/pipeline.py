@@ -7,7 +7,8 @@ A model directory holds `config.json`, `autoencoder.safetensors`, and optionally
 
 Precision: `dtype=torch.float32` is the exact path (matches the official code); a lower dtype
 runs the networks under autocast with channels-last memory (GroupNorm and all DDIM arithmetic
-stay float32).
+stay float32); the default is the fast one (`default_dtype`). `use_engine` moves the two networks
+to a compiled engine (`models.engine`); the samplers' arithmetic stays here in fp32.
 
 Failures a user can cause are `models.errors` errors with a code: an unknown attribute or a model
 without a classifier (`UnknownAttributeError`), sampling without a latent DPM

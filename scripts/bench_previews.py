@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--samplers", default="ddim,dpm,dpm10", help=f"of {', '.join(SAMPLERS)}")
+    parser.add_argument("--engine", default="eager", choices=["eager", "auto", "onnxruntime", "openvino"],
+                        help="the worker's ENGINE, chosen before timing as a worker chooses it at start")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -120,12 +122,16 @@ def main(argv: list[str] | None = None) -> int:
             except redis.ConnectionError:
                 time.sleep(0.05)
         pipe = DiffAEPipeline.from_pretrained(args.model, device="cpu")
+        chooser = Runtime(WorkerSettings(redis_url=url, engine=args.engine,
+                                         model_cache_dir=workdir / "engines"))
+        chooser._pipeline = pipe
+        chooser.warm()
         runtimes = {}
         for every in (0, 2, 1):
             rt = Runtime(WorkerSettings(redis_url=url, preview_every=every))
             rt._pipeline = pipe
             runtimes[every] = rt
-        print(f"model {args.model} ({pipe.dtype}), {args.threads} threads, "
+        print(f"model {args.model} ({pipe.dtype}, engine {chooser.engine}), {args.threads} threads, "
               f"load average {os.getloadavg()[0]:.2f}")
         results: dict[tuple[str, int], dict[str, list[float]]] = {}
         loads = [os.getloadavg()[0]]
