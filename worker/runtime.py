@@ -36,7 +36,6 @@ class Runtime:
         self.jobs = JobStore(client)
         self._pipeline: DiffAEPipeline | None = None
         self._lock = threading.Lock()
-
         self.engine = "eager"  # what serves: "eager" until `warm` has chosen an engine
 
     @property
