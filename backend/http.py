@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError
 from starlette.exceptions import HTTPException
 
-from models.errors import StudioError
+from models.errors import ECHO_ITEMS, StudioError, echo
 
 #: Codes only the web tier sends (no layer below it raises them).
 WEB_CODES: dict[str, str] = {
@@ -66,15 +66,19 @@ def error_response(
 
 
 def _validation_message(exc: RequestValidationError) -> str:
+    """The first few problems, with every part of the client's input they name bounded (a key
+    of a dict is part of the location): the answer never grows with the request."""
     parts = []
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:ECHO_ITEMS]:
         if err.get("type") == "json_invalid":
             reason = (err.get("ctx") or {}).get("error", "invalid JSON")
             parts.append(f"the body is not valid JSON ({reason} at character {err['loc'][-1]})")
             continue
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        where = ".".join(echo([p]) for p in err.get("loc", ()) if p != "body") or "body"
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts) or "the request is malformed"
+    more = f" (and {len(errors) - ECHO_ITEMS} more problems)" if len(errors) > ECHO_ITEMS else ""
+    return "; ".join(parts) + more if parts else "the request is malformed"
 
 
 def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:

@@ -21,6 +21,19 @@ LatentId = Annotated[str, Field(min_length=1, max_length=64, examples=["3f2b9c0e
 
 #: Most amounts one strip may ask for (one batch: the render costs about as many images).
 MAX_STRIP_AMOUNTS = 9
+# Ceilings the schema itself enforces before any work, whatever the settings: no request can make
+# the server build a list or loop by a count it sent. The configured limits (GET /attributes
+# `limits`: max_steps, max_frames, max_samples) are checked next and are at most these.
+#: No diffusion here has more than 1000 timesteps, so no legal step count is above it.
+STEPS_CEILING = 1000
+FRAMES_CEILING = 64
+SAMPLES_CEILING = 64
+#: Attributes one edit may name (a model has a few dozen), and the longest name.
+MAX_EDITS = 64
+NAME_LENGTH = 64
+
+Steps = Annotated[int, Field(ge=1, le=STEPS_CEILING)]
+AttributeName = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
 
 SOLVER_DESCRIPTION = (
     "the sampler: \"ddim\" (the official DDIM, first order) or \"dpm++2m\" (DPM-Solver++(2M), second "
@@ -42,7 +55,7 @@ class _Sampled(_Request):
 
 
 class StripRequest(_Request):
-    attribute: str = Field(min_length=1, max_length=64, description="one attribute (a key of `edits` or not)")
+    attribute: AttributeName = Field(description="one attribute (a key of `edits` or not)")
     amounts: list[FiniteFloat] = Field(
         min_length=1, max_length=MAX_STRIP_AMOUNTS, examples=[[-0.4, -0.2, 0.0, 0.2, 0.4]],
         description=f"1 to {MAX_STRIP_AMOUNTS} amounts; frame i is `edits` with the attribute at amounts[i]",
@@ -51,12 +64,14 @@ class StripRequest(_Request):
 
 class ManipulateRequest(_Sampled):
     latent_id: LatentId
-    edits: dict[str, FiniteFloat] = Field(
-        default_factory=dict,
-        description="attribute → amount (see GET /attributes for names and slider ranges)",
+    edits: dict[AttributeName, FiniteFloat] = Field(
+        default_factory=dict, max_length=MAX_EDITS,
+        description=f"attribute → amount, at most {MAX_EDITS} of them (see GET /attributes for names and "
+                    "slider ranges)",
         examples=[{"Smiling": 0.3, "Young": -0.2}],
     )
-    steps: int | None = Field(default=None, description="steps (a legal count); default: the solver's")
+    steps: Steps | None = Field(default=None, description="steps (a legal count, at most `limits.max_steps` "
+                                "of GET /attributes); default: the solver's")
     strip: StripRequest | None = Field(
         default=None, description="also render several amounts of one attribute, in the same batch "
         "(the result's `strip_urls`, one crop per amount)")
@@ -65,10 +80,12 @@ class ManipulateRequest(_Sampled):
 class InterpolateRequest(_Sampled):
     latent_ids: list[LatentId] = Field(min_length=2, max_length=2, description="[a, b]")
     alphas: list[Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]] | None = Field(
-        default=None, min_length=1, description="points on the path, 0 = a, 1 = b"
+        default=None, min_length=1, max_length=FRAMES_CEILING,
+        description="points on the path, 0 = a, 1 = b; at most `limits.max_frames` of GET /attributes",
     )
-    frames: int | None = Field(default=None, ge=2, description="evenly spaced alphas from 0 to 1")
-    steps: int | None = None
+    frames: int | None = Field(default=None, ge=2, le=FRAMES_CEILING,
+                               description="evenly spaced alphas from 0 to 1; at most `limits.max_frames`")
+    steps: Steps | None = None
 
     @model_validator(mode="after")
     def _alphas_or_frames(self) -> InterpolateRequest:
@@ -78,9 +95,9 @@ class InterpolateRequest(_Sampled):
 
 
 class SampleRequest(_Sampled):
-    n: int = Field(default=4, ge=1)
-    steps: int | None = None
-    latent_steps: int | None = None
+    n: int = Field(default=4, ge=1, le=SAMPLES_CEILING, description="at most `limits.max_samples`")
+    steps: Steps | None = None
+    latent_steps: Steps | None = None
     seed: int | None = Field(
         default=None, ge=0, lt=2**63, description="same seed, same faces; default random"
     )

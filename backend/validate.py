@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from backend.facts import default_steps, solver_defaults
 from backend.schemas import InterpolateRequest, ManipulateRequest, SampleRequest
 from backend.settings import Settings
-from models.errors import InvalidRequestError, SamplingUnavailableError, TooLargeError, UnknownAttributeError
+from models.errors import (
+    InvalidRequestError,
+    SamplingUnavailableError,
+    TooLargeError,
+    UnknownAttributeError,
+    echo,
+)
 from models.schedule import Grid, Solver, check_steps
 from worker.contracts import ModelInfo, Strip
 
@@ -99,7 +105,7 @@ class Checks:
         unknown = sorted(names - set(self.info.attributes))
         if unknown:
             known = ", ".join(self.info.attributes) or "none (this model has no attribute classifier)"
-            raise UnknownAttributeError(f"unknown attribute(s) {', '.join(unknown)}; this model has: {known}")
+            raise UnknownAttributeError(f"unknown attribute(s) {echo(unknown)}; this model has: {known}")
 
     def edits(self, req: ManipulateRequest) -> EditParams:
         """Every attribute (of the edits and of the strip) is one of the model's, every |amount|
@@ -109,12 +115,13 @@ class Checks:
         limit = self.settings.max_edit_amount
         too_far = {k: v for k, v in req.edits.items() if abs(v) > limit}
         if too_far:
-            raise InvalidRequestError(f"edit amounts must be within ±{limit}; got {too_far}")
+            got = echo(f"{k}: {v}" for k, v in too_far.items())
+            raise InvalidRequestError(f"edit amounts must be within ±{limit}; got {got}")
         strip = None
         if req.strip is not None:
             beyond = [a for a in req.strip.amounts if abs(a) > limit]
             if beyond:
-                raise InvalidRequestError(f"strip amounts must be within ±{limit}; got {beyond}")
+                raise InvalidRequestError(f"strip amounts must be within ±{limit}; got {echo(beyond)}")
             strip = Strip(attribute=req.strip.attribute, amounts=list(req.strip.amounts))
         return EditParams(edits=dict(req.edits), sampling=sampling, strip=strip)
 
@@ -122,14 +129,12 @@ class Checks:
         """(alphas, sampling): the given alphas, or `frames` (default DEFAULT_FRAMES) evenly spaced."""
         n = self.sampling(req.solver, req.grid, req.steps)
         s = self.settings
+        count = len(req.alphas) if req.alphas is not None else (req.frames or s.default_frames)
+        if count > s.max_frames:  # before any list is built from the count
+            raise InvalidRequestError(f"at most {s.max_frames} frames per interpolation, got {count}")
         if req.alphas is not None:
-            alphas = list(req.alphas)
-        else:
-            frames = req.frames or s.default_frames
-            alphas = [i / (frames - 1) for i in range(frames)]
-        if len(alphas) > s.max_frames:
-            raise InvalidRequestError(f"at most {s.max_frames} frames per interpolation, got {len(alphas)}")
-        return alphas, n
+            return list(req.alphas), n
+        return [i / (count - 1) for i in range(count)], n
 
     def sample(self, req: SampleRequest) -> SampleParams:
         """The model can sample; n within MAX_SAMPLES; steps and latent steps legal."""

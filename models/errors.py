@@ -11,6 +11,7 @@ Torch-free and dependency-free, so that every tier can import it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 #: Every code raised below the web tier, with what it means.
@@ -121,3 +122,21 @@ class QueueUnavailableError(_CodedError):
     def __init__(self, message: str, retry_after_s: int = 5) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+#: What an error message repeats of a client's input: this many items, each cut to this length.
+ECHO_ITEMS, ECHO_CHARS = 5, 40
+
+
+def echo(items: Iterable[object]) -> str:
+    """Items of a client's input for an error message, bounded whatever was sent: at most
+    ECHO_ITEMS of them, each cut to ECHO_CHARS characters, then the count of the rest."""
+    shown: list[str] = []
+    rest = 0
+    for item in items:
+        if len(shown) < ECHO_ITEMS:
+            text = str(item)
+            shown.append(text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS] + "…")
+        else:
+            rest += 1
+    return ", ".join(shown) + (f" (and {rest} more)" if rest else "")

@@ -1,0 +1,89 @@
+"""Issue #16, items 1 and 7: every count, list and string of a request is bounded by the schema
+before any work (and the OpenAPI shows the bounds); error messages never grow with the input."""
+
+# ruff: noqa: F811 - the route tests' `api` fixture is imported and then named by the tests
+from __future__ import annotations
+
+import tracemalloc
+from typing import Any
+
+import pytest
+
+from backend.schemas import FRAMES_CEILING, MAX_EDITS, SAMPLES_CEILING, STEPS_CEILING
+from models.errors import ECHO_CHARS, ECHO_ITEMS, echo
+from tests.backend.test_routes import LID, Api, api, edit, make_api, mix  # noqa: F401 (fixtures)
+from tests.http_errors import check_error
+
+HUGE = [
+    ("/interpolate", mix(frames=30_000_000), "frames"),
+    ("/interpolate", mix(frames=10**16), "frames"),
+    ("/interpolate", mix(alphas=[0.5] * 100_000), "alphas"),
+    ("/manipulate", edit(steps=10**12), "steps"),
+    ("/manipulate", edit(edits={"x" * 1_000_000: 0.1}), "edits"),
+    ("/manipulate", edit(edits={f"name{i}": 0.1 for i in range(10_000)}), "edits"),
+    ("/manipulate", edit(strip={"attribute": "y" * 1_000_000, "amounts": [0.1]}), "strip.attribute"),
+    ("/sample", {"json": {"n": 10**15}}, "n"),
+    ("/sample", {"json": {"n": 1, "latent_steps": 10**9}}, "latent_steps"),
+    ("/interpolate", {"json": {"latent_ids": [LID, "z" * 1_000_000]}}, "latent_ids"),
+]
+
+
+@pytest.mark.parametrize(("path", "arguments", "field"), HUGE, ids=[f"{p}-{f}-{i}" for i, (p, _, f) in
+                                                                  enumerate(HUGE)])
+def test_a_huge_count_or_string_is_refused_before_any_work(api: Api, path: str, arguments: dict[str, Any],
+                                                          field: str) -> None:
+    tracemalloc.start()
+    try:
+        answer = api.client.post(path, **arguments)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    message = check_error(answer, 422, "invalid_request")
+    assert field in message, message
+    assert len(answer.content) < 2_000, len(answer.content)  # the answer does not echo the input
+    body_size = len(str(arguments["json"]))
+    # parsing the body itself costs memory; nothing may be built from the counts it holds
+    assert peak < 20 * body_size + 30_000_000, peak
+    assert api.sender.sent == []
+
+
+def test_frames_above_the_setting_are_refused_without_building_them(api: Api) -> None:
+    tracemalloc.start()
+    try:
+        answer = api.client.post("/interpolate", **mix(frames=FRAMES_CEILING))  # legal for the schema
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "at most 16 frames" in check_error(answer, 422, "invalid_request")
+    assert peak < 30_000_000
+
+
+def test_many_unknown_attributes_are_named_only_a_few_times(api: Api) -> None:
+    names = {f"Unknown{i:03d}": 0.1 for i in range(MAX_EDITS)}
+    message = check_error(api.client.post("/manipulate", **edit(edits=names)), 422, "unknown_attribute")
+    assert f"(and {MAX_EDITS - ECHO_ITEMS} more)" in message and "Unknown063" not in message
+    long_name = "L" * 64
+    answer = api.client.post("/manipulate", **edit(edits={long_name: 0.1}))
+    message = check_error(answer, 422, "unknown_attribute")
+    assert long_name not in message and "L" * ECHO_CHARS + "…" in message
+
+
+def test_echo_bounds_items_and_their_length() -> None:
+    assert echo(["a", "b"]) == "a, b"
+    assert echo(str(i) for i in range(8)) == "0, 1, 2, 3, 4 (and 3 more)"
+    assert echo(["x" * 100]) == "x" * ECHO_CHARS + "…"
+
+
+def test_the_openapi_shows_the_bounds(api: Api) -> None:
+    schemas = api.client.get("/openapi.json").json()["components"]["schemas"]
+
+    def prop(model: str, name: str) -> dict[str, Any]:
+        field = schemas[model]["properties"][name]
+        return next((a for a in field.get("anyOf", [field]) if a.get("type") != "null"), field)
+
+    assert prop("InterpolateRequest", "frames")["maximum"] == FRAMES_CEILING
+    assert prop("InterpolateRequest", "alphas")["maxItems"] == FRAMES_CEILING
+    assert prop("ManipulateRequest", "steps")["maximum"] == STEPS_CEILING
+    assert prop("ManipulateRequest", "edits")["maxProperties"] == MAX_EDITS
+    assert prop("SampleRequest", "n")["maximum"] == SAMPLES_CEILING
+    assert prop("SampleRequest", "latent_steps")["maximum"] == STEPS_CEILING
