@@ -6,19 +6,19 @@ Run: ``uvicorn backend.app:create_app --factory`` (settings from the environment
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import redis
 import redis.asyncio as aioredis
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from backend.facts import ModelFacts
-from backend.http import install_error_handlers
+from backend.http import error_response, install_error_handlers
 from backend.photos import Photos
 from backend.routes import router
 from backend.routes.deps import Services
@@ -31,13 +31,18 @@ from worker.storage import AsyncJobStore, JobStore, Storage
 def _services(settings: Settings, sender: TaskSender) -> Services:
     """The app's services over two Redis clients (sync for the routes, asyncio for the event
     streams). Clients connect lazily: nothing is contacted here."""
-    # Fail fast when Redis is down (the request answers 503), yet survive one stale connection.
+    # Fail fast when Redis is down (the request answers 503), yet survive one stale connection:
+    # a refused or reset connection is retried twice, a timeout never (a frozen Redis would
+    # otherwise hold each request for timeout × tries). REDIS_TIMEOUT_SECONDS bounds every reply.
     backoff = ExponentialBackoff(cap=0.5, base=0.05)
+    timeout = settings.redis_timeout_seconds
     client = redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=1, socket_timeout=10, retry=Retry(backoff, 2)
+        settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout,
+        retry=Retry(backoff, 2, supported_errors=(redis.ConnectionError,)), retry_on_timeout=False,
     )
     aclient = aioredis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=1, retry=AsyncRetry(backoff, 2)
+        settings.redis_url, socket_connect_timeout=timeout,
+        retry=AsyncRetry(backoff, 2, supported_errors=(redis.ConnectionError,)), retry_on_timeout=False,
     )
     storage = Storage(client, settings.ttl_seconds)
     facts = ModelFacts(storage, settings.model_dir, settings.model_facts_seconds)
@@ -75,6 +80,34 @@ def create_app(settings: Settings | None = None, *, sender: TaskSender | None = 
     app.state.services = services
     install_error_handlers(app, settings.retry_after_seconds)
     app.include_router(router)
+    _answer_other_methods(app)
     if settings.frontend_dir.is_dir():
         app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend")
     return app
+
+
+def _answer_other_methods(app: FastAPI) -> None:
+    """A method an API path does not take gets 405 with the path's real `Allow` (OPTIONS: 204
+    with it), before the frontend's catch-all static mount could answer 404 or `GET, HEAD`."""
+    allowed: dict[str, set[str]] = {}
+
+    def methods_of(path: str) -> set[str] | None:
+        if not allowed:  # from the OpenAPI (nested routers hide their routes), on first use
+            for api_path, operations in app.openapi()["paths"].items():
+                if "{" not in api_path:
+                    methods = {m.upper() for m in operations}
+                    allowed[api_path] = methods | ({"HEAD"} if "GET" in methods else set())
+        return allowed.get(path)
+
+    @app.middleware("http")
+    async def other_methods(request: Request,
+                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        methods = methods_of(request.url.path)
+        if methods is None or request.method in methods:
+            return await call_next(request)
+        allow = ", ".join(sorted(methods | {"OPTIONS"}))
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": allow})
+        return error_response("method_not_allowed",
+                              f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
+                              app.state.settings.retry_after_seconds, {"Allow": allow})

@@ -60,9 +60,13 @@ class ModelFacts:
                 return self._cached[1]
         try:
             info = self._storage.published_model()
-        except redis.RedisError:
+        except redis.RedisError as redis_error:
             # The facts are in MODEL_DIR too; Redis is needed later anyway, and this is not kept.
-            return self._from_dir()
+            # Without MODEL_DIR the cause to report is Redis (503 queue_unavailable), not the model.
+            try:
+                return self._from_dir()
+            except ModelUnavailableError:
+                raise redis_error from None
         info = info or self._from_dir()
         with self._lock:
             self._cached = (now, info)

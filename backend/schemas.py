@@ -46,7 +46,8 @@ GRID_DESCRIPTION = (
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: `true` is not 1, "0.3" is not 0.3 (a JSON integer still counts as a number)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class _Sampled(_Request):

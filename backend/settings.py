@@ -51,6 +51,9 @@ class Settings(SharedSettings):
     #: Accept jobs only while a worker heartbeat is alive (else 503 queue_unavailable).
     require_worker: bool = True
     retry_after_seconds: int = Field(default=5, ge=1)
+    #: The longest the API waits for one Redis reply (and for a connection) before it answers 503
+    #: `queue_unavailable`: a frozen or unreachable Redis costs a request about this much.
+    redis_timeout_seconds: float = Field(default=1.0, gt=0)
     #: How long the API keeps the model facts (the worker's published `ModelInfo`, else
     #: MODEL_DIR's) before reading them again; 0: every request reads them.
     model_facts_seconds: float = Field(default=5.0, ge=0)

@@ -87,3 +87,39 @@ def test_the_openapi_shows_the_bounds(api: Api) -> None:
     assert prop("ManipulateRequest", "edits")["maxProperties"] == MAX_EDITS
     assert prop("SampleRequest", "n")["maximum"] == SAMPLES_CEILING
     assert prop("SampleRequest", "latent_steps")["maximum"] == STEPS_CEILING
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("GET", "/encode", "OPTIONS, POST"), ("GET", "/manipulate", "OPTIONS, POST"),
+    ("PUT", "/interpolate", "OPTIONS, POST"), ("DELETE", "/sample", "OPTIONS, POST"),
+    ("POST", "/healthz", "GET, HEAD, OPTIONS"),
+])
+def test_a_method_a_path_does_not_take_is_405_with_its_allow(make_api: Any, method: str, path: str,
+                                                            allow: str) -> None:
+    """Issue #16, item 10: with the frontend mounted at / (it catches everything else)."""
+    api = make_api()
+    answer = api.client.request(method, path)
+    assert "not allowed" in check_error(answer, 405, "method_not_allowed")
+    assert answer.headers["allow"] == allow
+    options = api.client.options(path)
+    assert options.status_code == 204 and options.headers["allow"] == allow
+    assert api.client.get("/").status_code == 200  # the page is still served
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"edits": {"Smiling": "0.3"}}, "edits.Smiling"),
+    ({"edits": {"Smiling": True}}, "edits.Smiling"),
+    ({"steps": False}, "steps"),
+    ({"steps": "10"}, "steps"),
+    ({"steps": 10.0}, "steps"),
+])
+def test_json_values_are_not_coerced(api: Api, body: dict[str, Any], field: str) -> None:
+    """Issue #16, item 10: strict types in JSON bodies."""
+    message = check_error(api.client.post("/manipulate", **edit(**body)), 422, "invalid_request")
+    assert field in message, message
+    assert api.sender.sent == []
+
+
+def test_a_json_integer_is_still_a_number(api: Api) -> None:
+    answer = api.client.post("/manipulate", **edit(edits={"Smiling": 1}))
+    assert answer.status_code == 202, answer.text

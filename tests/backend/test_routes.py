@@ -172,8 +172,8 @@ CASES: list[tuple[str, str, Callable[[], dict[str, Any]], int, str, str]] = [
     ("GET", "/jobs/nope/events", dict, 404, "unknown_job", "nope"),
     ("GET", "/images/nope-crop", dict, 404, "unknown_image", "nope-crop"),
     ("GET", "/no/such/thing", dict, 404, "not_found", "Not Found"),
-    ("PUT", "/healthz", dict, 405, "method_not_allowed", "Method Not Allowed"),
-    ("POST", "/attributes", dict, 405, "method_not_allowed", "Method Not Allowed"),
+    ("PUT", "/healthz", dict, 405, "method_not_allowed", "PUT is not allowed on /healthz"),
+    ("POST", "/attributes", dict, 405, "method_not_allowed", "allowed: GET, HEAD, OPTIONS"),
 ]
 
 
