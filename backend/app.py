@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, *, sender: TaskSender | None = 
     install_error_handlers(app, settings.retry_after_seconds)
     app.include_router(router)
     _answer_other_methods(app)
+    _limit_bodies(app, settings)
     if settings.frontend_dir.is_dir():
         app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend")
     return app
@@ -111,3 +112,28 @@ def _answer_other_methods(app: FastAPI) -> None:
         return error_response("method_not_allowed",
                               f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
                               app.state.settings.retry_after_seconds, {"Allow": allow})
+
+
+#: Largest JSON body: the largest legal request (64 edits, a strip, ids) is a few KB.
+MAX_JSON_BYTES = 256 * 1024
+#: Room for the multipart framing and form fields around an upload of MAX_UPLOAD_BYTES.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _limit_bodies(app: FastAPI, settings: Settings) -> None:
+    """Refuse a body by its declared Content-Length before anything reads it (413 `too_large`):
+    uploads above MAX_UPLOAD_BYTES (+ the multipart framing) and any other body above
+    MAX_JSON_BYTES. Nothing is spooled to disk or parsed for a refused request."""
+
+    @app.middleware("http")
+    async def limit_bodies(request: Request,
+                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit():
+            multipart = request.headers.get("content-type", "").startswith("multipart/")
+            limit = settings.max_upload_bytes + MULTIPART_OVERHEAD if multipart else MAX_JSON_BYTES
+            if int(declared) > limit:
+                what = "upload" if multipart else "request body"
+                return error_response("too_large", f"the {what} is {int(declared):,} bytes; at most "
+                                      f"{limit:,} are accepted", settings.retry_after_seconds)
+        return await call_next(request)
