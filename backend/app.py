@@ -133,7 +133,7 @@ def _limit_bodies(app: FastAPI, settings: Settings) -> None:
             multipart = request.headers.get("content-type", "").startswith("multipart/")
             limit = settings.max_upload_bytes + MULTIPART_OVERHEAD if multipart else MAX_JSON_BYTES
             if int(declared) > limit:
-                what = "upload" if multipart else "request body"
-                return error_response("too_large", f"the {what} is {int(declared):,} bytes; at most "
-                                      f"{limit:,} are accepted", settings.retry_after_seconds)
+                what, shown = ("upload", settings.max_upload_bytes) if multipart else ("request body", limit)
+                return error_response("too_large", f"the {what} is {int(declared):,} bytes, over the "
+                                      f"limit of {shown:,} bytes", settings.retry_after_seconds)
         return await call_next(request)
