@@ -121,25 +121,36 @@ export function createView(on) {
   dom.stripShow.addEventListener("click", () => {
     if (stripTarget) on.strip(stripTarget.name, stripAmounts(stripTarget));
   });
+  // One frame of a strip (the edit's amounts, the mix's frames): its image as a button.
+  function frameButton(url, label, onClick) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "frame";
+    button.setAttribute("aria-label", label);
+    button.addEventListener("click", onClick);
+    const img = document.createElement("img");
+    img.src = url;
+    img.alt = "";
+    button.append(img);
+    return button;
+  }
+
+  function listItem(child) {
+    const item = document.createElement("li");
+    item.append(child);
+    return item;
+  }
+
   let builtStrip = null;
   function buildEditStrip(strip, label) {
     builtStrip = strip;
     dom.editStrip.replaceChildren(...strip.urls.map((url, index) => {
       const amount = strip.amounts[index];
-      const item = document.createElement("li");
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "frame";
+      const button = frameButton(url, `${label} ${formatAmount(amount)}: use this amount`,
+        () => on.edit(strip.attribute, amount));
       button.dataset.stripFrame = String(index);
-      button.setAttribute("aria-label", `${label} ${formatAmount(amount)}: use this amount`);
       button.title = `${label} ${formatAmount(amount)}`;
-      button.addEventListener("click", () => on.edit(strip.attribute, amount));
-      const img = document.createElement("img");
-      img.src = url;
-      img.alt = "";
-      button.append(img);
-      item.append(button);
-      return item;
+      return listItem(button);
     }));
   }
 
@@ -176,20 +187,11 @@ export function createView(on) {
   let builtFrames = null;
   function buildStrip(frames) {
     dom.mixStrip.replaceChildren(...frames.map((url, index) => {
-      const item = document.createElement("li");
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "frame";
-      button.dataset.frame = String(index);
       const share = frames.length > 1 ? Math.round((index / (frames.length - 1)) * 100) : 0;
-      button.setAttribute("aria-label", `Frame ${index + 1}: ${100 - share}% A, ${share}% B`);
-      button.addEventListener("click", () => on.mixIndex(index));
-      const img = document.createElement("img");
-      img.src = url;
-      img.alt = "";
-      button.append(img);
-      item.append(button);
-      return item;
+      const button = frameButton(url, `Frame ${index + 1}: ${100 - share}% A, ${share}% B`,
+        () => on.mixIndex(index));
+      button.dataset.frame = String(index);
+      return listItem(button);
     }));
     builtFrames = frames;
   }
