@@ -20,8 +20,9 @@ from redis.retry import Retry
 from backend.facts import ModelFacts
 from backend.http import error_response, install_error_handlers
 from backend.photos import Photos
-from backend.routes import router
+from backend.routes import docs, router
 from backend.routes.deps import Services
+from backend.security import install_security
 from backend.sender import CelerySender, TaskSender
 from backend.settings import Settings
 from backend.studio import Studio
@@ -75,13 +76,18 @@ def create_app(settings: Settings | None = None, *, sender: TaskSender | None = 
         version="0.1.0",
         summary="Edit faces in photos with Diffusion Autoencoders: encode, move sliders, interpolate.",
         lifespan=lifespan,
+        docs_url=None,  # served by backend.routes.docs, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.services = services
     install_error_handlers(app, settings.retry_after_seconds)
     app.include_router(router)
+    app.include_router(docs.router)
+    app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.ASSETS), name="docs-assets")
     _answer_other_methods(app)
     _limit_bodies(app, settings)
+    install_security(app, settings)  # around everything above, so that every answer is covered
     if settings.frontend_dir.is_dir():
         app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend")
     return app

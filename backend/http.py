@@ -22,6 +22,7 @@ from models.errors import ECHO_ITEMS, StudioError, echo
 WEB_CODES: dict[str, str] = {
     "not_found": "no such route",
     "method_not_allowed": "the route does not answer this method",
+    "forbidden_origin": "a state-changing request from another site's page (backend/security.py)",
     "internal_error": "the server failed on this request (a bug)",
 }
 
@@ -45,6 +46,7 @@ STATUS: dict[str, int] = {
     "job_failed": 500,
     "not_found": 404,
     "method_not_allowed": 405,
+    "forbidden_origin": 403,
     "internal_error": 500,
 }
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
+from backend.security import parse_origins
 from models.schedule import Grid, Solver
 from worker.settings import REPO, SharedSettings
 
@@ -60,3 +63,11 @@ class Settings(SharedSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     frontend_dir: Path = REPO / "frontend"
+    #: Other sites' origins (``scheme://host[:port]``, comma-separated) whose pages may POST and
+    #: DELETE here, answered with CORS headers; the app's own origin always may (backend/security.py).
+    allowed_origins: Annotated[frozenset[str], NoDecode] = frozenset()
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: str | Iterable[str]) -> frozenset[str]:
+        return parse_origins(value)

@@ -23,6 +23,7 @@ const SERVER_TITLES = {
   timeout: "This took too long on the server. Try fewer diffusion steps (under Quality).",
   not_found: "The server doesn't know this address.",
   method_not_allowed: "The server doesn't accept this kind of request here.",
+  forbidden_origin: "The server only accepts changes from its own page. Open the studio at the server's own address.",
   internal_error: "The server had a problem with this request.",
 };
 

@@ -174,6 +174,8 @@ CASES: list[tuple[str, str, Callable[[], dict[str, Any]], int, str, str]] = [
     ("GET", "/no/such/thing", dict, 404, "not_found", "Not Found"),
     ("PUT", "/healthz", dict, 405, "method_not_allowed", "PUT is not allowed on /healthz"),
     ("POST", "/attributes", dict, 405, "method_not_allowed", "allowed: GET, HEAD, OPTIONS"),
+    ("POST", "/manipulate", lambda: {**edit(), "headers": {"origin": "https://evil.example"}}, 403,
+     "forbidden_origin", "https://evil.example"),
 ]
 
 

@@ -2,9 +2,9 @@
 
 One stack for the session (private redis-server, one solo Celery worker on the test model,
 uvicorn serving the API and `frontend/`), built from the service tests' process helpers.
-Every page records console errors and uncaught exceptions; a test fails on any it did not
-declare (the only ones a test may declare are the browser's "Failed to load resource" lines for
-error answers it provoked on purpose).
+Every page records console errors, uncaught exceptions and Content-Security-Policy violations; a
+test fails on any it did not declare (the only ones a test may declare are the browser's "Failed to
+load resource" lines for error answers it provoked on purpose).
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ DEFAULT_STEPS = 10
 ENCODE_STEPS = 12
 #: Generous: the CPU is shared with a training job.
 JOB_TIMEOUT_MS = 180_000
+#: Reports every CSP violation of every document the page loads (most also reach the console as
+#: errors, not all: this names the directive and what was blocked).
+CSP_LISTENER = """document.addEventListener('securitypolicyviolation', (e) => window.reportCspViolation(
+  `${e.effectiveDirective} blocked ${e.blockedURI || 'an inline source'}`
+  + ` at ${e.sourceFile}:${e.lineNumber}`));"""
 
 
 @dataclass
@@ -134,6 +139,9 @@ class Console:
     def on_page_error(self, error: Any) -> None:
         self.errors.append(f"page error: {error}")
 
+    def on_csp_violation(self, text: str) -> None:
+        self.errors.append(f"CSP violation: {text}")
+
 
 @pytest.fixture
 def console() -> Console:
@@ -148,6 +156,8 @@ def page(browser: Any, console: Console, request: pytest.FixtureRequest, artifac
     page.set_default_timeout(JOB_TIMEOUT_MS)
     page.on("console", console.on_console)
     page.on("pageerror", console.on_page_error)
+    page.expose_function("reportCspViolation", console.on_csp_violation)
+    page.add_init_script(CSP_LISTENER)
     try:
         yield page
         page.wait_for_timeout(300)  # late errors (a stray request, a failed image) still count

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -25,7 +26,9 @@ FACE_AFTER = "[data-compare=face] [data-compare-after]"
 
 
 def open_studio(page: Any, app: App, health: str = "ok") -> None:
-    page.goto(f"{app.url}/")
+    answer = page.goto(f"{app.url}/")
+    # Everything a test does on the page runs under the policy (the `page` fixture fails on a violation).
+    assert "script-src 'self';" in answer.headers["content-security-policy"]
     expect(page.locator("[data-health]")).to_have_attribute("data-health", health)
 
 
@@ -387,3 +390,14 @@ def test_an_edit_shows_previews_before_its_result_and_a_strip_of_amounts(
     page.screenshot(path=str(artifacts / "studio-strip.png"))
     page.locator("[data-edit-strip] button").first.click()  # the lowest amount
     expect(smile).to_have_value("-0.5")
+
+
+def test_the_api_docs_work_offline_under_their_policy(page: Any, app_without_worker: App) -> None:
+    hosts: set[str] = set()
+    page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
+    answer = page.goto(f"{app_without_worker.url}/docs")
+    assert "'sha256-" in answer.headers["content-security-policy"]  # Swagger UI's inline start, by hash
+    expect(page.locator(".opblock-summary-path", has_text="/manipulate")).to_be_visible()
+    page.locator(".opblock-summary", has_text="/manipulate").click()  # opens: Swagger UI runs
+    expect(page.get_by_role("button", name="Try it out")).to_be_visible()
+    assert hosts == {urlsplit(app_without_worker.url).netloc}, hosts
