@@ -36,6 +36,7 @@ STATUS: dict[str, int] = {
     "unknown_latent": 404,
     "unknown_job": 404,
     "unknown_image": 404,
+    "store_reset": 410,
     "sampling_unavailable": 409,
     "queue_unavailable": 503,
     "alignment_unavailable": 503,
@@ -44,6 +45,7 @@ STATUS: dict[str, int] = {
     # were they an answer of their own, these would be its status.
     "timeout": 504,
     "job_failed": 500,
+    "worker_lost": 500,
     "not_found": 404,
     "method_not_allowed": 405,
     "forbidden_origin": 403,

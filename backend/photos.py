@@ -118,4 +118,5 @@ class Photos:
         """Delete upload `lid` and everything made from it (also its photos kept here)."""
         self.composed.drop(lid)
         if not self.storage.delete(lid):
-            raise UnknownLatentError(f"no latent {lid!r}: it never existed, expired or was already deleted")
+            error = UnknownLatentError(f"no latent {lid!r}: it never existed, expired or was already deleted")
+            raise self.storage.epoch.missing("latent", lid, error)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import uuid
 from collections.abc import Sequence
 
 import redis
@@ -39,13 +38,10 @@ from worker.contracts import (
     ManipulateJob,
     SampleJob,
 )
+from worker.ids import new_id
 from worker.storage import Claim, Storage, UploadMeta, edit_digest
 
 Payload = EncodeJob | ManipulateJob | InterpolateJob | SampleJob
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
 
 
 def _queued(job_id: str, kind: JobKind) -> JobState:
@@ -91,9 +87,10 @@ class Studio:
         if self.settings.require_worker and not self.storage.workers():
             raise self._no_worker()  # before the CPU work of the alignment
         upload = prepare_upload(data, params.face, info.image_size, self.settings)
-        lid, job_id = _new_id(), _new_id()
+        lid, job_id = new_id(), new_id()
         meta = UploadMeta(
             latent_id=lid,
+            image_key=new_id(),
             quad=upload.quad.tolist(),
             faces=upload.faces,
             face=upload.face,
@@ -102,7 +99,7 @@ class Studio:
             photo_size=upload.photo_size,
         )
         self.storage.create_upload(meta, data, upload.aligned_png, _queued(job_id, "encode"))
-        payload = EncodeJob(job_id=job_id, latent_id=lid, steps=params.steps,
+        payload = EncodeJob(job_id=job_id, image_key=new_id(), latent_id=lid, steps=params.steps,
                             render_steps=params.render_steps, solver=params.solver, grid=params.grid)
         self._send(ENCODE, payload)
         return payload
@@ -114,29 +111,29 @@ class Studio:
         p = Checks(self.settings, self.facts.get()).edits(req)
         s = p.sampling
         lid, digest = req.latent_id, edit_digest(p.edits, s.steps, s.solver, s.grid, p.strip)
-        claim = self._claim(_queued(_new_id(), "manipulate"), [lid], digest)
+        claim = self._claim(_queued(new_id(), "manipulate"), [lid], digest)
         if claim.created:
-            payload = ManipulateJob(job_id=claim.job_id, latent_id=lid, edits=p.edits, steps=s.steps,
-                                    solver=s.solver, grid=s.grid, strip=p.strip)
+            payload = ManipulateJob(job_id=claim.job_id, image_key=new_id(), latent_id=lid, edits=p.edits,
+                                    steps=s.steps, solver=s.solver, grid=s.grid, strip=p.strip)
             self._send(MANIPULATE, payload, lid, digest)
         return claim.job_id
 
     def interpolate(self, req: InterpolateRequest) -> str:
         alphas, s = Checks(self.settings, self.facts.get()).interpolation(req)
         a, b = req.latent_ids
-        claim = self._claim(_queued(_new_id(), "interpolate"), [a, b])
-        payload = InterpolateJob(job_id=claim.job_id, latent_ids=(a, b), alphas=alphas, steps=s.steps,
-                                 solver=s.solver, grid=s.grid)
+        claim = self._claim(_queued(new_id(), "interpolate"), [a, b])
+        payload = InterpolateJob(job_id=claim.job_id, image_key=new_id(), latent_ids=(a, b), alphas=alphas,
+                                 steps=s.steps, solver=s.solver, grid=s.grid)
         self._send(INTERPOLATE, payload)
         return claim.job_id
 
     def sample(self, req: SampleRequest) -> str:
         params = Checks(self.settings, self.facts.get()).sample(req)
-        claim = self._claim(_queued(_new_id(), "sample"), [])
+        claim = self._claim(_queued(new_id(), "sample"), [])
         seed = req.seed if req.seed is not None else secrets.randbits(32)
         s = params.sampling
-        payload = SampleJob(job_id=claim.job_id, n=params.n, steps=s.steps, latent_steps=params.latent_steps,
-                            seed=seed, solver=s.solver, grid=s.grid)
+        payload = SampleJob(job_id=claim.job_id, image_key=new_id(), n=params.n, steps=s.steps,
+                            latent_steps=params.latent_steps, seed=seed, solver=s.solver, grid=s.grid)
         self._send(SAMPLE, payload)
         return claim.job_id
 

@@ -30,6 +30,8 @@ CODES: dict[str, str] = {
     "model_unavailable": "no worker has published its model and MODEL_DIR is not readable",
     "timeout": "a job ran past its time limit",
     "job_failed": "the worker failed on a job for a reason of its own",
+    "worker_lost": "the workers running a job died on it again and again, so it was given up",
+    "store_reset": "the id was lost when the store (Redis) restarted without persistence",
 }
 
 
@@ -82,6 +84,13 @@ class UnknownLatentError(_CodedError):
 
 class UnknownJobError(_CodedError):
     code_ = "unknown_job"
+
+
+class StoreResetError(_CodedError):
+    """What an id named was lost with the store: Redis restarted without persistence after it
+    was made (`worker.storage.StoreEpoch`)."""
+
+    code_ = "store_reset"
 
 
 class UnknownImageError(_CodedError):

@@ -44,7 +44,7 @@ def main() -> None:
     storage = Storage(client, ttl_s=300)
     lid, job = "f" * 32, "e" * 32
     meta = UploadMeta(latent_id=lid, quad=aligned.quad.tolist(), faces=[], face=0, preset="demo64",
-                      image_size=64, photo_size=photo.size)
+                      image_size=64, photo_size=photo.size, image_key="d" * 32)
     storage.create_upload(meta, upload, crop.getvalue())
     try:
         owner = Keys.meta(lid)

@@ -24,7 +24,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from backend.faces import align_face
 from models import DiffAEPipeline
 from worker import service
 from worker.contracts import EncodeJob, JobState, ManipulateJob
+from worker.ids import new_id
 from worker.runtime import Runtime
 from worker.settings import WorkerSettings
 from worker.storage import Keys, UploadMeta
@@ -79,19 +79,20 @@ class Listener:
 
 
 def new_job(rt: Runtime, kind: str) -> str:
-    job_id = uuid.uuid4().hex
+    job_id = new_id()
     state = JobState(job_id=job_id, kind=kind, status="queued", progress=0.0)  # type: ignore[arg-type]
     assert rt.storage.claim(state, require_worker=False) is not None
     return job_id
 
 
 def upload(rt: Runtime, size: int) -> str:
-    lid = uuid.uuid4().hex
+    lid = new_id()
     face = align_face(Image.fromarray(skimage.data.astronaut()), size)
     png = io.BytesIO()
     face.image.save(png, format="PNG")
     meta = UploadMeta(latent_id=lid, quad=face.quad.tolist(), faces=[face.box], face=0,
-                      preset=rt.pipeline().config.preset, image_size=size, photo_size=(512, 512))
+                      preset=rt.pipeline().config.preset, image_size=size, photo_size=(512, 512),
+                      image_key=new_id())
     rt.storage.create_upload(meta, b"photo", png.getvalue())
     return lid
 
@@ -145,14 +146,15 @@ def main(argv: list[str] | None = None) -> int:
                     lid = upload(rt, pipe.image_size)
                     job_id = new_job(rt, "encode")
                     t0 = time.perf_counter()
-                    encode = EncodeJob(job_id=job_id, latent_id=lid, steps=enc, render_steps=render,
-                                       solver=solver, grid=grid)  # type: ignore[arg-type]
+                    encode = EncodeJob(job_id=job_id, image_key=new_id(), latent_id=lid, steps=enc,
+                                       render_steps=render, solver=solver, grid=grid)  # type: ignore[arg-type]
                     service.run_job(rt, encode, service.encode)
                     t_encode = time.perf_counter() - t0
                     amount += 0.01
                     job_id = new_job(rt, "manipulate")
                     listener = Listener(client, job_id)
-                    job = ManipulateJob(job_id=job_id, latent_id=lid, edits={"Smiling": 0.3 + amount % 0.1},
+                    edits = {"Smiling": 0.3 + amount % 0.1}
+                    job = ManipulateJob(job_id=job_id, image_key=new_id(), latent_id=lid, edits=edits,
                                         steps=render, solver=solver, grid=grid)  # type: ignore[arg-type]
                     t0 = time.perf_counter()
                     assert service.run_job(rt, job, service.manipulate) is not None

@@ -34,11 +34,14 @@ FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
 
 # --------------------------------------------------------------------------- payloads
 class Payload(BaseModel):
-    """What every task carries: the id of the job it runs (its hash holds the state)."""
+    """What every task carries: the id of the job it runs (its hash holds the state), and the
+    secret its result images are named with (`worker.ids.image_id`: the same names when the job
+    runs again, none a client could derive from another id)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     job_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    image_key: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 
 class Sampler(Payload):
@@ -104,6 +107,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     INTERPOLATE: InterpolateJob,
     SAMPLE: SampleJob,
 }
+#: The task name of each payload type (a job is queued again under it when its worker dies).
+TASKS: dict[type[Payload], str] = {payload: name for name, payload in PAYLOADS.items()}
 
 
 # --------------------------------------------------------------------------- results
@@ -144,8 +149,12 @@ class EncodeResult(BaseModel):
     grid: Grid = Field(default="uniform", description="their timestep grid")
 
 
+# Results name no upload: whoever holds a job id sees its result, and a latent id lets its
+# holder edit and delete the upload (README, "Access model"). The encode's result is the one
+# that hands the latent id out, to the uploader.
+
+
 class ManipulateResult(BaseModel):
-    latent_id: str
     edits: dict[str, float]
     steps: int
     solver: Solver = "ddim"
@@ -164,7 +173,6 @@ class ManipulateResult(BaseModel):
 
 
 class InterpolateResult(BaseModel):
-    latent_ids: tuple[str, str]
     alphas: list[float]
     steps: int
     solver: Solver = "ddim"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from functools import cache
@@ -33,7 +34,11 @@ class Runtime:
         self.pid = os.getpid()
         client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=30)
         self.storage = Storage(client, settings.ttl_seconds)
-        self.jobs = JobStore(client)
+        self.jobs = JobStore(client, settings.ttl_seconds)
+        #: Who runs this process's jobs (`RunningJob.worker`): the heartbeat's member, set at
+        #: worker start (`worker.tasks`); unique per process start, so that a restarted worker of
+        #: the same name does not pass for the one that died.
+        self.worker_id = f"{socket.gethostname()}/{self.pid}"
         self._pipeline: DiffAEPipeline | None = None
         self._lock = threading.Lock()
         self.engine = "eager"  # what serves: "eager" until `warm` has chosen an engine

@@ -29,6 +29,7 @@ from worker.contracts import (
     INTERPOLATE,
     MANIPULATE,
     SAMPLE,
+    TASKS,
     EncodeJob,
     EncodeResult,
     FaceBox,
@@ -43,8 +44,9 @@ from worker.contracts import (
     SampleJob,
     SampleResult,
 )
+from worker.ids import image_id
 from worker.runtime import Runtime
-from worker.storage import Keys, Latent, aligned_id, base_id
+from worker.storage import Keys, Latent, RunningJob, aligned_id, base_id
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +95,22 @@ def run_job(rt: Runtime, job: P, work: Callable[[Runtime, P, Progress], BaseMode
     if state.final:
         log.info("job %s already %s; not running it again", job.job_id, state.status)
         return state.result
+    try:
+        return _run(rt, job, work, state)
+    finally:
+        rt.jobs.finish(job.job_id)
+
+
+def _run(
+    rt: Runtime, job: P, work: Callable[[Runtime, P, Progress], BaseModel], state: JobState
+) -> dict | None:
+    """`run_job` from "running" on: recorded as run by this worker, so that should it die, the
+    job is queued again by another (`worker.heartbeat`) instead of staying "running"."""
     state = state.model_copy(update={"status": "running", "progress": 0.0})
-    rt.jobs.save(state)
+    running = RunningJob(worker=rt.worker_id, task=TASKS[type(job)], payload=job.model_dump(mode="json"))
+    if not rt.jobs.save(state, running):
+        log.info("job %s is gone (deleted or expired); skipping", job.job_id)
+        return None
 
     s = rt.settings
     deadline = time.monotonic() + s.soft_time_limit_seconds
@@ -173,7 +189,7 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
     lid = job.latent_id
     meta = rt.storage.meta(lid)
     _check_model(rt, meta.preset, meta.image_size)
-    x_0 = to_tensor(Image.open(io.BytesIO(rt.storage.aligned(lid))))  # (1, 3, H, W)
+    x_0 = to_tensor(Image.open(io.BytesIO(rt.storage.aligned(meta))))  # (1, 3, H, W)
     render_steps = job.render_steps or job.steps
     total = job.steps + render_steps
     sampler = {"solver": job.solver, "grid": job.grid}
@@ -185,11 +201,11 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
         lid,
         Latent(z_sem=z_sem[0].cpu().numpy(), x_T=x_T[0].cpu().numpy(), preset=meta.preset, steps=job.steps),
     )
-    reconstruction = rt.storage.put_base(lid, render_steps, _png(to_image(x_rec[0])), job.solver, job.grid)
-    photo = _put_photo(rt, job.job_id, lid, reconstruction)
+    reconstruction = rt.storage.put_base(meta, render_steps, _png(to_image(x_rec[0])), job.solver, job.grid)
+    photo = _put_photo(rt, job, lid, reconstruction)
     return EncodeResult(
         latent_id=lid,
-        aligned_id=aligned_id(lid),
+        aligned_id=aligned_id(meta),
         reconstruction_id=reconstruction,
         photo_id=photo,
         faces=[FaceBox(box=b) for b in meta.faces],
@@ -220,7 +236,7 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     # The unedited render with these steps, solver and grid ("base") is what the edit changed;
     # paste-back adds only that change to the photo. The encode left one at its own; others are
     # decoded here, in the same batch as the edit, and kept for the upload's next edits.
-    base = base_id(lid, job.steps, job.solver, job.grid)
+    base = base_id(meta, job.steps, job.solver, job.grid)
     has_base = rt.storage.has_image(base)
     if not has_base:
         codes.append(z_0)
@@ -228,14 +244,13 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     x_0 = pipe.decode(z_sem, x_T.expand(len(z_sem), -1, -1, -1), job.steps, progress=progress,
                       solver=job.solver, grid=job.grid, preview=_previewer(rt, job.job_id))
     if not has_base:
-        rt.storage.put_base(lid, job.steps, _png(to_image(x_0[-1])), job.solver, job.grid)
-    image = _put_png(rt, f"{job.job_id}-crop", to_image(x_0[0]), job.job_id, [lid])
-    strip_ids = [_put_png(rt, f"{job.job_id}-strip{i:02d}", to_image(x_0[1 + i]), job.job_id, [lid])
+        rt.storage.put_base(meta, job.steps, _png(to_image(x_0[-1])), job.solver, job.grid)
+    image = _put_png(rt, job, "crop", to_image(x_0[0]), [lid])
+    strip_ids = [_put_png(rt, job, f"strip{i:02d}", to_image(x_0[1 + i]), [lid])
                  for i in range(len(job.strip.amounts) if job.strip is not None else 0)]
-    photo = _put_photo(rt, job.job_id, lid, image, base_iid=base)
-    replaced = _put_photo(rt, job.job_id, lid, image, suffix="photo-replaced")
+    photo = _put_photo(rt, job, lid, image, base_iid=base)
+    replaced = _put_photo(rt, job, lid, image, name="photo-replaced")
     return ManipulateResult(
-        latent_id=lid,
         edits=job.edits,
         steps=job.steps,
         solver=job.solver,
@@ -266,12 +281,12 @@ def interpolate(rt: Runtime, job: InterpolateJob, progress: Progress) -> Interpo
     )
     images = [to_image(f) for f in frames]
     lids = list(job.latent_ids)
-    ids = [_put_png(rt, f"{job.job_id}-{i:02d}", im, job.job_id, lids) for i, im in enumerate(images)]
+    ids = [_put_png(rt, job, f"{i:02d}", im, lids) for i, im in enumerate(images)]
     gif = rt.storage.put_image(
-        f"{job.job_id}-gif", _gif(images), "image/gif", owner_key=Keys.job(job.job_id), lids=lids
+        image_id(job.image_key, "gif"), _gif(images), "image/gif", owner_key=Keys.job(job.job_id), lids=lids
     )
-    return InterpolateResult(latent_ids=job.latent_ids, alphas=job.alphas, steps=job.steps, solver=job.solver,
-                             grid=job.grid, image_ids=ids, gif_id=gif)
+    return InterpolateResult(alphas=job.alphas, steps=job.steps, solver=job.solver, grid=job.grid,
+                             image_ids=ids, gif_id=gif)
 
 
 def sample(rt: Runtime, job: SampleJob, progress: Progress) -> SampleResult:
@@ -280,7 +295,7 @@ def sample(rt: Runtime, job: SampleJob, progress: Progress) -> SampleResult:
     generator = torch.Generator().manual_seed(job.seed)
     images = pipe.sample(job.n, job.steps, job.latent_steps, generator=generator, progress=progress,
                          solver=job.solver, grid=job.grid)
-    ids = [_put_png(rt, f"{job.job_id}-{i:02d}", to_image(x), job.job_id, []) for i, x in enumerate(images)]
+    ids = [_put_png(rt, job, f"{i:02d}", to_image(x), []) for i, x in enumerate(images)]
     return SampleResult(seed=job.seed, steps=job.steps, solver=job.solver, grid=job.grid, image_ids=ids)
 
 
@@ -347,16 +362,18 @@ def _gif(frames: list[Image.Image], frame_ms: int = 120) -> bytes:
     return buffer.getvalue()
 
 
-def _put_png(rt: Runtime, iid: str, image: Image.Image, job_id: str, lids: list[str]) -> str:
-    return rt.storage.put_image(iid, _png(image), "image/png", owner_key=Keys.job(job_id), lids=lids)
+def _put_png(rt: Runtime, job: Payload, name: str, image: Image.Image, lids: list[str]) -> str:
+    """Store `image` as the job's image `name`, living as long as the job."""
+    iid = image_id(job.image_key, name)
+    return rt.storage.put_image(iid, _png(image), "image/png", owner_key=Keys.job(job.job_id), lids=lids)
 
 
-def _put_photo(rt: Runtime, job_id: str, lid: str, crop_iid: str, *, base_iid: str | None = None,
-               suffix: str = "photo") -> str:
+def _put_photo(rt: Runtime, job: Payload, lid: str, crop_iid: str, *, base_iid: str | None = None,
+               name: str = "photo") -> str:
     """The whole photo with the crop pasted back (replacing the face, or adding its change from
-    `base_iid`): recorded here, composed by the API when fetched."""
-    return rt.storage.put_composite(f"{job_id}-{suffix}", lid, crop_iid, base_iid=base_iid,
-                                    owner_key=Keys.job(job_id), lids=[lid])
+    `base_iid`): recorded here as the job's image `name`, composed by the API when fetched."""
+    return rt.storage.put_composite(image_id(job.image_key, name), lid, crop_iid, base_iid=base_iid,
+                                    owner_key=Keys.job(job.job_id), lids=[lid])
 
 
 #: The verb behind each task name.

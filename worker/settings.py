@@ -63,6 +63,9 @@ class WorkerSettings(SharedSettings):
     visibility_timeout_seconds: int = Field(default=7200, ge=1)
     #: Heartbeat period; the heartbeat key lives 3 periods.
     heartbeat_seconds: float = Field(default=5.0, gt=0)
+    #: A job whose worker dies mid-run is queued again by another worker's heartbeat (within about
+    #: 4 heartbeat periods) up to this many times; the next loss fails it with `worker_lost`.
+    max_redeliveries: int = Field(default=2, ge=0)
     #: Publish a preview (the step's x̂0) every this many decoding steps of an edit or an encode's
     #: reconstruction, from the first step on (never the last: the result follows); 0: none.
     preview_every: int = Field(default=2, ge=0)

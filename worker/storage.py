@@ -5,29 +5,36 @@ Celery's). Several steps that belong together are one Lua script, so that each i
 trip and atomic: submitting a job (`Storage.claim`), storing an image and indexing it
 (`Storage.put_image`), saving a job state and publishing it (`JobStore.save`), a heartbeat.
 
-Key layout (prefix ``diffae:``)::
+Key layout (prefix ``diffae:``); every id is `worker.ids`' (32 hex digits, unguessable)::
 
-    latent:{lid}:meta      JSON UploadMeta (quad, faces, preset, ...)  ← the upload exists
+    latent:{lid}:meta      JSON UploadMeta (quad, faces, preset, image key, ...)  ← the upload exists
     latent:{lid}:photo     the original upload bytes (decoded again for paste-back)
     latent:{lid}:code      hash {z_sem, z_shape, x_T, x_T_shape, preset, steps}  ← encoded
     latent:{lid}:keys      set of every other key that belongs to this upload (index)
-    latent:{lid}:bases     set of the upload's unedited renders (image keys "{lid}-base{steps}[-...]")
+    latent:{lid}:images    set of the images that live as long as the upload: its aligned crop and
+                           its unedited renders (one per steps, solver and grid)
     latent:{lid}:edit:{h}  job id of a manipulate request (h = digest of edits, steps, solver, grid,
                            strip)
-    image:{iid}            hash {data, type}; iid = "{lid}-aligned", "{lid}-base{steps}[-{solver}-{grid}]"
-                           or "{job_id}-{name}"; or, for a whole photo with a crop pasted back, hash
-                           {type: composite, latent, crop[, base]}: composed when fetched
-    job:{jid}              hash {job_id, kind, status, progress, result, error}
+    image:{iid}            hash {data, type}; iid = `worker.ids.image_id` of the image's name under
+                           its owner's secret image key (the upload's, or the job's); or, for a
+                           whole photo with a crop pasted back, hash {type: composite, latent, crop
+                           [, base]}: composed when fetched
+    job:{jid}              hash {job_id, kind, status, progress, result, error[, attempts]}
     job:{jid}:events       pub/sub channel: one JSON JobState per change, and JobPreview messages
                            (`"type": "preview"`, published only, never stored)
-    workers                sorted set: worker hostname → expiry of its heartbeat (ms, Redis clock)
+    running                hash: job id → JSON {worker, task, payload} of every job a worker runs
+                           now (`JobStore.reap` hands back the jobs of workers that died)
+    workers                sorted set: worker id → expiry of its heartbeat (ms, Redis clock)
     model                  ModelInfo JSON published by the workers
+    epoch                  when this store began (ms, Redis clock; set by the first writer), so that
+                           an id made before a Redis restart without persistence is reported as
+                           lost with the store (`store_reset`), not as never existing
 
 An upload's expiry is set once, by the web tier, at upload time, and pushed back to a full TTL
-whenever the upload is used (`claim`): its own keys (meta, photo, code, index, aligned crop and
-the unedited renders of `bases`). Keys written later for it (its code, job results) take the
-remaining TTL of the key they belong to, so everything of one upload goes at about the same
-time. `delete` removes the index and every key in it.
+whenever the upload is used (`claim`): its own keys (meta, photo, code, index, and the images
+of `images`: the aligned crop and the unedited renders). Keys written later for it (its code,
+job results) take the remaining TTL of the key they belong to, so everything of one upload goes
+at about the same time. `delete` removes the index and every key in it.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,10 +51,17 @@ from typing import Any, cast
 import numpy as np
 import redis
 import redis.asyncio as aioredis
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from models.errors import UnknownImageError, UnknownJobError, UnknownLatentError
+from models.errors import (
+    StoreResetError,
+    StudioError,
+    UnknownImageError,
+    UnknownJobError,
+    UnknownLatentError,
+)
 from worker.contracts import JobPreview, JobState, ModelInfo, Strip
+from worker.ids import image_id, made_at
 
 PREFIX = "diffae:"
 
@@ -85,8 +100,8 @@ class Keys:
         return f"{PREFIX}latent:{lid}:keys"
 
     @staticmethod
-    def bases(lid: str) -> str:
-        return f"{PREFIX}latent:{lid}:bases"
+    def images(lid: str) -> str:
+        return f"{PREFIX}latent:{lid}:images"
 
     @staticmethod
     def edit(lid: str, digest: str) -> str:
@@ -107,21 +122,19 @@ class Keys:
     JOB_PREFIX = f"{PREFIX}job:"
     MODEL = f"{PREFIX}model"
     WORKERS = f"{PREFIX}workers"
+    RUNNING = f"{PREFIX}running"
+    EPOCH = f"{PREFIX}epoch"
 
 
-def aligned_id(lid: str) -> str:
+def aligned_id(meta: UploadMeta) -> str:
     """The image id of an upload's aligned crop."""
-    return f"{lid}-aligned"
+    return image_id(meta.image_key, "aligned")
 
 
-def base_id(lid: str, steps: int, solver: str = "ddim", grid: str = "uniform") -> str:
+def base_id(meta: UploadMeta, steps: int, solver: str = "ddim", grid: str = "uniform") -> str:
     """The image id of an upload's unedited render at `steps` with `solver` on `grid` (the encode's
-    reconstruction at its render steps; what an edit rendered so changed is measured from it):
-    "{lid}-base{steps}" for the official DDIM, else "{lid}-base{steps}-{solver}-{grid}" with
-    "dpm++2m" written "dpmpp2m"."""
-    if (solver, grid) == ("ddim", "uniform"):
-        return f"{lid}-base{steps}"
-    return f"{lid}-base{steps}-{solver.replace('+', 'p')}-{grid}"
+    reconstruction at its render steps; what an edit rendered so changed is measured from it)."""
+    return image_id(meta.image_key, f"base{steps}-{solver}-{grid}")
 
 
 class UploadMeta(BaseModel):
@@ -134,6 +147,8 @@ class UploadMeta(BaseModel):
     preset: str
     image_size: int
     photo_size: tuple[int, int]
+    #: The secret its image ids are keyed with (`worker.ids.image_id`): never shown to clients.
+    image_key: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True)
@@ -221,9 +236,22 @@ local function extend(key, ms)
 end
 """
 
-# A heartbeat: KEYS workers; ARGV hostname, TTL ms. Drops expired members, keeps the set
+# The store's epoch (`Keys.EPOCH`): set to now by the first writer after a (re)start, never
+# changed after; KEYS[EPOCH_KEY] is the epoch key of the script that includes this.
+_ENSURE_EPOCH = """
+local function ensure_epoch(key) redis.call('SET', key, now, 'NX') end
+"""
+
+# When this store began: KEYS epoch.
+_EPOCH = _NOW_MS + _ENSURE_EPOCH + """
+ensure_epoch(KEYS[1])
+return redis.call('GET', KEYS[1])
+"""
+
+# A heartbeat: KEYS workers, epoch; ARGV worker id, TTL ms. Drops expired members, keeps the set
 # itself alive as long as its longest-lived member.
-_HEARTBEAT = _NOW_MS + _EXTEND + """
+_HEARTBEAT = _NOW_MS + _EXTEND + _ENSURE_EPOCH + """
+ensure_epoch(KEYS[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 extend(KEYS[1], tonumber(ARGV[2]))
@@ -248,30 +276,30 @@ end
 return ttl
 """
 
-# Submit a job. KEYS: workers, job, edit (or the job key again when there is none), then per
-# upload: code, meta, photo, index, aligned image, bases. ARGV: TTL s, require a worker (1/0),
-# job id, job key prefix, has an edit key (1/0), job fields...
+# Submit a job. KEYS: workers, job, edit (or the job key again when there is none), epoch, then
+# per upload: code, meta, photo, index, images. ARGV: TTL s, require a worker (1/0), job id, job
+# key prefix, has an edit key (1/0), job fields...
 # Every upload must be encoded (else {'unknown_latent', i, meta exists}); their keys get a full
 # TTL; an identical earlier edit that exists and has not failed answers ({'earlier', id});
 # without a live worker nothing is written ({'no_worker'}); else the job hash is created, the
 # edit key set, both indexed under every upload ({'created', id}).
-_CLAIM = _NOW_MS + _EXTEND + """
+_CLAIM = _NOW_MS + _EXTEND + _ENSURE_EPOCH + """
 local ttl = tonumber(ARGV[1])
-local uploads = (#KEYS - 3) / 6
+local uploads = (#KEYS - 4) / 5
+ensure_epoch(KEYS[4])
 for i = 0, uploads - 1 do
-  local base = 4 + i * 6
+  local base = 5 + i * 5
   if redis.call('EXISTS', KEYS[base]) == 0 then
     return {'unknown_latent', i, redis.call('EXISTS', KEYS[base + 1])}
   end
 end
 for i = 0, uploads - 1 do
-  local base = 4 + i * 6
-  for k = base, base + 4 do
-    if k == base + 3 then extend(KEYS[k], ttl * 1000) else redis.call('EXPIRE', KEYS[k], ttl) end
-  end
-  local bases = KEYS[base + 5]
-  if redis.call('EXPIRE', bases, ttl) == 1 then
-    for _, key in ipairs(redis.call('SMEMBERS', bases)) do redis.call('EXPIRE', key, ttl) end
+  local base = 5 + i * 5
+  for k = base, base + 2 do redis.call('EXPIRE', KEYS[k], ttl) end
+  extend(KEYS[base + 3], ttl * 1000)
+  local images = KEYS[base + 4]
+  if redis.call('EXPIRE', images, ttl) == 1 then
+    for _, key in ipairs(redis.call('SMEMBERS', images)) do redis.call('EXPIRE', key, ttl) end
   end
 end
 local has_edit = ARGV[5] == '1'
@@ -287,7 +315,7 @@ redis.call('HSET', KEYS[2], unpack(ARGV, 6))
 redis.call('EXPIRE', KEYS[2], ttl)
 if has_edit then redis.call('SET', KEYS[3], ARGV[3], 'EX', ttl) end
 for i = 0, uploads - 1 do
-  local index = KEYS[4 + i * 6 + 3]
+  local index = KEYS[5 + i * 5 + 3]
   redis.call('SADD', index, KEYS[2])
   if has_edit then redis.call('SADD', index, KEYS[3]) end
   extend(index, ttl * 1000)
@@ -303,19 +331,73 @@ return 1
 """
 
 # Write a job hash only while it exists (a deleted job is not resurrected by a late worker),
-# and publish the new state in the same step. KEYS: job, channel; ARGV: state JSON, fields...
+# and publish the new state in the same step; a job starting to run is recorded in `running`
+# with who runs it. KEYS: job, channel, running; ARGV: state JSON, job id, running record ('' for
+# none), fields...
 _SAVE_IF_EXISTS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('PUBLISH', KEYS[2], ARGV[1])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[3]) end
 return 1
+"""
+
+# The running jobs whose worker's heartbeat expired: each is taken out of `running` (so that
+# one reaper only hands it back) and, if it still reads "running", its loss counted in its hash.
+# KEYS: running, workers; ARGV: job key prefix. Returns {record, losses} per job handed back.
+# `running` holds at most one job per live worker, plus those of workers that died.
+_REAP = _NOW_MS + """
+local lost = {}
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  local jid, record = entries[i], entries[i + 1]
+  local expiry = redis.call('ZSCORE', KEYS[2], cjson.decode(record)['worker'])
+  if not expiry or tonumber(expiry) < now then
+    redis.call('HDEL', KEYS[1], jid)
+    local job = ARGV[1] .. jid
+    if redis.call('HGET', job, 'status') == 'running' then
+      table.insert(lost, {record, redis.call('HINCRBY', job, 'attempts', 1)})
+    end
+  end
+end
+return lost
 """
 
 
 def _upload_keys(lid: str) -> list[str]:
     """The keys `claim` needs of one upload, in its order."""
-    return [Keys.code(lid), Keys.meta(lid), Keys.photo(lid), Keys.index(lid),
-            Keys.image(aligned_id(lid)), Keys.bases(lid)]
+    return [Keys.code(lid), Keys.meta(lid), Keys.photo(lid), Keys.index(lid), Keys.images(lid)]
+
+
+class StoreEpoch:
+    """When the store began (`Keys.EPOCH`), to tell what a Redis restart without persistence lost
+    from what expired or never existed: an id made shortly before the store began (within
+    `window_s`) would still be there had the store kept it."""
+
+    def __init__(self, client: redis.Redis, window_s: float) -> None:
+        self._epoch = client.register_script(_EPOCH)
+        self.window_s = window_s
+
+    def lost(self, what: str, id_: str) -> StoreResetError | None:
+        """The error for `what` (e.g. "latent") `id_`, which was not found, when the store lost it
+        in a reset; None when it expired, was deleted or never existed. One round trip (only
+        ever on a miss)."""
+        born = made_at(id_)
+        if born is None:
+            return None
+        began_ms = int(cast(bytes, self._epoch(keys=[Keys.EPOCH])))
+        # A second of slack: ids are stamped by the web tier's clock, the epoch by Redis'.
+        if not 0 < began_ms - born * 1000 - 1000 < self.window_s * 1000:
+            return None
+        began = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(began_ms / 1000))
+        return StoreResetError(
+            f"{what} {id_!r} was lost when the server's store was reset at {began} (Redis restarted "
+            "without persistence: see REDIS_URL in the README); upload the photo again"
+        )
+
+    def missing(self, what: str, id_: str, error: StudioError) -> StudioError:
+        """`error`, or `store_reset` when the store lost `id_` in a reset (`lost`)."""
+        return self.lost(what, id_) or error
 
 
 class Storage:
@@ -329,6 +411,7 @@ class Storage:
     def __init__(self, client: redis.Redis, ttl_s: int) -> None:
         self._r = client
         self.ttl_s = ttl_s
+        self.epoch = StoreEpoch(client, reset_window_s(ttl_s))
         self._claim = client.register_script(_CLAIM)
         self._abandon = client.register_script(_ABANDON)
         self._put = client.register_script(_PUT_RECORD)
@@ -342,15 +425,18 @@ class Storage:
     def create_upload(
         self, meta: UploadMeta, photo: bytes, aligned_png: bytes, job: JobState | None = None
     ) -> None:
-        """Store a new upload (original photo, aligned crop as image "{lid}-aligned", meta) and
+        """Store a new upload (original photo, aligned crop as image `aligned_id(meta)`, meta) and
         its encode job, queued, indexed under it: one round trip."""
         lid, ttl = meta.latent_id, self.ttl_s
-        aligned = Keys.image(aligned_id(lid))
+        aligned = Keys.image(aligned_id(meta))
         with self._r.pipeline() as p:
+            p.set(Keys.EPOCH, int(time.time() * 1000), nx=True)
             p.set(Keys.photo(lid), photo, ex=ttl)
             p.hset(aligned, mapping={"data": aligned_png, "type": "image/png"})
             p.expire(aligned, ttl)
             p.sadd(Keys.index(lid), aligned)
+            p.sadd(Keys.images(lid), aligned)
+            p.expire(Keys.images(lid), ttl)
             if job is not None:
                 job_key = Keys.job(job.job_id)
                 p.hset(job_key, mapping=cast(dict[Any, Any], _job_fields(job)))
@@ -360,20 +446,26 @@ class Storage:
             p.set(Keys.meta(lid), meta.model_dump_json(), ex=ttl)
             p.execute()
 
+    def unknown_latent(self, lid: str) -> StudioError:
+        """The error for an upload that is not there (`store_reset` when a reset lost it)."""
+        error = UnknownLatentError(f"no latent {lid!r}: it never existed, expired or was deleted")
+        return self.epoch.missing("latent", lid, error)
+
     def meta(self, lid: str) -> UploadMeta:
         raw = self._r.get(Keys.meta(lid))
         if raw is None:
-            raise UnknownLatentError(f"no latent {lid!r}: it never existed, expired or was deleted")
+            raise self.unknown_latent(lid)
         return UploadMeta.model_validate_json(cast(bytes, raw))
 
     def photo(self, lid: str) -> bytes:
         raw = self._r.get(Keys.photo(lid))
         if raw is None:
-            raise UnknownLatentError(f"the photo of latent {lid!r} expired or was deleted")
+            raise self.epoch.missing("latent", lid, UnknownLatentError(
+                f"the photo of latent {lid!r} expired or was deleted"))
         return cast(bytes, raw)
 
-    def aligned(self, lid: str) -> bytes:
-        return self.stored_bytes(aligned_id(lid))
+    def aligned(self, meta: UploadMeta) -> bytes:
+        return self.stored_bytes(aligned_id(meta))
 
     def stored_bytes(self, iid: str) -> bytes:
         """The bytes of a stored (not composed) image."""
@@ -412,7 +504,7 @@ class Storage:
             raise ValueError("an edit reads exactly one upload")
         job_key = Keys.job(job.job_id)
         edit_key = Keys.edit(lids[0], edit_digest) if edit_digest is not None else job_key
-        keys = [Keys.WORKERS, job_key, edit_key, *(k for lid in lids for k in _upload_keys(lid))]
+        keys = [Keys.WORKERS, job_key, edit_key, Keys.EPOCH, *(k for lid in lids for k in _upload_keys(lid))]
         args = [self.ttl_s, int(require_worker), job.job_id, Keys.JOB_PREFIX, int(edit_digest is not None),
                 *_flat(_job_fields(job))]
         answer = cast(list[Any], self._claim(keys=keys, args=args))
@@ -422,7 +514,7 @@ class Storage:
             if answer[2]:
                 message = f"latent {lid!r} is not encoded yet: wait for its encode job to succeed"
                 raise UnknownLatentError(message)
-            raise UnknownLatentError(f"no latent {lid!r}: it never existed, expired or was deleted")
+            raise self.unknown_latent(lid)
         if outcome == "no_worker":
             return None
         return Claim(job_id=answer[1].decode(), created=outcome == "created")
@@ -461,7 +553,7 @@ class Storage:
             if self._r.exists(Keys.meta(lid)):
                 message = f"latent {lid!r} is not encoded yet: wait for its encode job to succeed"
                 raise UnknownLatentError(message)
-            raise UnknownLatentError(f"no latent {lid!r}: it never existed, expired or was deleted")
+            raise self.unknown_latent(lid)
         z = np.frombuffer(raw[b"z_sem"], dtype=np.float32).reshape(json.loads(raw[b"z_shape"]))
         x = np.frombuffer(raw[b"x_T"], dtype=np.float32).reshape(json.loads(raw[b"x_T_shape"]))
         return Latent(z_sem=z, x_T=x, preset=raw[b"preset"].decode(), steps=int(raw[b"steps"]))
@@ -471,13 +563,15 @@ class Storage:
         """Store an image that expires with `owner_key` (its job), indexed under `lids`."""
         return self._put_record(iid, {"data": data, "type": content_type}, owner_key, lids)
 
-    def put_base(self, lid: str, steps: int, png: bytes, solver: str = "ddim", grid: str = "uniform") -> str:
-        """Store upload `lid`'s unedited render at `steps` with `solver` on `grid` (`base_id`),
+    def put_base(
+        self, meta: UploadMeta, steps: int, png: bytes, solver: str = "ddim", grid: str = "uniform"
+    ) -> str:
+        """Store the upload's unedited render at `steps` with `solver` on `grid` (`base_id`),
         living as long as the upload: its TTL is pushed back with the upload's own keys whenever
         the upload is used."""
-        iid = base_id(lid, steps, solver, grid)
+        lid, iid = meta.latent_id, base_id(meta, steps, solver, grid)
         fields: dict[str, bytes | str] = {"data": png, "type": "image/png"}
-        return self._put_record(iid, fields, Keys.meta(lid), [lid], extra_sets=[Keys.bases(lid)])
+        return self._put_record(iid, fields, Keys.meta(lid), [lid], extra_sets=[Keys.images(lid)])
 
     def put_composite(
         self,
@@ -519,7 +613,7 @@ class Storage:
         """(bytes, content type) of a stored image, or the `Composite` to make it from."""
         raw = cast(dict[bytes, bytes], self._r.hgetall(Keys.image(iid)))
         if not raw:
-            raise UnknownImageError(iid)
+            raise self.epoch.missing("image", iid, UnknownImageError(iid))
         if raw[b"type"] == COMPOSITE.encode():
             base = raw.get(b"base")
             return Composite(latent_id=raw[b"latent"].decode(), crop_id=raw[b"crop"].decode(),
@@ -534,31 +628,76 @@ class Storage:
         raw = self._r.get(Keys.MODEL)
         return ModelInfo.model_validate_json(cast(bytes, raw)) if raw else None
 
-    def heartbeat(self, hostname: str, ttl_s: float) -> None:
-        """Worker `hostname` is alive for the next `ttl_s` seconds (one member of one sorted set,
+    def heartbeat(self, worker_id: str, ttl_s: float) -> None:
+        """Worker `worker_id` is alive for the next `ttl_s` seconds (one member of one sorted set,
         so that finding the live workers never scans the keyspace)."""
-        self._beat(keys=[Keys.WORKERS], args=[hostname, max(int(ttl_s * 1000), 1)])
+        self._beat(keys=[Keys.WORKERS, Keys.EPOCH], args=[worker_id, max(int(ttl_s * 1000), 1)])
 
-    def clear_heartbeat(self, hostname: str) -> None:
-        self._r.zrem(Keys.WORKERS, hostname)
+    def clear_heartbeat(self, worker_id: str) -> None:
+        self._r.zrem(Keys.WORKERS, worker_id)
 
     def workers(self) -> list[str]:
-        """Hostnames of the workers whose heartbeat has not expired."""
+        """Ids ("{node name}/{instance}") of the workers whose heartbeat has not expired."""
         return sorted(h.decode() for h in cast(list[bytes], self._live(keys=[Keys.WORKERS])))
 
 
+class RunningJob(BaseModel):
+    """Who runs a job now, and what to queue again should that worker die (`Keys.RUNNING`)."""
+
+    worker: str
+    task: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LostJob:
+    """A job whose worker died while running it (`JobStore.reap`): `losses` counts the workers it
+    has lost so far."""
+
+    job_id: str
+    running: RunningJob
+    losses: int
+
+
+def reset_window_s(ttl_s: int) -> float:
+    """How long before a store reset an id may have been made for its loss to be blamed on the
+    reset (`StoreEpoch`): uploads live TTL_SECONDS from their last use, so any bound is a guess;
+    ten lifetimes, at least a day."""
+    return max(10.0 * ttl_s, 86400.0)
+
+
 class JobStore:
-    """Job states: a hash per job plus a pub/sub channel with every change (for SSE). Jobs are
-    created by `Storage.claim` (or with their upload, `Storage.create_upload`)."""
+    """Job states: a hash per job plus a pub/sub channel with every change (for SSE), and the
+    record of which worker runs which job (`Keys.RUNNING`). Jobs are created by `Storage.claim`
+    (or with their upload, `Storage.create_upload`)."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, ttl_s: int = 3600) -> None:
         self._r = client
+        self.epoch = StoreEpoch(client, reset_window_s(ttl_s))
         self._save = client.register_script(_SAVE_IF_EXISTS)
+        self._reap = client.register_script(_REAP)
 
-    def save(self, state: JobState) -> bool:
-        """Write and publish `state`; False (nothing written) when the job no longer exists."""
-        args = [state.model_dump_json(), *_flat(_job_fields(state))]
-        return bool(self._save(keys=[Keys.job(state.job_id), Keys.events(state.job_id)], args=args))
+    def save(self, state: JobState, running: RunningJob | None = None) -> bool:
+        """Write and publish `state` (and, with `running`, record who runs it); False (nothing
+        written) when the job no longer exists."""
+        record = running.model_dump_json() if running is not None else ""
+        args = [state.model_dump_json(), state.job_id, record, *_flat(_job_fields(state))]
+        keys = [Keys.job(state.job_id), Keys.events(state.job_id), Keys.RUNNING]
+        return bool(self._save(keys=keys, args=args))
+
+    def finish(self, job_id: str) -> None:
+        """Job `job_id` no longer runs here (it ended, failed, went back to the queue or was gone)."""
+        self._r.hdel(Keys.RUNNING, job_id)
+
+    def reap(self) -> list[LostJob]:
+        """Take back the jobs whose worker died mid-run (its heartbeat expired): each is handed to
+        one caller only, which queues it again or fails it (`worker.heartbeat`)."""
+        found = cast(list[list[Any]], self._reap(keys=[Keys.RUNNING, Keys.WORKERS], args=[Keys.JOB_PREFIX]))
+        lost = []
+        for record, losses in found:
+            running = RunningJob.model_validate_json(record)
+            lost.append(LostJob(job_id=str(running.payload["job_id"]), running=running, losses=int(losses)))
+        return lost
 
     def publish_preview(self, preview: JobPreview) -> None:
         """Publish a preview on the job's channel (one PUBLISH; nothing is stored: a stream that
@@ -568,7 +707,8 @@ class JobStore:
     def get(self, job_id: str) -> JobState:
         raw = cast(dict[bytes, bytes], self._r.hgetall(Keys.job(job_id)))
         if not raw:
-            raise UnknownJobError(f"no job {job_id!r}: it never existed, expired or was deleted")
+            error = UnknownJobError(f"no job {job_id!r}: it never existed, expired or was deleted")
+            raise self.epoch.missing("job", job_id, error)
         return parse_job(raw)
 
     def delete(self, job_id: str) -> None:

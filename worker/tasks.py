@@ -6,6 +6,7 @@ only (``include=["worker.tasks"]``), never by the web tier.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -55,11 +56,14 @@ _heartbeat: list[Heartbeat] = []
 
 @worker_ready.connect
 def _start_heartbeat(sender: Any = None, **_: Any) -> None:
-    beat = Heartbeat(get_settings(), getattr(sender, "hostname", None) or "worker")
+    runtime = get_runtime()
+    # One id per process start: a worker restarted under the same node name is another worker.
+    runtime.worker_id = f"{getattr(sender, 'hostname', None) or 'worker'}/{secrets.token_hex(3)}"
+    beat = Heartbeat(get_settings(), runtime.worker_id)
     beat.start()
     _heartbeat.append(beat)
     # The model and its engine load in the background: the first job never waits for a compile.
-    threading.Thread(target=get_runtime().warm, name="diffae-warm", daemon=True).start()
+    threading.Thread(target=runtime.warm, name="diffae-warm", daemon=True).start()
 
 
 @worker_shutdown.connect

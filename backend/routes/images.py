@@ -12,7 +12,7 @@ router = APIRouter(tags=["images"])
 @router.get(
     "/images/{image_id}",
     response_class=Response,
-    responses={**errors(404, 503), 200: {"content": {"image/png": {}, "image/gif": {}}}},
+    responses={**errors(404, 410, 503), 200: {"content": {"image/png": {}, "image/gif": {}}}},
 )
 def image(image_id: str, services: ServicesDep) -> Response:
     """A result image: PNG (the interpolation's `gif_url` is a GIF). A `photo_url` (the whole

@@ -30,7 +30,8 @@ def _accepted(job_id: str) -> JobAccepted:
     return JobAccepted(job_id=job_id, job_url=f"/jobs/{job_id}", events_url=f"/jobs/{job_id}/events")
 
 
-@router.post("/encode", status_code=202, response_model=EncodeAccepted, responses=errors(413, 415, 422, 503))
+@router.post("/encode", status_code=202, response_model=EncodeAccepted,
+             responses=errors(403, 413, 415, 422, 503))
 async def encode(
     services: ServicesDep,
     image: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo with a face")],
@@ -53,7 +54,8 @@ async def encode(
     return EncodeAccepted(**_accepted(job.job_id).model_dump(), latent_id=job.latent_id)
 
 
-@router.post("/manipulate", status_code=202, response_model=JobAccepted, responses=errors(404, 422, 503))
+@router.post("/manipulate", status_code=202, response_model=JobAccepted,
+             responses=errors(403, 404, 410, 422, 503))
 def manipulate(body: ManipulateRequest, services: ServicesDep) -> JobAccepted:
     """Edit a latent along attribute directions; the result has the crop and the pasted-back photo
     (and, with a `strip`, one crop per amount of it, rendered in the same batch).
@@ -65,19 +67,20 @@ def manipulate(body: ManipulateRequest, services: ServicesDep) -> JobAccepted:
     return _accepted(services.studio.manipulate(body))
 
 
-@router.post("/interpolate", status_code=202, response_model=JobAccepted, responses=errors(404, 422, 503))
+@router.post("/interpolate", status_code=202, response_model=JobAccepted,
+             responses=errors(403, 404, 410, 422, 503))
 def interpolate(body: InterpolateRequest, services: ServicesDep) -> JobAccepted:
     """Morph between two latents; the result has one image per alpha and an animated GIF."""
     return _accepted(services.studio.interpolate(body))
 
 
-@router.post("/sample", status_code=202, response_model=JobAccepted, responses=errors(409, 422, 503))
+@router.post("/sample", status_code=202, response_model=JobAccepted, responses=errors(403, 409, 422, 503))
 def sample(body: SampleRequest, services: ServicesDep) -> JobAccepted:
     """Draw new faces with the latent DPM (models that have one; `can_sample` in /attributes)."""
     return _accepted(services.studio.sample(body))
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, responses=errors(404, 503))
+@router.get("/jobs/{job_id}", response_model=JobOut, responses=errors(404, 410, 503))
 def job(job_id: str, services: ServicesDep) -> JobOut:
     """A job's status, progress (0..1), and its result or error."""
     return present(services.jobs.get(job_id))
@@ -86,7 +89,7 @@ def job(job_id: str, services: ServicesDep) -> JobOut:
 _SSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}}}}
 
 
-@router.get("/jobs/{job_id}/events", responses={**errors(404, 503), **_SSE})
+@router.get("/jobs/{job_id}/events", responses={**errors(404, 410, 503), **_SSE})
 def events(job_id: str, services: ServicesDep) -> StreamingResponse:
     """Server-sent events: one `data:` line with the job (as GET /jobs/{id}) per change, from
     its current state until "succeeded" or "failed"; then the stream ends. While an edit or an

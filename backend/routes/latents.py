@@ -9,7 +9,8 @@ from backend.routes.deps import ServicesDep, errors
 router = APIRouter(tags=["latents"])
 
 
-@router.delete("/latents/{latent_id}", status_code=204, response_class=Response, responses=errors(404, 503))
+@router.delete("/latents/{latent_id}", status_code=204, response_class=Response,
+               responses=errors(403, 404, 410, 503))
 def delete_latent(latent_id: str, services: ServicesDep) -> Response:
     """Delete the photo, aligned crop, latent, jobs and result images of one upload."""
     services.photos.delete_upload(latent_id)

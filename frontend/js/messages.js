@@ -20,6 +20,9 @@ const SERVER_TITLES = {
   alignment_unavailable: "The server's face finder isn't working right now, so photos can't be read.",
   model_unavailable: "The face model isn't available on the server yet.",
   job_failed: "The server could not finish this job.",
+  worker_lost: "The server's worker kept stopping on this job, so it was given up. Try a smaller photo "
+    + "or fewer diffusion steps.",
+  store_reset: "The server was restarted and forgot this photo. Please upload it again.",
   timeout: "This took too long on the server. Try fewer diffusion steps (under Quality).",
   not_found: "The server doesn't know this address.",
   method_not_allowed: "The server doesn't accept this kind of request here.",

@@ -52,7 +52,8 @@ def publish(storage: Storage, info: ModelInfo = INFO, worker: bool = True) -> No
 def encoded_upload(storage: Storage, lid: str, *, encoded: bool = True) -> None:
     """An upload as the web tier stores it (with its encode job), encoded as the worker stores it."""
     meta = UploadMeta(latent_id=lid, quad=[[0, 0], [0, 64], [64, 64], [64, 0]], faces=[(0, 0, 64, 64)],
-                      face=0, preset=INFO.preset, image_size=INFO.image_size, photo_size=(64, 64))
+                      face=0, preset=INFO.preset, image_size=INFO.image_size, photo_size=(64, 64),
+                      image_key="c" * 32)
     job = JobState(job_id="e" * 32, kind="encode", status="succeeded", progress=1.0)
     storage.create_upload(meta, b"photo", b"aligned-png", job)
     if encoded:

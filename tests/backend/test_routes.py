@@ -6,6 +6,7 @@ job's result is shown (image ids become URLs)."""
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,11 +28,13 @@ from tests.backend.studio_fixtures import INFO, RecordingSender, encoded_upload,
 from tests.http_errors import check_error
 from tests.service.stack import REPO, RedisServer
 from worker.contracts import INTERPOLATE, MANIPULATE, SAMPLE, JobError, JobPreview, JobState
+from worker.ids import new_id
 from worker.storage import JobStore, Storage
 
 pytestmark = pytest.mark.integration
 
 LID = "a" * 32  # encoded
+LOST = new_id(time.time() - 600)  # made ten minutes before the store (each test's Redis) began
 RAW = "c" * 32  # uploaded, not encoded yet
 MAX_UPLOAD_BYTES = 300_000
 MAX_PIXELS = 600 * 600
@@ -169,6 +172,10 @@ CASES: list[tuple[str, str, Callable[[], dict[str, Any]], int, str, str]] = [
     ("POST", "/sample", lambda: {"json": {"n": 1, "solver": "DDIM"}}, 422, "invalid_request", "solver"),
     ("DELETE", "/latents/nonexistent", dict, 404, "unknown_latent", "nonexistent"),
     ("GET", "/jobs/" + "0" * 32, dict, 404, "unknown_job", "0" * 32),
+    ("GET", f"/jobs/{LOST}", dict, 410, "store_reset", "store was reset"),
+    ("GET", f"/images/{LOST}", dict, 410, "store_reset", "store was reset"),
+    ("POST", "/manipulate", lambda: edit(latent_id=LOST), 410, "store_reset", "upload the photo again"),
+    ("DELETE", f"/latents/{LOST}", dict, 410, "store_reset", LOST),
     ("GET", "/jobs/nope/events", dict, 404, "unknown_job", "nope"),
     ("GET", "/images/nope-crop", dict, 404, "unknown_image", "nope-crop"),
     ("GET", "/no/such/thing", dict, 404, "not_found", "Not Found"),
@@ -193,6 +200,17 @@ def test_every_client_error(
     assert needle in message, message
     assert api.sender.sent == []  # nothing queued
     assert len(list(api.r.scan_iter(match="diffae:job:*"))) == jobs_before  # and no job left behind
+
+
+def sent(api: Api) -> list[tuple[str, dict[str, Any], str]]:
+    """What was queued, each payload's secret image key checked (its own, unguessable) and dropped."""
+    found = []
+    for name, payload, task_id in api.sender.sent:
+        rest = dict(payload)
+        key = rest.pop("image_key")
+        assert re.fullmatch(r"[0-9a-f]{32}", key) and key[11:] not in task_id and key[11:] not in LID
+        found.append((name, rest, task_id))
+    return found
 
 
 def test_every_4xx_code_of_the_status_table_is_answered_by_some_case() -> None:
@@ -223,18 +241,19 @@ def test_an_edit_is_queued_once_and_its_result_is_shown_with_urls(api: Api) -> N
     job_id = first.json()["job_id"]
     urls = {"job_url": f"/jobs/{job_id}", "events_url": f"/jobs/{job_id}/events"}
     assert first.json() == {"job_id": job_id, **urls}
-    assert api.sender.sent == [(MANIPULATE, {"job_id": job_id, "latent_id": LID, "edits": {"Smiling": 0.2,
+    assert sent(api) == [(MANIPULATE, {"job_id": job_id, "latent_id": LID, "edits": {"Smiling": 0.2,
                                 "Young": 0.0}, **SAMPLING, "strip": None}, job_id)]
     again = api.client.post("/manipulate", **edit(edits={"Smiling": 0.2}, **SAMPLING))
     assert again.json()["job_id"] == job_id and len(api.sender.sent) == 1  # identical: the same job
 
-    # An older worker's result (no solver, grid or strip fields) is shown with their defaults.
+    # An older worker's result (no solver, grid or strip fields) is shown with their defaults, and
+    # without the latent id it named (a job id must not lead to the upload: #16 item 8).
     result = {"latent_id": LID, "edits": {"Smiling": 0.2}, "steps": 20, "image_id": f"{job_id}-crop",
               "photo_id": f"{job_id}-photo", "photo_replaced_id": f"{job_id}-photo-replaced"}
     done = JobState(job_id=job_id, kind="manipulate", status="succeeded", progress=1.0, result=result)
     assert JobStore(api.r).save(done)
     shown = api.client.get(f"/jobs/{job_id}").json()
-    assert shown["result"] == {"latent_id": LID, "edits": {"Smiling": 0.2}, "steps": 20, "solver": "ddim",
+    assert shown["result"] == {"edits": {"Smiling": 0.2}, "steps": 20, "solver": "ddim",
                                "grid": "uniform", "image_url": f"/images/{job_id}-crop",
                                "photo_url": f"/images/{job_id}-photo",
                                "photo_replaced_url": f"/images/{job_id}-photo-replaced", "strip": None,
@@ -248,14 +267,14 @@ def test_interpolations_and_samples_are_queued_with_their_payloads(api: Api) -> 
     answer = api.client.post("/interpolate", **mix(frames=3, steps=10))
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
-    assert api.sender.sent == [(INTERPOLATE, {"job_id": job_id, "latent_ids": [LID, LID],
+    assert sent(api) == [(INTERPOLATE, {"job_id": job_id, "latent_ids": [LID, LID],
                                               "alphas": [0.0, 0.5, 1.0], **SAMPLING, "steps": 10}, job_id)]
     publish(api.storage, INFO.model_copy(update={"can_sample": True, "latent_default_steps": 10}))
     api.client.app.state.services.facts._max_age_s = 0  # type: ignore[attr-defined]  # read them again
     answer = api.client.post("/sample", json={"n": 2, "seed": 7})
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
-    assert api.sender.sent[1] == (SAMPLE, {"job_id": job_id, "n": 2, **SAMPLING, "latent_steps": 10,
+    assert sent(api)[1] == (SAMPLE, {"job_id": job_id, "n": 2, **SAMPLING, "latent_steps": 10,
                                            "seed": 7}, job_id)
     queued = {"job_id": job_id, "kind": "sample", "status": "queued", "progress": 0.0, "result": None,
               "error": None}
@@ -265,11 +284,11 @@ def test_interpolations_and_samples_are_queued_with_their_payloads(api: Api) -> 
 def test_solver_grid_and_strip_are_queued_and_each_is_its_own_edit(make_api: Callable[..., Api]) -> None:
     api = make_api(default_solver="dpm++2m", dpm_grid="logsnr", dpm_steps=8, dpm_encode_steps=12)
     first = api.client.post("/manipulate", **edit()).json()["job_id"]
-    assert api.sender.sent[-1][1] | {"job_id": "-"} == {
+    assert sent(api)[-1][1] | {"job_id": "-"} == {
         "job_id": "-", "latent_id": LID, "edits": {"Smiling": 0.1}, "steps": 8, "solver": "dpm++2m",
         "grid": "logsnr", "strip": None}  # the server's default solver with its own grid and steps
     ddim = api.client.post("/manipulate", **edit(solver="ddim")).json()["job_id"]
-    assert api.sender.sent[-1][1] | {"job_id": "-"} == {
+    assert sent(api)[-1][1] | {"job_id": "-"} == {
         "job_id": "-", "latent_id": LID, "edits": {"Smiling": 0.1}, "steps": INFO.default_steps,
         "solver": "ddim", "grid": "uniform", "strip": None}  # DDIM's defaults, not the solver's
     quad = api.client.post("/manipulate", **edit(grid="quadratic", steps=8)).json()["job_id"]

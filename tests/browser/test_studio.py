@@ -90,6 +90,9 @@ def test_upload_then_smile_slider_renders_an_edited_face(
 
     posts: list[str] = []
     page.on("request", lambda r: r.method == "POST" and r.url.endswith("/manipulate") and posts.append(r.url))
+    edit_jobs: list[str] = []  # the job of each edit the page asked for, in order
+    page.on("response", lambda r: r.request.method == "POST" and r.url.endswith("/manipulate")
+            and r.status == 202 and edit_jobs.append(r.json()["job_id"]))
     smile = page.get_by_role("slider", name="Smile")
     smile.focus()
     with timer.measure("slider (3 key presses) → edited face shown"):
@@ -144,13 +147,14 @@ def test_upload_then_smile_slider_renders_an_edited_face(
     page.screenshot(path=str(artifacts / "studio-photo.png"))
     # "Add the change" (the default) keeps the photo's own pixels where the edit changed
     # nothing; "Replace the face" swaps in the rendered face. Both are the same edit's.
-    assert pasted.endswith("-photo")
+    shown = page.request.get(f"{app.url}/jobs/{edit_jobs[-1]}").json()["result"]
+    assert pasted == shown["photo_url"]
     add, replace = (page.get_by_role("radio", name=n) for n in ("Add the change", "Replace the face"))
     expect(add).to_be_checked()
     replace.check()
     page.wait_for_function(NEW_AND_LOADED, arg=[photo_after, pasted])
     swapped = page.locator(photo_after).get_attribute("src")
-    assert swapped == pasted + "-replaced"
+    assert swapped == shown["photo_replaced_url"]
     expect(page.get_by_role("link", name="Download photo (PNG)")).to_have_attribute("href", swapped)
     alt = "Your photo with its face replaced by the edited face"
     expect(page.locator(photo_after)).to_have_attribute("alt", alt)
@@ -380,13 +384,16 @@ def test_an_edit_shows_previews_before_its_result_and_a_strip_of_amounts(
     compare = page.get_by_role("button", name="Compare amounts")
     expect(compare).to_be_enabled()
     expect(page.locator("[data-strip-hint]")).to_contain_text("Smile")
-    with timer.measure("compare amounts → 5 faces shown (T=50)"):
+    with timer.measure("compare amounts → 5 faces shown (T=50)"), page.expect_response(
+            lambda r: r.request.method == "POST" and r.url.endswith("/manipulate")) as strip_post:
         compare.click()
         expect(page.locator("[data-edit-strip] img")).to_have_count(5)
         for i in range(5):
             page.wait_for_function(LOADED, arg=f"[data-edit-strip] li:nth-child({i + 1}) img")
     frames = [page.locator("[data-edit-strip] img").nth(i).get_attribute("src") for i in range(5)]
-    assert len(set(frames)) == 5 and all(f.startswith("/images/") and "-strip0" in f for f in frames)
+    strip_job = strip_post.value.json()["job_id"]
+    assert frames == page.request.get(f"{app.url}/jobs/{strip_job}").json()["result"]["strip_urls"]
+    assert len(set(frames)) == 5
     page.screenshot(path=str(artifacts / "studio-strip.png"))
     page.locator("[data-edit-strip] button").first.click()  # the lowest amount
     expect(smile).to_have_value("-0.5")

@@ -189,6 +189,10 @@ class Worker(Process):
     def hostname(self) -> str:
         return f"{self.name}@test"
 
+    def id_in(self, worker_ids: list[str]) -> bool:
+        """Whether this worker's node name is among live worker ids ("{node name}/{instance}")."""
+        return any(w.rsplit("/", 1)[0] == self.hostname for w in worker_ids)
+
     def wait_ready(self, client: redis.Redis, timeout: float = 120) -> Worker:
         """Wait for this worker's heartbeat."""
         storage = Storage(client, 60)
@@ -196,7 +200,7 @@ class Worker(Process):
         def ready() -> bool:
             if not self.alive:
                 pytest.fail(f"worker {self.name} exited:\n{self.tail()}")
-            return self.hostname in storage.workers()
+            return self.id_in(storage.workers())
 
         wait_until(ready, timeout, f"worker {self.name}'s heartbeat", interval=0.25)
         return self
@@ -237,6 +241,30 @@ class Api(Process):
 
     def client(self, timeout: float = 30) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=timeout)
+
+
+def mentions(r: redis.Redis, needle: str) -> list[str]:
+    """Every key of the database whose name or value holds `needle` (strings, hashes, sets,
+    sorted sets, lists): what a deletion must leave none of."""
+    found = []
+    data = needle.encode()
+    for key in r.scan_iter(count=1000):
+        kind = r.type(key)
+        if kind == b"string":
+            values = [r.get(key)]
+        elif kind == b"hash":
+            values = [*r.hkeys(key), *r.hvals(key)]
+        elif kind == b"set":
+            values = list(r.smembers(key))
+        elif kind == b"zset":
+            values = list(r.zrange(key, 0, -1))
+        elif kind == b"list":
+            values = list(r.lrange(key, 0, -1))
+        else:
+            values = []
+        if data in key or any(v is not None and data in v for v in values):
+            found.append(key.decode(errors="replace"))
+    return found
 
 
 def wait_job(client: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:

@@ -13,12 +13,14 @@ from worker.contracts import EncodeJob, ManipulateJob, ModelInfo
 
 
 def test_payloads_carry_ids_and_small_parameters_only() -> None:
-    job = EncodeJob(job_id="a" * 32, latent_id="b" * 32, steps=10)
+    job = EncodeJob(job_id="a" * 32, image_key="c" * 32, latent_id="b" * 32, steps=10)
     assert EncodeJob.model_validate(json.loads(job.model_dump_json())) == job
     with pytest.raises(ValidationError):
-        EncodeJob(job_id="a" * 32, latent_id="b" * 32, steps=10, image=b"...")  # type: ignore[call-arg]
+        EncodeJob(job_id="a" * 32, image_key="c" * 32, latent_id="b" * 32, steps=10, image=b"...")  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
-        ManipulateJob(job_id="not-an-id", latent_id="b" * 32, edits={}, steps=10)
+        ManipulateJob(job_id="not-an-id", image_key="c" * 32, latent_id="b" * 32, edits={}, steps=10)
+    with pytest.raises(ValidationError):  # every job names its images with a secret of its own
+        ManipulateJob(job_id="a" * 32, latent_id="b" * 32, edits={}, steps=10)  # type: ignore[call-arg]
 
 
 def _write_model(root: Path, *, classifier: bool, latent: bool) -> None:

@@ -12,13 +12,14 @@ from pydantic import BaseModel
 from models.errors import UnknownJobError, UnknownLatentError
 from tests.service.stack import RedisServer
 from worker import service
-from worker.contracts import EncodeJob, JobState
+from worker.contracts import ENCODE, EncodeJob, JobState
 from worker.runtime import Runtime
 from worker.settings import WorkerSettings
+from worker.storage import Keys, RunningJob
 
 pytestmark = pytest.mark.integration
 
-JOB = EncodeJob(job_id="f" * 32, latent_id="e" * 32, steps=4)
+JOB = EncodeJob(job_id="f" * 32, image_key="d" * 32, latent_id="e" * 32, steps=4)
 
 
 class Done(BaseModel):
@@ -154,3 +155,18 @@ def test_a_stopping_worker_hands_the_job_back_at_the_next_step(
     assert steps == [1, 2]
     state = rt.jobs.get(JOB.job_id)
     assert (state.status, state.progress, state.error, state.result) == ("queued", 0.0, None, None)
+
+
+def test_a_running_job_is_recorded_with_its_worker_until_it_ends(rt: Runtime, r: redis.Redis) -> None:
+    """What a heartbeat needs to hand the job back should this worker die (#16 item 2)."""
+    seen: list[RunningJob] = []
+
+    def work(rt: Runtime, job: EncodeJob, progress: service.Progress) -> Done:
+        progress(1, 2)
+        seen.append(RunningJob.model_validate_json(r.hget(Keys.RUNNING, job.job_id)))  # type: ignore[arg-type]
+        raise UnknownLatentError("latent gone")
+
+    rt.worker_id = "w@test/abc"
+    assert service.run_job(rt, JOB, work) is None
+    assert seen == [RunningJob(worker="w@test/abc", task=ENCODE, payload=JOB.model_dump(mode="json"))]
+    assert r.hlen(Keys.RUNNING) == 0  # failed: no longer running anywhere

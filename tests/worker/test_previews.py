@@ -28,6 +28,7 @@ from tests.models.nets import TINY_CONFIG, TINY_SIZE, TINY_Z, perturbed
 from tests.service.stack import RedisServer
 from worker import service
 from worker.contracts import EncodeJob, JobState, ManipulateJob, Strip
+from worker.ids import image_id
 from worker.runtime import Runtime
 from worker.settings import WorkerSettings
 from worker.storage import Keys, Latent, UploadMeta, base_id
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.integration
 
 LID = "a" * 32
 JID = "b" * 32
+UPLOAD_KEY, JOB_KEY = "c" * 32, "d" * 32  # the upload's and the job's secret image keys
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,7 @@ def runtime(redis_server: RedisServer, pipe: DiffAEPipeline, **settings: Any) ->
     rt = Runtime(WorkerSettings(redis_url=redis_server.url(), **settings))
     rt._pipeline = pipe  # the model a worker would have loaded from MODEL_DIR
     meta = UploadMeta(latent_id=LID, quad=[[0, 0], [0, 16], [16, 16], [16, 0]], faces=[(0, 0, 16, 16)],
-                      face=0, preset="tiny", image_size=TINY_SIZE, photo_size=(16, 16))
+                      face=0, preset="tiny", image_size=TINY_SIZE, photo_size=(16, 16), image_key=UPLOAD_KEY)
     aligned = io.BytesIO()
     Image.fromarray(np.full((TINY_SIZE, TINY_SIZE, 3), 128, np.uint8)).save(aligned, format="PNG")
     rt.storage.create_upload(meta, aligned.getvalue(), aligned.getvalue())
@@ -110,8 +112,8 @@ def test_an_edit_publishes_previews_before_it_ends_and_stores_none(
     rt = runtime(redis_server, pipe, preview_every=2)
     encoded(rt)
     claimed(rt, "manipulate")
-    job = ManipulateJob(job_id=JID, latent_id=LID, edits={"Smiling": 0.3}, steps=10, solver="dpm++2m",
-                        grid="quadratic")
+    job = ManipulateJob(job_id=JID, image_key=JOB_KEY, latent_id=LID, edits={"Smiling": 0.3}, steps=10,
+                        solver="dpm++2m", grid="quadratic")
     result = service.run_job(rt, job, service.manipulate)
     assert result is not None
     messages = channel.close()
@@ -124,7 +126,7 @@ def test_an_edit_publishes_previews_before_it_ends_and_stores_none(
     assert order.index("preview") < order.index("succeeded") and order[-1] == "succeeded"
     assert states[0]["status"] == "running"
     # The last preview is close to the result (x̂0 converges to it), the first much less so.
-    final = np.asarray(Image.open(io.BytesIO(rt.storage.stored_bytes(f"{JID}-crop"))), np.float32)
+    final = np.asarray(Image.open(io.BytesIO(rt.storage.stored_bytes(image_id(JOB_KEY, "crop")))), np.float32)
 
     def gap(p: dict[str, Any]) -> float:
         data = p["image"].split(",", 1)[1]
@@ -135,7 +137,8 @@ def test_an_edit_publishes_previews_before_it_ends_and_stores_none(
     stored = r.hgetall(Keys.job(JID))
     assert b"preview" not in b"".join(stored.values()) and b"base64" not in b"".join(stored.values())
     assert result["solver"] == "dpm++2m" and result["grid"] == "quadratic"
-    assert rt.storage.has_image(base_id(LID, 10, "dpm++2m", "quadratic"))  # the base of this sampler
+    # the base of this sampler
+    assert rt.storage.has_image(base_id(rt.storage.meta(LID), 10, "dpm++2m", "quadratic"))
 
 
 def test_no_previews_when_turned_off(
@@ -144,7 +147,7 @@ def test_no_previews_when_turned_off(
     rt = runtime(redis_server, pipe, preview_every=0)
     encoded(rt)
     claimed(rt, "manipulate")
-    job = ManipulateJob(job_id=JID, latent_id=LID, edits={"Smiling": 0.3}, steps=4)
+    job = ManipulateJob(job_id=JID, image_key=JOB_KEY, latent_id=LID, edits={"Smiling": 0.3}, steps=4)
     assert service.run_job(rt, job, service.manipulate) is not None
     assert not [m for _, m in channel.close() if m.get("type") == "preview"]
 
@@ -154,10 +157,11 @@ def test_an_encode_previews_its_reconstruction(
 ) -> None:
     rt = runtime(redis_server, pipe, preview_every=1)
     claimed(rt, "encode")
-    job = EncodeJob(job_id=JID, latent_id=LID, steps=6, render_steps=4, solver="dpm++2m", grid="logsnr")
+    job = EncodeJob(job_id=JID, image_key=JOB_KEY, latent_id=LID, steps=6, render_steps=4, solver="dpm++2m",
+                    grid="logsnr")
     result = service.run_job(rt, job, service.encode)
     assert result is not None and (result["solver"], result["grid"]) == ("dpm++2m", "logsnr")
-    assert result["reconstruction_id"] == base_id(LID, 4, "dpm++2m", "logsnr")
+    assert result["reconstruction_id"] == base_id(rt.storage.meta(LID), 4, "dpm++2m", "logsnr")
     previews = [m for _, m in channel.close() if m.get("type") == "preview"]
     assert [(p["step"], p["total"]) for p in previews] == [(7, 10), (8, 10), (9, 10)]  # the render's steps
 
@@ -176,13 +180,13 @@ def test_a_strip_is_rendered_in_the_edits_batch(redis_server: RedisServer, pipe:
     pipe.decode = spy  # type: ignore[method-assign]
     try:
         strip = Strip(attribute="Young", amounts=[-0.4, 0.0, 0.4])
-        job = ManipulateJob(job_id=JID, latent_id=LID, edits={"Smiling": 0.3, "Young": 0.1}, steps=4,
-                            strip=strip)
+        job = ManipulateJob(job_id=JID, image_key=JOB_KEY, latent_id=LID,
+                            edits={"Smiling": 0.3, "Young": 0.1}, steps=4, strip=strip)
         result = service.run_job(rt, job, service.manipulate)
     finally:
         del pipe.decode
     assert result is not None and batches == [1 + 3 + 1]  # the edit, the strip, the unedited base
-    assert result["strip_ids"] == [f"{JID}-strip{i:02d}" for i in range(3)]
+    assert result["strip_ids"] == [image_id(JOB_KEY, f"strip{i:02d}") for i in range(3)]
     crops = [np.asarray(Image.open(io.BytesIO(rt.storage.stored_bytes(iid))), np.float32)
              for iid in result["strip_ids"]]
     assert np.abs(crops[0] - crops[2]).mean() > 1  # different amounts, different faces

@@ -12,15 +12,18 @@ import numpy as np
 import pytest
 import redis
 
-from models.errors import UnknownImageError, UnknownJobError, UnknownLatentError
+from models.errors import StoreResetError, UnknownImageError, UnknownJobError, UnknownLatentError
 from worker.contracts import JobKind, JobPreview, JobState, Strip
+from worker.ids import image_id, made_at, new_id
 from worker.storage import (
     Composite,
     JobStore,
     Keys,
     Latent,
+    RunningJob,
     Storage,
     UploadMeta,
+    aligned_id,
     base_id,
     edit_digest,
     parse_message,
@@ -30,6 +33,8 @@ pytestmark = pytest.mark.integration
 
 LID = "a" * 32
 JID = "b" * 32
+#: The secret image key of upload LID.
+KEY = "c" * 32
 
 
 def meta(lid: str = LID) -> UploadMeta:
@@ -42,6 +47,7 @@ def meta(lid: str = LID) -> UploadMeta:
         preset="demo64",
         image_size=64,
         photo_size=(100, 100),
+        image_key=KEY,
     )
 
 
@@ -64,7 +70,7 @@ def test_upload_and_latent_round_trip(r: redis.Redis) -> None:
     storage = Storage(r, ttl_s=60)
     upload(storage)
     assert storage.meta(LID) == meta() and storage.photo(LID) == b"photo-bytes"
-    assert storage.image(f"{LID}-aligned") == (b"png-bytes", "image/png")
+    assert storage.image(aligned_id(meta())) == (b"png-bytes", "image/png")
     with pytest.raises(UnknownLatentError, match="not encoded yet"):
         storage.latent(LID)
     rng = np.random.default_rng(0)
@@ -83,12 +89,12 @@ def test_every_key_expires_with_the_upload(r: redis.Redis) -> None:
     backend, worker = Storage(r, ttl_s=30), Storage(r, ttl_s=3600)  # the worker's own TTL is only a fallback
     upload(backend)
     worker.put_latent(LID, Latent(np.zeros(4, np.float32), np.zeros((3, 2, 2), np.float32), "demo64", 5))
-    worker.put_base(LID, 5, b"base")
+    worker.put_base(meta(), 5, b"base")
     backend.claim(queued(JID), [LID], edit_digest=edit_digest({"Smiling": 0.1}, 5), require_worker=False)
     worker.put_image(f"{JID}-crop", b"x", "image/png", owner_key=Keys.job(JID), lids=[LID])
-    keys = {k.decode() for k in r.scan_iter(match="diffae:*")}
-    # meta, photo, code, index, aligned, bases, base, encode job, edit job, its edit key, its crop
-    assert len(keys) == 11 and Keys.bases(LID) in keys
+    keys = {k.decode() for k in r.scan_iter(match="diffae:*")} - {Keys.EPOCH}  # the store's, not the upload's
+    # meta, photo, code, index, images, aligned, base, encode job, edit job, its edit key, its crop
+    assert len(keys) == 11 and Keys.images(LID) in keys
     for key in keys:
         assert 0 < r.pttl(key) <= 30_000, key
 
@@ -96,9 +102,9 @@ def test_every_key_expires_with_the_upload(r: redis.Redis) -> None:
 def test_using_an_upload_gives_it_and_its_unedited_renders_a_full_ttl(r: redis.Redis) -> None:
     storage = Storage(r, ttl_s=30)
     encoded(storage)
-    storage.put_base(LID, 5, b"base")
-    own = [Keys.meta(LID), Keys.photo(LID), Keys.code(LID), Keys.index(LID), Keys.image(f"{LID}-aligned"),
-           Keys.bases(LID), Keys.image(base_id(LID, 5))]
+    storage.put_base(meta(), 5, b"base")
+    own = [Keys.meta(LID), Keys.photo(LID), Keys.code(LID), Keys.index(LID), Keys.image(aligned_id(meta())),
+           Keys.images(LID), Keys.image(base_id(meta(), 5))]
     for key in own:
         r.pexpire(key, 1000)
     assert storage.claim(queued(JID), [LID], require_worker=False) == storage.claim(
@@ -114,9 +120,9 @@ def test_a_pasted_back_photo_is_a_small_record_that_goes_with_its_upload(r: redi
     assert storage.put_composite(f"{JID}-photo", LID, f"{JID}-crop", owner_key=Keys.job(JID), lids=[LID]) \
         == f"{JID}-photo"
     assert storage.image(f"{JID}-photo") == Composite(latent_id=LID, crop_id=f"{JID}-crop")
-    storage.put_composite(f"{JID}-photo2", LID, f"{JID}-crop", base_iid=base_id(LID, 5),
+    storage.put_composite(f"{JID}-photo2", LID, f"{JID}-crop", base_iid=base_id(meta(), 5),
                           owner_key=Keys.job(JID), lids=[LID])
-    assert storage.image(f"{JID}-photo2") == Composite(LID, f"{JID}-crop", base_id=f"{LID}-base5")
+    assert storage.image(f"{JID}-photo2") == Composite(LID, f"{JID}-crop", base_id=base_id(meta(), 5))
     assert storage.stored_bytes(f"{JID}-crop") == b"crop-png"
     with pytest.raises(UnknownImageError):  # nothing stored to hand out as bytes
         storage.stored_bytes(f"{JID}-photo")
@@ -133,7 +139,7 @@ def test_delete_removes_everything_of_one_upload_only(r: redis.Redis) -> None:
     other = "d" * 32
     for lid in (LID, other):
         encoded(storage, lid)
-    storage.put_base(LID, 5, b"base")
+    storage.put_base(meta(), 5, b"base")
     assert storage.claim(queued(JID, "interpolate"), [LID, other], require_worker=False)
     storage.put_image(f"{JID}-00", b"x", "image/png", owner_key=Keys.job(JID), lids=[LID, other])
     assert storage.claim(queued("e" * 32), [LID], edit_digest=edit_digest({"Smiling": 0.1}, 5),
@@ -141,6 +147,7 @@ def test_delete_removes_everything_of_one_upload_only(r: redis.Redis) -> None:
 
     assert storage.delete(LID)
     assert not [k for k in r.scan_iter(match="diffae:*") if LID.encode() in k or JID.encode() in k]
+    assert not r.exists(Keys.image(aligned_id(meta())), Keys.image(base_id(meta(), 5)))
     assert storage.meta(other).latent_id == other  # the other upload is intact
     assert not storage.delete(LID)
 
@@ -228,15 +235,16 @@ def test_heartbeats_are_members_of_one_sorted_set_that_expire(r: redis.Redis) ->
     assert storage.workers() == []
 
 
-def test_the_digest_and_the_base_name_the_sampler() -> None:
+def test_the_digest_and_the_base_id_name_the_sampler() -> None:
     strip = Strip(attribute="a", amounts=[0.1, 0.2])
     digests = {edit_digest({"a": 0.1}, 5), edit_digest({"a": 0.1}, 5, "dpm++2m"),
                edit_digest({"a": 0.1}, 5, "ddim", "quadratic"), edit_digest({"a": 0.1}, 5, strip=strip),
                edit_digest({"a": 0.1}, 5, strip=Strip(attribute="a", amounts=[0.2, 0.1]))}
     assert len(digests) == 5  # each is another request, never answered from another's job
     assert edit_digest({"a": 0.1}, 5) == edit_digest({"a": 0.1}, 5, "ddim", "uniform")
-    assert base_id(LID, 20) == f"{LID}-base20"  # the official sampler's name is unchanged
-    assert base_id(LID, 10, "dpm++2m", "quadratic") == f"{LID}-base10-dpmpp2m-quadratic"
+    bases = {base_id(meta(), 20), base_id(meta(), 10), base_id(meta(), 10, "dpm++2m", "quadratic"),
+             base_id(meta(), 10, "ddim", "quadratic"), aligned_id(meta())}
+    assert len(bases) == 5
 
 
 def test_previews_are_published_and_never_stored(r: redis.Redis) -> None:
@@ -252,3 +260,82 @@ def test_previews_are_published_and_never_stored(r: redis.Redis) -> None:
     assert isinstance(parse_message(queued(JID).model_dump_json()), JobState)
     assert b"base64" not in b"".join(r.hvals(Keys.job(JID)))
     pubsub.close()
+
+
+def test_image_ids_cannot_be_derived_from_other_ids() -> None:
+    """#16 item 8: image ids were "{latent id}-aligned", "{job id}-crop": whoever saw one id could
+    name the others. Now each is a keyed hash under a secret no client sees."""
+    key = new_id()
+    names = ["aligned", "crop", "photo", "photo-replaced", "gif", "00", "base5-dpm++2m-quadratic"]
+    ids = {image_id(key, name) for name in names}
+    assert len(ids) == len(names)
+    for iid in ids:
+        assert made_at(iid) == made_at(key) and iid[11:] not in key  # only the time is shared
+    assert image_id(key, "crop") == image_id(key, "crop")  # a redelivered job names it alike
+    assert image_id(new_id(), "crop") != image_id(key, "crop")
+    assert aligned_id(meta()) != aligned_id(meta().model_copy(update={"image_key": "d" * 32}))
+    assert LID not in aligned_id(meta()) and LID not in base_id(meta(), 5)
+    a, b = new_id(), new_id()
+    assert a != b and abs(cast(float, made_at(a)) - time.time()) < 5 and made_at("x") is None
+
+
+def running(job_id: str, worker: str) -> RunningJob:
+    payload = {"job_id": job_id, "image_key": KEY, "n": 1, "steps": 2, "latent_steps": 2, "seed": 0}
+    return RunningJob(worker=worker, task="diffae.sample", payload=payload)
+
+
+def test_the_running_job_of_a_dead_worker_is_handed_back_once(r: redis.Redis) -> None:
+    """#16 item 2: a job whose worker died was "running" until the visibility timeout (2 h). Who
+    runs each job is recorded; once that worker's heartbeat expires, one reaper takes it back."""
+    storage, jobs = Storage(r, ttl_s=60), JobStore(r)
+    other = "d" * 32
+    for jid in (JID, other):
+        assert storage.claim(queued(jid, "sample"), require_worker=False)
+    storage.heartbeat("alive/1", ttl_s=30)
+    storage.heartbeat("doomed/1", ttl_s=0.3)
+    started = queued(JID, "sample").model_copy(update={"status": "running"})
+    assert jobs.save(started, running(JID, "doomed/1"))
+    assert jobs.save(started.model_copy(update={"job_id": other}), running(other, "alive/1"))
+    assert jobs.reap() == []  # both workers alive
+    time.sleep(0.4)
+    lost = jobs.reap()
+    assert [(j.job_id, j.running.worker, j.losses) for j in lost] == [(JID, "doomed/1", 1)]
+    assert lost[0].running == running(JID, "doomed/1")  # what to queue again
+    assert jobs.reap() == []  # handed to one reaper only
+    assert r.hkeys(Keys.RUNNING) == [other.encode()]
+    jobs.finish(other)
+    assert r.hlen(Keys.RUNNING) == 0
+
+    # a job that ended before its worker died is not handed back
+    assert jobs.save(started, running(JID, "gone/1"))
+    jobs.save(started.model_copy(update={"status": "succeeded", "progress": 1.0}))
+    assert jobs.reap() == [] and r.hlen(Keys.RUNNING) == 0
+    # a second loss is counted
+    assert jobs.save(started, running(JID, "gone/2"))
+    assert [j.losses for j in jobs.reap()] == [2]
+
+
+def test_an_id_lost_with_the_store_says_store_reset(r: redis.Redis) -> None:
+    """#16 item 11: after Redis restarted without persistence every id read as "never existed or
+    expired". An id made before the store began (and not long before) now says what happened."""
+    storage, jobs = Storage(r, ttl_s=60), JobStore(r)
+    assert storage.claim(queued(JID, "sample"), require_worker=False)  # the first writer sets the epoch
+    began = int(r.get(Keys.EPOCH))  # type: ignore[arg-type]
+    before = new_id(began / 1000 - 60)  # made a minute before the store began
+    fresh, ancient = new_id(), new_id(began / 1000 - 30 * 86400)
+    with pytest.raises(StoreResetError, match="store was reset"):
+        storage.meta(before)
+    with pytest.raises(StoreResetError):
+        jobs.get(before)
+    with pytest.raises(StoreResetError):
+        storage.image(before)
+    with pytest.raises(StoreResetError):
+        storage.claim(queued(JID), [before], require_worker=False)
+    for unknown in (fresh, ancient, "0" * 32, "not-an-id"):  # made since, or long before: plain unknown
+        with pytest.raises(UnknownLatentError):
+            storage.meta(unknown)
+        with pytest.raises(UnknownJobError):
+            jobs.get(unknown)
+    r.flushdb()  # the store restarts empty: the next writer (or reader) sets a new epoch
+    with pytest.raises(StoreResetError):
+        jobs.get(new_id(time.time() - 5))
