@@ -1,11 +1,16 @@
-"""`make up`: run DiffAE Studio locally — Redis, one Celery worker and uvicorn — with no downloads.
+"""`make up`: run DiffAE Studio locally — Redis, Celery workers and uvicorn — with no downloads.
 
 Redis is the one at ``REDIS_URL`` when it answers, else a private ``redis-server`` started on
-that URL's port and stopped with the app. The model is ``MODEL_DIR`` (default: the bundled
-``models/weights/faces64``). The app listens on ``HOST:PORT`` (default 127.0.0.1:8000).
-Ctrl-C (SIGINT) or SIGTERM stops everything: the API first, then the worker (its running job
-goes back to the queue at its next DDIM step), then the private Redis. A worker that dies is
-started again.
+that URL's port and stopped with the app. ``WORKERS`` solo workers (default 1) serve the model
+``MODEL_DIR`` (default: the bundled ``models/weights/faces64``). The app listens on
+``HOST:PORT`` (default 127.0.0.1:8000). Ctrl-C (SIGINT) or SIGTERM stops everything: the API
+first, then the workers (a running job goes back to the queue at its next DDIM step), then the
+private Redis.
+
+Each part that dies is started again — a worker, the API, the private Redis (empty: nothing is
+persisted, and what was stored is reported lost as `store_reset`) — while the others keep going:
+meanwhile the API answers 503 `queue_unavailable`, and workers reconnect to the new Redis by
+themselves. Only a part that dies RESTART_LIMIT times within RESTART_WINDOW_S stops the app.
 
     python -m scripts.up
 """
@@ -31,6 +36,8 @@ from worker.celery_app import worker_command
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+#: A part that dies this many times within the window stops the app (it would only die again).
+RESTART_LIMIT, RESTART_WINDOW_S = 6, 600.0
 
 
 def say(message: str) -> None:
@@ -50,6 +57,7 @@ class Child:
     def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
         self.name, self.args, self.env = name, args, env
         self.proc: subprocess.Popen[bytes] | None = None
+        self._restarts: list[float] = []
 
     def start(self) -> Child:
         self.proc = subprocess.Popen(self.args, cwd=REPO, env=self.env, start_new_session=True)
@@ -57,6 +65,15 @@ class Child:
 
     def exited(self) -> int | None:
         return None if self.proc is None else self.proc.poll()
+
+    def restart(self) -> bool:
+        """Start it again; False (not started) when it has died RESTART_LIMIT times lately."""
+        now = time.monotonic()
+        self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW_S] + [now]
+        if len(self._restarts) >= RESTART_LIMIT:
+            return False
+        self.start()
+        return True
 
     def stop(self, grace_s: float, then: signal.Signals = signal.SIGKILL) -> None:
         """SIGTERM, then `then` after `grace_s`, then SIGKILL."""
@@ -96,8 +113,27 @@ def wait_healthy(url: str, children: list[Child], timeout_s: float) -> bool:
     return False
 
 
+def supervise(children: list[Child]) -> int:
+    """Start again every child that exits, until one dies too often (1) or a signal arrives."""
+    while True:
+        time.sleep(0.5)
+        for child in children:
+            code = child.exited()
+            if code is None:
+                continue
+            if not child.restart():
+                say(f"{child.name} keeps dying ({RESTART_LIMIT} times in {RESTART_WINDOW_S:.0f} s); "
+                    "stopping everything")
+                return 1
+            say(f"{child.name} exited with status {code}; started it again")
+
+
 def main() -> int:
     settings = Settings()
+    workers_wanted = int(os.environ.get("WORKERS", "1"))
+    if workers_wanted < 1:
+        say(f"WORKERS={workers_wanted}: at least one worker is needed")
+        return 2
     model_dir = settings.model_dir
     if not (model_dir / "config.json").is_file():
         say(
@@ -123,7 +159,7 @@ def main() -> int:
             return 2
         say(f"no Redis at {redis_url}; starting a private redis-server on port {port}")
         private_redis = Child(
-            "redis-server",
+            "the private redis-server",
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             env,
         ).start()
@@ -137,7 +173,8 @@ def main() -> int:
             time.sleep(0.1)
     env["REDIS_URL"] = redis_url
 
-    worker_args = worker_command(python, "studio@%h")
+    names = ["studio@%h"] if workers_wanted == 1 else [f"studio{i}@%h" for i in range(1, workers_wanted + 1)]
+    workers = [Child(f"worker {name.split('@')[0]}", worker_command(python, name), env) for name in names]
     api_args = [
         python,
         "-m",
@@ -149,37 +186,21 @@ def main() -> int:
         "--port",
         str(settings.port),
     ]
-    worker = Child("worker", worker_args, env)
-    api = Child("api", api_args, env)
+    api = Child("the API", api_args, env)
     url = f"http://{settings.host}:{settings.port}"
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     status = 0
     try:
-        worker.start()
-        api.start()
-        children += [worker, api]
-        say(f"starting: model {model_dir}, worker, API on port {settings.port} ...")
-        if not wait_healthy(url, [worker, api], timeout_s=180):
+        for child in (*workers, api):
+            child.start()
+        children += [*workers, api]
+        say(f"starting: model {model_dir}, {len(workers)} worker(s), API on port {settings.port} ...")
+        if not wait_healthy(url, [*workers, api], timeout_s=180):
             say("the app did not become healthy; stopping")
             return 1
         say(f"DiffAE Studio is up: {url}  (API docs: {url}/docs). Ctrl-C stops it.")
-        restarts: list[float] = []
-        while True:
-            time.sleep(0.5)
-            if api.exited() is not None or (private_redis and private_redis.exited() is not None):
-                dead = "the API" if api.exited() is not None else "the private redis-server"
-                say(f"{dead} exited; stopping everything")
-                status = 1
-                break
-            if worker.exited() is not None:
-                restarts = [t for t in restarts if time.monotonic() - t < 600] + [time.monotonic()]
-                if len(restarts) > 5:
-                    say("the worker keeps dying (6 times in 10 minutes); stopping everything")
-                    status = 1
-                    break
-                say(f"the worker exited with status {worker.exited()}; starting it again")
-                worker.start()
+        status = supervise(children)
     except StopRequestedError as stop:
         say(f"{stop}: stopping")
     finally:
@@ -190,7 +211,8 @@ def main() -> int:
         # (SIGQUIT): with the solo pool it raises NotImplementedError inside the running job,
         # which would record the job as failed. Killed, the job's message stays unacknowledged
         # and the next worker runs it again (acks_late + reject_on_worker_lost).
-        worker.stop(10, then=signal.SIGKILL)
+        for worker in workers:
+            worker.stop(10, then=signal.SIGKILL)
         if private_redis is not None:
             private_redis.stop(5)
         for sig, handler in previous.items():
