@@ -16,6 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.facts import ModelFacts
 from backend.http import error_response, install_error_handlers
@@ -85,8 +88,11 @@ def create_app(settings: Settings | None = None, *, sender: TaskSender | None = 
     app.include_router(router)
     app.include_router(docs.router)
     app.mount(docs.ASSETS_PATH, StaticFiles(directory=docs.ASSETS), name="docs-assets")
+    # Inside the methods check (BaseHTTPMiddleware): an error raised from the `receive` it wraps
+    # would reach the route through that middleware's task group, no longer an HTTPException.
+    app.add_middleware(BodyLimit, max_upload_bytes=settings.max_upload_bytes,
+                       retry_after_s=settings.retry_after_seconds)
     _answer_other_methods(app)
-    _limit_bodies(app, settings)
     install_security(app, settings)  # around everything above, so that every answer is covered
     if settings.frontend_dir.is_dir():
         app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend")
@@ -126,20 +132,40 @@ MAX_JSON_BYTES = 256 * 1024
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def _limit_bodies(app: FastAPI, settings: Settings) -> None:
-    """Refuse a body by its declared Content-Length before anything reads it (413 `too_large`):
-    uploads above MAX_UPLOAD_BYTES (+ the multipart framing) and any other body above
-    MAX_JSON_BYTES. Nothing is spooled to disk or parsed for a refused request."""
+class BodyLimit:
+    """Bounded request bodies (413 `too_large`): uploads up to MAX_UPLOAD_BYTES (+ the multipart
+    framing), any other body up to MAX_JSON_BYTES. A body whose declared Content-Length is above
+    is refused before anything reads it; one that declares none (chunked) is cut off where it
+    passes the limit: nothing past it is read, spooled to disk or parsed. Pure ASGI, since it
+    wraps `receive`."""
 
-    @app.middleware("http")
-    async def limit_bodies(request: Request,
-                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit():
-            multipart = request.headers.get("content-type", "").startswith("multipart/")
-            limit = settings.max_upload_bytes + MULTIPART_OVERHEAD if multipart else MAX_JSON_BYTES
-            if int(declared) > limit:
-                what, shown = ("upload", settings.max_upload_bytes) if multipart else ("request body", limit)
-                return error_response("too_large", f"the {what} is {int(declared):,} bytes, over the "
-                                      f"limit of {shown:,} bytes", settings.retry_after_seconds)
-        return await call_next(request)
+    def __init__(self, app: ASGIApp, max_upload_bytes: int, retry_after_s: int) -> None:
+        self.app = app
+        self.max_upload_bytes = max_upload_bytes
+        self.retry_after_s = retry_after_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        multipart = headers.get("content-type", "").startswith("multipart/")
+        limit = self.max_upload_bytes + MULTIPART_OVERHEAD if multipart else MAX_JSON_BYTES
+        what, shown = ("upload", self.max_upload_bytes) if multipart else ("request body", limit)
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            message = f"the {what} is {int(declared):,} bytes, over the limit of {shown:,} bytes"
+            await error_response("too_large", message, self.retry_after_s)(scope, receive, send)
+            return
+        seen = 0
+
+        async def bounded() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:  # FastAPI lets an HTTPException from body parsing through as is
+                    raise HTTPException(413, f"the {what} is over the limit of {shown:,} bytes")
+            return message
+
+        await self.app(scope, bounded, send)

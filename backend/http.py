@@ -54,7 +54,7 @@ STATUS: dict[str, int] = {
 
 #: The error code of Starlette's own HTTP errors, by status (others: invalid_request below 500,
 #: internal_error from 500).
-_HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed"}
+_HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
 def error_response(

@@ -12,7 +12,7 @@ import pytest
 
 from backend.schemas import FRAMES_CEILING, MAX_EDITS, SAMPLES_CEILING, STEPS_CEILING
 from models.errors import ECHO_CHARS, ECHO_ITEMS, echo
-from tests.backend.test_routes import LID, Api, api, edit, make_api, mix  # noqa: F401 (fixtures)
+from tests.backend.test_routes import LID, MAX_UPLOAD_BYTES, Api, api, edit, make_api, mix  # noqa: F401 (fixtures)
 from tests.http_errors import check_error
 
 HUGE = [
@@ -146,5 +146,26 @@ def test_big_bodies_are_refused_by_their_declared_length_before_reading(api: Api
     assert sum(read) < 10 * 2**20, f"{sum(read):,} bytes were read for a refused upload"
     big_json = b'{"latent_id": "' + b"a" * 300_000 + b'"}'
     answer = api.client.post("/manipulate", content=big_json, headers={"content-type": "application/json"})
+    assert "request body" in check_error(answer, 413, "too_large")
+    assert api.sender.sent == []
+
+
+
+def test_a_body_without_a_declared_length_is_refused_past_the_limit(api: Api) -> None:
+    """Issue #16, item 6, "stop reading past the limit": a chunked body (no Content-Length) gets
+    its 413 too. (That nothing past the limit is read is measured over a real socket, in
+    tests/service/test_errors.py: this test client reads a whole body before the app does.)"""
+
+    def body(head: bytes, chunk: bytes, chunks: int) -> Iterator[bytes]:
+        yield head
+        for _ in range(chunks):
+            yield chunk
+
+    head = b"--x\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n\r\n"
+    multipart = {"content-type": "multipart/form-data; boundary=x"}  # httpx sends it chunked
+    answer = api.client.post("/encode", content=body(head, b"\0" * 2**16, 10), headers=multipart)
+    assert "upload" in check_error(answer, 413, "too_large")
+    json = {"content-type": "application/json"}
+    answer = api.client.post("/manipulate", content=body(b'{"latent_id": "', b"a" * 2**16, 10), headers=json)
     assert "request body" in check_error(answer, 413, "too_large")
     assert api.sender.sent == []

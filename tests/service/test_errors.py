@@ -4,6 +4,8 @@ status, a useful message, and never a 500."""
 from __future__ import annotations
 
 import io
+import select
+import socket
 from typing import Any
 
 import httpx
@@ -131,3 +133,24 @@ def test_malformed_json_and_interpolate_bodies_422(client: httpx.Client, encoded
 def test_unknown_route_and_method_are_json(client: httpx.Client) -> None:
     check_error(client.get("/no/such/thing"), 404, "not_found")
     check_error(client.put("/healthz"), 405, "method_not_allowed")
+
+
+def test_a_chunked_upload_is_not_read_past_the_limit(stack: Stack) -> None:
+    """#16 item 6: an upload that declares no length (chunked) was read and spooled to disk whole
+    before its 413. Over a real socket: the answer comes while the client is still sending, and
+    the server reads little more than the limit."""
+    with socket.create_connection(("127.0.0.1", stack.api.port), timeout=5) as sock:
+        sock.sendall(b"POST /encode HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: multipart/form-data; boundary=x\r\n\r\n")
+        head = b'--x\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n'
+        sock.sendall(b"%x\r\n%s\r\n" % (len(head), head))
+        chunk, sent = b"\0" * 2**20, 0
+        while sent < 200 * 2**20 and not select.select([sock], [], [], 0)[0]:  # until it answers
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except OSError:  # the server answered and closed, or stopped reading
+                break
+            sent += len(chunk)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413") and b'"too_large"' in answer, answer[:300]
+    assert sent < MAX_UPLOAD_BYTES + 16 * 2**20, f"{sent:,} bytes were sent before the answer"
