@@ -48,11 +48,14 @@ class ModelFacts:
         self._lock = threading.Lock()
         self._cached: tuple[float, ModelInfo] | None = None
 
-    def get(self) -> ModelInfo:
-        """The facts, read again once they are older than `max_age_s`.
+    def get(self, redis_fallback: bool = True) -> ModelInfo:
+        """The facts, read again once they are older than `max_age_s`. When Redis fails, MODEL_DIR's
+        (with `redis_fallback`; without it the Redis error, for a caller that needs Redis next
+        anyway: a frozen Redis then costs it one timeout, not two).
 
         Raises:
             ModelUnavailableError: no worker has published its model and MODEL_DIR is not readable.
+            redis.RedisError: Redis failed, and not `redis_fallback`.
         """
         now = self._clock()
         with self._lock:
@@ -61,7 +64,9 @@ class ModelFacts:
         try:
             info = self._storage.published_model()
         except redis.RedisError as redis_error:
-            # The facts are in MODEL_DIR too; Redis is needed later anyway, and this is not kept.
+            if not redis_fallback:
+                raise
+            # The facts are in MODEL_DIR too (`/attributes` answers while Redis is away); not kept.
             # Without MODEL_DIR the cause to report is Redis (503 queue_unavailable), not the model.
             try:
                 return self._from_dir()

@@ -36,6 +36,7 @@ from worker.contracts import (
     JobKind,
     JobState,
     ManipulateJob,
+    ModelInfo,
     SampleJob,
 )
 from worker.ids import new_id
@@ -82,7 +83,7 @@ class Studio:
         real size.
         """
         upload_size(self.settings, size)
-        info = self.facts.get()
+        info = self._facts()
         params = Checks(self.settings, info).encode(face, steps, render_steps, solver, grid)
         if self.settings.require_worker and not self.storage.workers():
             raise self._no_worker()  # before the CPU work of the alignment
@@ -108,7 +109,7 @@ class Studio:
         """Queue an edit; an identical earlier request (same latent, edits, steps, solver, grid
         and strip) answers with its own job (already succeeded, or still running) instead of
         computing again."""
-        p = Checks(self.settings, self.facts.get()).edits(req)
+        p = Checks(self.settings, self._facts()).edits(req)
         s = p.sampling
         lid, digest = req.latent_id, edit_digest(p.edits, s.steps, s.solver, s.grid, p.strip)
         claim = self._claim(_queued(new_id(), "manipulate"), [lid], digest)
@@ -119,7 +120,7 @@ class Studio:
         return claim.job_id
 
     def interpolate(self, req: InterpolateRequest) -> str:
-        alphas, s = Checks(self.settings, self.facts.get()).interpolation(req)
+        alphas, s = Checks(self.settings, self._facts()).interpolation(req)
         a, b = req.latent_ids
         claim = self._claim(_queued(new_id(), "interpolate"), [a, b])
         payload = InterpolateJob(job_id=claim.job_id, image_key=new_id(), latent_ids=(a, b), alphas=alphas,
@@ -128,7 +129,7 @@ class Studio:
         return claim.job_id
 
     def sample(self, req: SampleRequest) -> str:
-        params = Checks(self.settings, self.facts.get()).sample(req)
+        params = Checks(self.settings, self._facts()).sample(req)
         claim = self._claim(_queued(new_id(), "sample"), [])
         seed = req.seed if req.seed is not None else secrets.randbits(32)
         s = params.sampling
@@ -138,6 +139,11 @@ class Studio:
         return claim.job_id
 
     # ------------------------------------------------------------------ submitting
+    def _facts(self) -> ModelInfo:
+        """The model facts; a Redis failure is this request's answer (503): the job needs Redis
+        next, and a frozen Redis must cost one timeout, not one for the facts and one for the job."""
+        return self.facts.get(redis_fallback=False)
+
     def _claim(self, job: JobState, lids: Sequence[str], digest: str | None = None) -> Claim:
         claim = self.storage.claim(job, lids, edit_digest=digest, require_worker=self.settings.require_worker)
         if claim is None:
