@@ -160,6 +160,22 @@ def _run(
     return done.result
 
 
+def fail_unreadable(rt: Runtime, job_id: object, task: str, error: Exception) -> None:
+    """A `task` message this worker cannot read (queued by another version of the server, e.g.
+    across an upgrade with a persistent Redis): its job, if it names one that exists, fails with
+    `job_failed` instead of staying "queued" until it expires."""
+    log.error("cannot read a %s message (job %r): %s", task, job_id, error)
+    if not isinstance(job_id, str):
+        return
+    try:
+        state = rt.jobs.get(job_id)
+    except StudioError:
+        return
+    message = "the job was queued by another version of the server, which this worker cannot run; try again"
+    error = JobError(code="job_failed", message=message)
+    rt.jobs.save(state.model_copy(update={"status": "failed", "error": error}))
+
+
 def _hard_timeout(rt: Runtime, state: JobState) -> None:
     """Past the hard limit a network call is stuck: record the failure, then end the process
     (as Celery does to a prefork child); the redelivered message then finds the job final."""

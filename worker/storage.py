@@ -51,7 +51,7 @@ from typing import Any, cast
 import numpy as np
 import redis
 import redis.asyncio as aioredis
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from models.errors import (
     StoreResetError,
@@ -455,7 +455,12 @@ class Storage:
         raw = self._r.get(Keys.meta(lid))
         if raw is None:
             raise self.unknown_latent(lid)
-        return UploadMeta.model_validate_json(cast(bytes, raw))
+        try:
+            return UploadMeta.model_validate_json(cast(bytes, raw))
+        except ValidationError:  # a persistent Redis kept it across an upgrade
+            raise UnknownLatentError(
+                f"latent {lid!r} was stored by an older version of the server; upload the photo again"
+            ) from None
 
     def photo(self, lid: str) -> bytes:
         raw = self._r.get(Keys.photo(lid))

@@ -13,7 +13,7 @@ from typing import Any
 
 from celery.exceptions import Reject
 from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from worker import service
 from worker.celery_app import app
@@ -36,7 +36,12 @@ def _register(name: str, payload_type: type[Payload]) -> None:
     work = service.VERBS[name]
 
     def task(**payload: Any) -> None:
-        _run(payload_type.model_validate(payload), work)
+        try:
+            job = payload_type.model_validate(payload)
+        except ValidationError as exc:  # queued by another version of the server
+            service.fail_unreadable(get_runtime(), payload.get("job_id"), name, exc)
+            return
+        _run(job, work)
 
     task.__name__ = task.__qualname__ = name.rsplit(".", 1)[-1]
     app.task(name=name)(task)

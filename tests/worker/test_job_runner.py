@@ -170,3 +170,12 @@ def test_a_running_job_is_recorded_with_its_worker_until_it_ends(rt: Runtime, r:
     assert service.run_job(rt, JOB, work) is None
     assert seen == [RunningJob(worker="w@test/abc", task=ENCODE, payload=JOB.model_dump(mode="json"))]
     assert r.hlen(Keys.RUNNING) == 0  # failed: no longer running anywhere
+
+
+def test_a_message_this_worker_cannot_read_fails_its_job(rt: Runtime) -> None:
+    """A message queued by another version of the server (e.g. without the image key) must not
+    leave its job "queued" until it expires."""
+    service.fail_unreadable(rt, JOB.job_id, "diffae.encode", ValueError("image_key: field required"))
+    state = rt.jobs.get(JOB.job_id)
+    assert state.status == "failed" and state.error is not None and state.error.code == "job_failed"
+    service.fail_unreadable(rt, None, "diffae.encode", ValueError("no job id at all"))  # nothing to fail

@@ -339,3 +339,15 @@ def test_an_id_lost_with_the_store_says_store_reset(r: redis.Redis) -> None:
     r.flushdb()  # the store restarts empty: the next writer (or reader) sets a new epoch
     with pytest.raises(StoreResetError):
         jobs.get(new_id(time.time() - 5))
+
+
+def test_an_upload_stored_by_an_older_version_is_unknown_not_a_crash(r: redis.Redis) -> None:
+    """A persistent Redis may keep uploads across an upgrade that changed their meta (this one
+    added the image key): such an upload is refused with its reason, never a 500."""
+    storage = Storage(r, ttl_s=60)
+    upload(storage)
+    old = meta().model_dump(mode="json")
+    del old["image_key"]
+    r.set(Keys.meta(LID), json.dumps(old))
+    with pytest.raises(UnknownLatentError, match="older version"):
+        storage.meta(LID)
