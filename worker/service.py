@@ -172,8 +172,8 @@ def fail_unreadable(rt: Runtime, job_id: object, task: str, error: Exception) ->
     except StudioError:
         return
     message = "the job was queued by another version of the server, which this worker cannot run; try again"
-    error = JobError(code="job_failed", message=message)
-    rt.jobs.save(state.model_copy(update={"status": "failed", "error": error}))
+    failed = JobError(code="job_failed", message=message)
+    rt.jobs.save(state.model_copy(update={"status": "failed", "error": failed}))
 
 
 def _hard_timeout(rt: Runtime, state: JobState) -> None:
