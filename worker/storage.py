@@ -236,8 +236,8 @@ local function extend(key, ms)
 end
 """
 
-# The store's epoch (`Keys.EPOCH`): set to now by the first writer after a (re)start, never
-# changed after; KEYS[EPOCH_KEY] is the epoch key of the script that includes this.
+# The store's epoch (`Keys.EPOCH`): set to now by the first writer after a (re)start (a claim,
+# a heartbeat, a miss; an upload sets it from the web tier's clock), never changed after.
 _ENSURE_EPOCH = """
 local function ensure_epoch(key) redis.call('SET', key, now, 'NX') end
 """
