@@ -12,7 +12,7 @@ import pytest
 
 from backend.schemas import FRAMES_CEILING, MAX_EDITS, SAMPLES_CEILING, STEPS_CEILING
 from models.errors import ECHO_CHARS, ECHO_ITEMS, echo
-from tests.backend.test_routes import LID, MAX_UPLOAD_BYTES, Api, api, edit, make_api, mix  # noqa: F401 (fixtures)
+from tests.backend.test_routes import LID, Api, api, edit, make_api, mix  # noqa: F401 (fixtures)
 from tests.http_errors import check_error
 
 HUGE = [

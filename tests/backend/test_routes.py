@@ -52,7 +52,8 @@ class Api:
 def make_api(redis_server: RedisServer, r: redis.Redis, tmp_path: Path) -> Iterator[Callable[..., Api]]:
     clients: list[TestClient] = []
 
-    def make(*, worker: bool = True, facts: bool = True, **overrides: Any) -> Api:
+    def make(*, worker: bool = True, facts: bool = True, raise_server_exceptions: bool = True,
+             **overrides: Any) -> Api:
         storage = Storage(r, 600)
         if facts:
             publish(storage, worker=worker)
@@ -61,7 +62,8 @@ def make_api(redis_server: RedisServer, r: redis.Redis, tmp_path: Path) -> Itera
         sender = RecordingSender()
         values = {"max_upload_bytes": MAX_UPLOAD_BYTES, "max_pixels": MAX_PIXELS,
                   "frontend_dir": REPO / "frontend", **overrides}
-        client = TestClient(create_app(settings(redis_server.url(), tmp_path, **values), sender=sender))
+        app = create_app(settings(redis_server.url(), tmp_path, **values), sender=sender)
+        client = TestClient(app, raise_server_exceptions=raise_server_exceptions)
         clients.append(client.__enter__())
         return Api(client, sender, storage, r)
 

@@ -2,29 +2,25 @@
 kind of answer, the refusal of state-changing requests from other sites' pages (and what
 ALLOWED_ORIGINS lets through, with CORS), and /docs built from local files only."""
 
+# ruff: noqa: F811 - the route tests' `api` fixtures are imported and then named by the tests
 from __future__ import annotations
 
 import base64
 import hashlib
 import io
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pydantic
 import pytest
-import redis
-from fastapi.testclient import TestClient
 from PIL import Image
 
-from backend.app import MAX_JSON_BYTES, create_app
+from backend.app import MAX_JSON_BYTES
 from backend.settings import Settings
-from tests.backend.studio_fixtures import RecordingSender, encoded_upload, publish, settings
+from tests.backend.test_routes import Api, api, make_api  # noqa: F401 (fixtures)
 from tests.http_errors import check_error
-from tests.service.stack import REPO, RedisServer
-from worker.storage import Storage
+from tests.service.stack import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -52,40 +48,6 @@ OTHER_HEADERS = {
     "x-frame-options": "DENY",
     "cross-origin-resource-policy": "same-origin",
 }
-
-
-@dataclass
-class Api:
-    client: TestClient
-    sender: RecordingSender
-    storage: Storage
-
-
-@pytest.fixture
-def make_api(redis_server: RedisServer, r: redis.Redis, tmp_path: Path) -> Iterator[Callable[..., Api]]:
-    """``make_api(**settings)``: the app with the frontend, a live worker's facts and one encoded
-    upload `LID`; server errors are answered (500), not raised into the test."""
-    clients: list[TestClient] = []
-
-    def make(**overrides: Any) -> Api:
-        storage = Storage(r, 600)
-        publish(storage)
-        encoded_upload(storage, LID)
-        sender = RecordingSender()
-        app = create_app(settings(redis_server.url(), tmp_path, frontend_dir=REPO / "frontend", **overrides),
-                         sender=sender)
-        client = TestClient(app, raise_server_exceptions=False)
-        clients.append(client.__enter__())
-        return Api(client, sender, storage)
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
-
-
-@pytest.fixture
-def api(make_api: Callable[..., Api]) -> Api:
-    return make_api()
 
 
 def policy(header: str) -> dict[str, str]:
@@ -142,7 +104,11 @@ def test_every_kind_of_answer_carries_the_security_headers(
     assert "vary" not in answer.headers  # no ALLOWED_ORIGINS: nothing depends on Origin
 
 
-def test_a_server_error_carries_them_too(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_server_error_carries_them_too(
+    make_api: Callable[..., Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = make_api(raise_server_exceptions=False)  # the 500 is answered, not raised into the test
+
     def broken() -> None:
         raise RuntimeError("a bug")
 
