@@ -41,16 +41,20 @@ STATUS: dict[str, int] = {
     "queue_unavailable": 503,
     "alignment_unavailable": 503,
     "model_unavailable": 503,
-    # These two only ever describe a failed job, inside the job (GET /jobs/{id} answers 200);
-    # were they an answer of their own, these would be its status.
+    # JOB_ONLY_CODES: these only ever describe a failed job, inside the job (GET /jobs/{id}
+    # answers 200); were they an answer of their own, these would be its status.
     "timeout": 504,
     "job_failed": 500,
     "worker_lost": 500,
+    "cancelled": 409,
     "not_found": 404,
     "method_not_allowed": 405,
     "forbidden_origin": 403,
     "internal_error": 500,
 }
+
+#: Codes that only describe a failed job (its `error`), never an answer of their own.
+JOB_ONLY_CODES = frozenset({"timeout", "job_failed", "worker_lost", "cancelled"})
 
 #: The error code of Starlette's own HTTP errors, by status (others: invalid_request below 500,
 #: internal_error from 500).

@@ -76,6 +76,10 @@ class ManipulateRequest(_Sampled):
     strip: StripRequest | None = Field(
         default=None, description="also render several amounts of one attribute, in the same batch "
         "(the result's `strip_urls`, one crop per amount)")
+    keep: list[AttributeName] = Field(
+        default_factory=list, max_length=MAX_EDITS, examples=[["Young", "Male"]],
+        description="attributes to hold fixed (a conditional edit): each edit moves along the part of "
+                    "its direction orthogonal to theirs, so the classifier sees them unchanged")
 
 
 class InterpolateRequest(_Sampled):

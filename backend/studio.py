@@ -111,11 +111,11 @@ class Studio:
         computing again."""
         p = Checks(self.settings, self._facts()).edits(req)
         s = p.sampling
-        lid, digest = req.latent_id, edit_digest(p.edits, s.steps, s.solver, s.grid, p.strip)
+        lid, digest = req.latent_id, edit_digest(p.edits, s.steps, s.solver, s.grid, p.strip, p.keep)
         claim = self._claim(_queued(new_id(), "manipulate"), [lid], digest)
         if claim.created:
             payload = ManipulateJob(job_id=claim.job_id, image_key=new_id(), latent_id=lid, edits=p.edits,
-                                    steps=s.steps, solver=s.solver, grid=s.grid, strip=p.strip)
+                                    steps=s.steps, solver=s.solver, grid=s.grid, strip=p.strip, keep=p.keep)
             self._send(MANIPULATE, payload, lid, digest)
         return claim.job_id
 

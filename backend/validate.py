@@ -54,6 +54,7 @@ class EditParams:
     edits: dict[str, float]
     sampling: Sampling
     strip: Strip | None
+    keep: list[str]
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class Checks:
         """Every attribute (of the edits and of the strip) is one of the model's, every |amount|
         within the limit; the solver, grid and steps."""
         sampling = self.sampling(req.solver, req.grid, req.steps)
-        self._attributes(set(req.edits) | ({req.strip.attribute} if req.strip else set()))
+        self._attributes(set(req.edits) | set(req.keep) | ({req.strip.attribute} if req.strip else set()))
         limit = self.settings.max_edit_amount
         too_far = {k: v for k, v in req.edits.items() if abs(v) > limit}
         if too_far:
@@ -123,7 +124,7 @@ class Checks:
             if beyond:
                 raise InvalidRequestError(f"strip amounts must be within ±{limit}; got {echo(beyond)}")
             strip = Strip(attribute=req.strip.attribute, amounts=list(req.strip.amounts))
-        return EditParams(edits=dict(req.edits), sampling=sampling, strip=strip)
+        return EditParams(edits=dict(req.edits), sampling=sampling, strip=strip, keep=sorted(set(req.keep)))
 
     def interpolation(self, req: InterpolateRequest) -> tuple[list[float], Sampling]:
         """(alphas, sampling): the given alphas, or `frames` (default DEFAULT_FRAMES) evenly spaced."""

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.errors import UnknownAttributeError
+from models.errors import InvalidRequestError, UnknownAttributeError
 
 # The 40 CelebA-HQ attributes in the official classifier's output order (docs/official.md,
 # "Classifier").
@@ -73,19 +73,42 @@ class AttributeClassifier(nn.Module):
             raise UnknownAttributeError(
                 f"unknown attribute {name!r}; available: {', '.join(self.names)}") from None
 
-    def direction(self, name: str) -> torch.Tensor:
-        """Unit direction (D,) of an attribute in normalised z space."""
-        return F.normalize(self.weight[self.index(name)], dim=0, eps=1e-12)
+    def direction(self, name: str, keep: Sequence[str] = ()) -> torch.Tensor:
+        """Unit direction (D,) of an attribute in normalised z space.
 
-    def manipulate(self, z_sem: torch.Tensor, edits: Mapping[str, float]) -> torch.Tensor:
+        With `keep`, a conditional direction (InterFaceGAN, Shen et al. 2020, §2.3): the part of
+        it orthogonal to the kept attributes' directions, normalised again. Moving along it leaves
+        their classifier logits exactly as they were (the logit is linear in z_n), so "smile, but
+        keep age and gender" does not drift in age or gender as far as the classifier can tell.
+
+        Raises:
+            UnknownAttributeError: `name` or a kept name is not one of the classifier's.
+            InvalidRequestError: the direction lies in the span of the kept ones (nothing is left).
+        """
+        d = F.normalize(self.weight[self.index(name)], dim=0, eps=1e-12)
+        kept = sorted({self.index(k) for k in keep} - {self.index(name)})
+        if not kept:
+            return d
+        basis = torch.linalg.qr(self.weight[kept].T).Q  # (D, k): orthonormal basis of the kept rows
+        rest = d - basis @ (basis.T @ d)
+        if float(rest.norm()) < 1e-4:
+            raise InvalidRequestError(
+                f"{name!r} cannot move while {', '.join(sorted(set(keep) - {name}))} stay fixed: its "
+                "direction is theirs")
+        return F.normalize(rest, dim=0)
+
+    def manipulate(
+        self, z_sem: torch.Tensor, edits: Mapping[str, float], keep: Sequence[str] = ()
+    ) -> torch.Tensor:
         """Apply {attribute: amount} edits (official formula); amount 0 returns z unchanged.
 
         Args:
             z_sem: (B, D). edits: amounts, typically in [-0.5, 0.5]; positive adds the attribute.
+            keep: attributes to hold fixed: each edit moves along its `direction(name, keep)`.
         Returns:
             (B, D) edited z_sem.
         """
-        for name in edits:
+        for name in (*edits, *keep):
             self.index(name)  # validate every name before computing anything
         active = {k: float(a) for k, a in edits.items() if a != 0}
         if not active:
@@ -93,5 +116,5 @@ class AttributeClassifier(nn.Module):
         z_n = self.normalize(z_sem)
         scale = math.sqrt(self.z_dim)
         for name, amount in active.items():
-            z_n = z_n + amount * scale * self.direction(name)
+            z_n = z_n + amount * scale * self.direction(name, keep)
         return self.denormalize(z_n)

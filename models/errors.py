@@ -31,6 +31,7 @@ CODES: dict[str, str] = {
     "timeout": "a job ran past its time limit",
     "job_failed": "the worker failed on a job for a reason of its own",
     "worker_lost": "the workers running a job died on it again and again, so it was given up",
+    "cancelled": "the job was cancelled (DELETE /jobs/{id}), e.g. a newer edit replaced it",
     "store_reset": "the id was lost when the store (Redis) restarted without persistence",
 }
 

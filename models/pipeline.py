@@ -278,11 +278,14 @@ class DiffAEPipeline:
         return self.classifier
 
     @torch.inference_mode()
-    def manipulate(self, z_sem: torch.Tensor, edits: Mapping[str, float]) -> torch.Tensor:
+    def manipulate(
+        self, z_sem: torch.Tensor, edits: Mapping[str, float], keep: Sequence[str] = ()
+    ) -> torch.Tensor:
         """Move z_sem (B, D) along attribute directions: {name: amount}, official formula
-        (normalise, add amount·√D·ŵ, denormalise). Decode the result with the x_T inverted
-        from the original z_sem."""
-        return self._require_classifier().manipulate(z_sem.to(self.device).float(), edits)
+        (normalise, add amount·√D·ŵ, denormalise); with `keep`, along each direction's part
+        orthogonal to the kept attributes' (`AttributeClassifier.direction`). Decode the result
+        with the x_T inverted from the original z_sem."""
+        return self._require_classifier().manipulate(z_sem.to(self.device).float(), edits, keep)
 
     @torch.inference_mode()
     def attribute_scores(self, z_sem: torch.Tensor) -> torch.Tensor:

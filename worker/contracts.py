@@ -81,6 +81,8 @@ class ManipulateJob(Sampler):
     edits: dict[str, float]
     steps: int = Field(ge=1)
     strip: Strip | None = None
+    #: Attributes held fixed: each edit moves along its direction's part orthogonal to theirs.
+    keep: list[str] = Field(default_factory=list)
 
 
 class InterpolateJob(Sampler):
@@ -156,6 +158,7 @@ class EncodeResult(BaseModel):
 
 class ManipulateResult(BaseModel):
     edits: dict[str, float]
+    keep: list[str] = Field(default_factory=list, description="the attributes held fixed")
     steps: int
     solver: Solver = "ddim"
     grid: Grid = "uniform"

@@ -60,7 +60,7 @@ class JobTimeoutError(Exception):
 
 
 class JobDeletedError(Exception):
-    """The job's hash is gone (its upload was deleted): stop working on it."""
+    """The job's hash is gone (its upload was deleted) or it was cancelled: stop working on it."""
 
 
 class WorkerStoppingError(Exception):
@@ -142,7 +142,7 @@ def _run(
         fail(exc.code, exc.message)
         return None
     except JobDeletedError:
-        log.info("job %s was deleted while it ran; stopped", job.job_id)
+        log.info("job %s was deleted or cancelled while it ran; stopped", job.job_id)
         return None
     except (JobTimeoutError, SoftTimeLimitExceeded):
         fail("timeout", f"the job ran past the {s.soft_time_limit_seconds} s time limit; try fewer steps")
@@ -245,10 +245,10 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     _check_model(rt, latent.preset, meta.image_size)
     z_0 = torch.from_numpy(latent.z_sem.copy())[None]
     x_T = torch.from_numpy(latent.x_T.copy())[None]
-    codes = [pipe.manipulate(z_0, job.edits)]
+    codes = [pipe.manipulate(z_0, job.edits, job.keep)]
     if job.strip is not None:
         frames = [{**job.edits, job.strip.attribute: a} for a in job.strip.amounts]
-        codes += [pipe.manipulate(z_0, edits) for edits in frames]
+        codes += [pipe.manipulate(z_0, edits, job.keep) for edits in frames]
     # The unedited render with these steps, solver and grid ("base") is what the edit changed;
     # paste-back adds only that change to the photo. The encode left one at its own; others are
     # decoded here, in the same batch as the edit, and kept for the upload's next edits.
@@ -268,6 +268,7 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     replaced = _put_photo(rt, job, lid, image, name="photo-replaced")
     return ManipulateResult(
         edits=job.edits,
+        keep=job.keep,
         steps=job.steps,
         solver=job.solver,
         grid=job.grid,

@@ -60,7 +60,7 @@ from models.errors import (
     UnknownJobError,
     UnknownLatentError,
 )
-from worker.contracts import JobPreview, JobState, ModelInfo, Strip
+from worker.contracts import JobError, JobPreview, JobState, ModelInfo, Strip
 from worker.ids import image_id, made_at
 
 PREFIX = "diffae:"
@@ -176,12 +176,17 @@ def edit_digest(
     solver: str = "ddim",
     grid: str = "uniform",
     strip: Strip | None = None,
+    keep: Sequence[str] = (),
 ) -> str:
     """A key for "the same manipulate request": edits (order-free, zero amounts dropped), steps,
-    solver, grid and the strip (its amounts in order: they are the frames' order)."""
+    solver, grid, the strip (its amounts in order: they are the frames' order) and the attributes
+    kept fixed (order-free)."""
     active = sorted((k, float(v)) for k, v in edits.items() if v != 0)
     frames = None if strip is None else [strip.attribute, [float(a) for a in strip.amounts]]
-    canonical = json.dumps({"edits": active, "steps": steps, "solver": solver, "grid": grid, "strip": frames})
+    fields = {"edits": active, "steps": steps, "solver": solver, "grid": grid, "strip": frames}
+    if keep:  # absent when empty: the digests of plain edits stay what they were
+        fields["keep"] = sorted(set(keep))
+    canonical = json.dumps(fields)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
@@ -330,12 +335,13 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
 """
 
-# Write a job hash only while it exists (a deleted job is not resurrected by a late worker),
-# and publish the new state in the same step; a job starting to run is recorded in `running`
-# with who runs it. KEYS: job, channel, running; ARGV: state JSON, job id, running record ('' for
-# none), fields...
+# Write a job hash only while it exists and has not ended (a deleted or cancelled job is not
+# resurrected by a late worker), and publish the new state in the same step; a job starting to
+# run is recorded in `running` with who runs it. KEYS: job, channel, running; ARGV: state JSON,
+# job id, running record ('' for none), fields...
 _SAVE_IF_EXISTS = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or status == 'succeeded' or status == 'failed' then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('PUBLISH', KEYS[2], ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[3]) end
@@ -689,6 +695,24 @@ class JobStore:
         args = [state.model_dump_json(), state.job_id, record, *_flat(_job_fields(state))]
         keys = [Keys.job(state.job_id), Keys.events(state.job_id), Keys.RUNNING]
         return bool(self._save(keys=keys, args=args))
+
+    def cancel(self, job_id: str, reason: str) -> JobState:
+        """Cancel a job that has not ended: "failed" with code `cancelled` (published, so its event
+        streams end), so that a queued one is skipped when a worker takes it and a running one
+        stops at its next step (its saves are refused). A job that has ended is left as it is.
+        Returns the job's state after.
+
+        Raises:
+            UnknownJobError, StoreResetError: no such job.
+        """
+        state = self.get(job_id)
+        if state.final:
+            return state
+        cancelled = state.model_copy(update={"status": "failed", "error": JobError(code="cancelled",
+                                                                                     message=reason)})
+        if not self.save(cancelled):  # it ended meanwhile
+            return self.get(job_id)
+        return cancelled
 
     def finish(self, job_id: str) -> None:
         """Job `job_id` no longer runs here (it ended, failed, went back to the queue or was gone)."""

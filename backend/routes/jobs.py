@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -84,6 +84,16 @@ def sample(body: SampleRequest, services: ServicesDep) -> JobAccepted:
 def job(job_id: str, services: ServicesDep) -> JobOut:
     """A job's status, progress (0..1), and its result or error."""
     return present(services.jobs.get(job_id))
+
+
+@router.delete("/jobs/{job_id}", status_code=204, response_class=Response,
+               responses=errors(403, 404, 410, 503))
+def cancel(job_id: str, services: ServicesDep) -> Response:
+    """Cancel a job that has not ended (e.g. an edit a newer slider move replaced): a queued job
+    never runs, a running one stops at its next step; it reads "failed" with code `cancelled`.
+    A job that has ended is left as it is (204 all the same)."""
+    services.jobs.cancel(job_id, "cancelled by its client (DELETE /jobs/{id}), e.g. replaced by a newer edit")
+    return Response(status_code=204)
 
 
 _SSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}}}}

@@ -20,6 +20,7 @@ const SERVER_TITLES = {
   alignment_unavailable: "The server's face finder isn't working right now, so photos can't be read.",
   model_unavailable: "The face model isn't available on the server yet.",
   job_failed: "The server could not finish this job.",
+  cancelled: "This edit was cancelled: a newer one replaced it.",
   worker_lost: "The server's worker kept stopping on this job, so it was given up. Try a smaller photo "
     + "or fewer diffusion steps.",
   store_reset: "The server was restarted and forgot this photo. Please upload it again.",

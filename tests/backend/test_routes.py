@@ -158,6 +158,8 @@ CASES: list[tuple[str, str, Callable[[], dict[str, Any]], int, str, str]] = [
     ("POST", "/manipulate", lambda: edit(strip={"attribute": "Smile", "amounts": [0.1]}), 422,
      "unknown_attribute", "Smile"),
     ("POST", "/manipulate", lambda: edit(solver="dpm++2m", steps=37), 422, "invalid_request", "36 or 38"),
+    ("POST", "/manipulate", lambda: edit(keep=["Age"]), 422, "unknown_attribute", "Age"),
+    ("POST", "/manipulate", lambda: edit(keep="Young"), 422, "invalid_request", "keep"),
     ("POST", "/manipulate", lambda: edit(latent_id="0" * 32), 404, "unknown_latent", "never existed"),
     ("POST", "/manipulate", lambda: edit(latent_id=RAW), 404, "unknown_latent", "not encoded yet"),
     ("POST", "/interpolate", lambda: {"json": {"latent_ids": [LID]}}, 422, "invalid_request", "latent_ids"),
@@ -216,9 +218,9 @@ def sent(api: Api) -> list[tuple[str, dict[str, Any], str]]:
 
 
 def test_every_4xx_code_of_the_status_table_is_answered_by_some_case() -> None:
-    from backend.http import STATUS
+    from backend.http import JOB_ONLY_CODES, STATUS
 
-    client_errors = {code for code, status in STATUS.items() if 400 <= status < 500}
+    client_errors = {code for code, status in STATUS.items() if 400 <= status < 500} - JOB_ONLY_CODES
     assert {(code, STATUS[code]) for *_, status, code, _ in CASES} == {(c, STATUS[c]) for c in client_errors}
     assert {(status, code) for *_, status, code, _ in CASES} == {(STATUS[c], c) for c in client_errors}
 
@@ -244,7 +246,7 @@ def test_an_edit_is_queued_once_and_its_result_is_shown_with_urls(api: Api) -> N
     urls = {"job_url": f"/jobs/{job_id}", "events_url": f"/jobs/{job_id}/events"}
     assert first.json() == {"job_id": job_id, **urls}
     assert sent(api) == [(MANIPULATE, {"job_id": job_id, "latent_id": LID, "edits": {"Smiling": 0.2,
-                                "Young": 0.0}, **SAMPLING, "strip": None}, job_id)]
+                                "Young": 0.0}, **SAMPLING, "strip": None, "keep": []}, job_id)]
     again = api.client.post("/manipulate", **edit(edits={"Smiling": 0.2}, **SAMPLING))
     assert again.json()["job_id"] == job_id and len(api.sender.sent) == 1  # identical: the same job
 
@@ -255,7 +257,7 @@ def test_an_edit_is_queued_once_and_its_result_is_shown_with_urls(api: Api) -> N
     done = JobState(job_id=job_id, kind="manipulate", status="succeeded", progress=1.0, result=result)
     assert JobStore(api.r).save(done)
     shown = api.client.get(f"/jobs/{job_id}").json()
-    assert shown["result"] == {"edits": {"Smiling": 0.2}, "steps": 20, "solver": "ddim",
+    assert shown["result"] == {"edits": {"Smiling": 0.2}, "keep": [], "steps": 20, "solver": "ddim",
                                "grid": "uniform", "image_url": f"/images/{job_id}-crop",
                                "photo_url": f"/images/{job_id}-photo",
                                "photo_replaced_url": f"/images/{job_id}-photo-replaced", "strip": None,
@@ -288,18 +290,21 @@ def test_solver_grid_and_strip_are_queued_and_each_is_its_own_edit(make_api: Cal
     first = api.client.post("/manipulate", **edit()).json()["job_id"]
     assert sent(api)[-1][1] | {"job_id": "-"} == {
         "job_id": "-", "latent_id": LID, "edits": {"Smiling": 0.1}, "steps": 8, "solver": "dpm++2m",
-        "grid": "logsnr", "strip": None}  # the server's default solver with its own grid and steps
+        "grid": "logsnr", "strip": None, "keep": []}  # the default solver with its own grid and steps
     ddim = api.client.post("/manipulate", **edit(solver="ddim")).json()["job_id"]
     assert sent(api)[-1][1] | {"job_id": "-"} == {
         "job_id": "-", "latent_id": LID, "edits": {"Smiling": 0.1}, "steps": INFO.default_steps,
-        "solver": "ddim", "grid": "uniform", "strip": None}  # DDIM's defaults, not the solver's
+        "solver": "ddim", "grid": "uniform", "strip": None, "keep": []}  # DDIM's defaults, not the solver's
     quad = api.client.post("/manipulate", **edit(grid="quadratic", steps=8)).json()["job_id"]
     strip = {"attribute": "Young", "amounts": [-0.2, 0.0, 0.2]}
     with_strip = api.client.post("/manipulate", **edit(strip=strip)).json()["job_id"]
     assert api.sender.sent[-1][1]["strip"] == strip
-    assert len({first, ddim, quad, with_strip}) == 4 and len(api.sender.sent) == 4  # none from cache
+    kept = api.client.post("/manipulate", **edit(keep=["Young", "Smiling", "Young"])).json()["job_id"]
+    assert sent(api)[-1][1]["keep"] == ["Smiling", "Young"]  # a conditional edit (#17 item 3), names once
+    assert len({first, ddim, quad, with_strip, kept}) == 5 and len(api.sender.sent) == 5  # none from cache
     again = api.client.post("/manipulate", **edit(solver="dpm++2m", grid="logsnr", steps=8)).json()["job_id"]
-    assert again == first and len(api.sender.sent) == 4  # the defaults spelt out: the same edit
+    assert again == first and len(api.sender.sent) == 5  # the defaults spelt out: the same edit
+    assert api.client.post("/manipulate", **edit(keep=["Smiling", "Young"])).json()["job_id"] == kept
 
     answer = api.client.post("/interpolate", **mix(frames=2, solver="ddim", grid="quadratic"))
     assert answer.status_code == 202 and api.sender.sent[-1][1]["grid"] == "quadratic"
@@ -342,3 +347,16 @@ def test_the_event_stream_forwards_previews_as_named_events(api: Api) -> None:
     assert [line.startswith("data: ") for line in lines] == [True, True, False, True, True]
     assert '"status":"failed"' in lines[-1]
     assert b"preview" not in b"".join(api.r.hvals(f"diffae:job:{job_id}"))  # never stored
+
+
+def test_a_job_is_cancelled_by_delete_and_an_identical_edit_then_runs_anew(api: Api) -> None:
+    job_id = api.client.post("/manipulate", **edit()).json()["job_id"]
+    assert api.client.delete(f"/jobs/{job_id}").status_code == 204
+    shown = api.client.get(f"/jobs/{job_id}").json()
+    assert shown["status"] == "failed" and shown["error"]["code"] == "cancelled"
+    assert api.client.delete(f"/jobs/{job_id}").status_code == 204  # idempotent
+    again = api.client.post("/manipulate", **edit()).json()["job_id"]
+    assert again != job_id and len(api.sender.sent) == 2  # a cancelled edit is no answer to reuse
+    check_error(api.client.delete("/jobs/" + "0" * 32), 404, "unknown_job")
+    check_error(api.client.delete(f"/jobs/{job_id}", headers={"origin": "https://elsewhere.example"}),
+                403, "forbidden_origin")

@@ -19,7 +19,7 @@ from models.checkpoint import CheckpointError, load_tensors, save_tensors
 from models.classifier import AttributeClassifier
 from models.config import ModelConfig
 from models.ddim import EpsFn
-from models.errors import SamplingUnavailableError, StudioError, UnknownAttributeError
+from models.errors import InvalidRequestError, SamplingUnavailableError, StudioError, UnknownAttributeError
 from models.latent_net import LatentMLP
 from models.pipeline import DiffAEPipeline, interpolate_latents, slerp
 from models.schedule import Schedule
@@ -157,6 +157,43 @@ def test_the_edited_attribute_score_rises_monotonically(
     amounts = [-0.5, -0.3, -0.1, 0.0, 0.05, 0.2, 0.5]
     scores = torch.stack([pipe.attribute_scores(pipe.manipulate(z, {"Male": a}))[:, i] for a in amounts])
     assert bool((scores.diff(dim=0) > 0).all()), scores
+
+
+def test_a_conditional_edit_leaves_the_kept_attributes_where_they_were(
+    pipe: DiffAEPipeline, codes: tuple[torch.Tensor, ...]
+) -> None:
+    """#17 item 3: "smile, but keep age and gender" moves along Smiling's direction made
+    orthogonal to Young's and Male's; the kept logits do not move, the edited one still does."""
+    z = codes[0]
+    i, kept = NAMES.index("Smiling"), [NAMES.index("Young"), NAMES.index("Male")]
+    before = pipe.attribute_scores(z)
+    plain = pipe.attribute_scores(pipe.manipulate(z, {"Smiling": 0.4})) - before
+    held = pipe.attribute_scores(pipe.manipulate(z, {"Smiling": 0.4}, keep=["Young", "Male"])) - before
+    assert plain[:, kept].abs().max() > 1e-3  # the random classifier's rows are not orthogonal
+    torch.testing.assert_close(held[:, kept], torch.zeros_like(held[:, kept]), rtol=0, atol=1e-4)
+    assert bool((held[:, i] > 0).all()) and bool((held[:, i] <= plain[:, i] + 1e-5).all())
+    cls = pipe.classifier
+    assert cls is not None
+    d = cls.direction("Smiling", ["Young", "Male"])
+    assert abs(float(d.norm()) - 1) < 1e-5 and abs(float(d @ cls.direction("Young"))) < 1e-5
+    # keeping the edited attribute itself changes nothing
+    assert torch.equal(cls.direction("Smiling", ["Smiling"]), cls.direction("Smiling"))
+    with pytest.raises(UnknownAttributeError):
+        pipe.manipulate(z, {"Smiling": 0.1}, keep=["Baldness"])
+
+
+def test_a_direction_inside_the_kept_ones_is_refused(pipe: DiffAEPipeline) -> None:
+    cls = pipe.classifier
+    assert cls is not None
+    with torch.no_grad():
+        saved = cls.weight[NAMES.index("Young")].clone()
+        cls.weight[NAMES.index("Young")] = 2 * cls.weight[NAMES.index("Male")]
+    try:
+        with pytest.raises(InvalidRequestError, match="cannot move while"):
+            cls.direction("Young", ["Male"])
+    finally:
+        with torch.no_grad():
+            cls.weight[NAMES.index("Young")] = saved
 
 
 def test_prediction_is_validated_and_defaults_to_eps(pipe: DiffAEPipeline) -> None:

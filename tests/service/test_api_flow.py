@@ -299,3 +299,29 @@ def test_healthz_and_docs(client: httpx.Client, stack: Stack) -> None:
         "/healthz",
     ):
         assert path in paths
+
+
+def test_superseded_edits_are_cancelled_and_only_the_last_runs(
+    client: httpx.Client, encoded: dict[str, Any], stack: Stack
+) -> None:
+    """#17 item 6: six quick slider moves ran six full renders in a row on the one worker. A
+    page that cancels each edit it no longer wants (DELETE /jobs/{id}) leaves the worker to the
+    last: the others are skipped if queued, stopped at their next step if running."""
+    lid = encoded["latent_id"]
+    jobs = []
+    for i in range(6):  # long renders (DDIM, 100 steps), each replacing the one before
+        if jobs:
+            assert client.delete(f"/jobs/{jobs[-1]}").status_code == 204
+        jobs.append(post(client, "/manipulate", {"latent_id": lid, "edits": {"Smiling": 0.05 * (i + 1)},
+                                                 "solver": "ddim", "steps": 100}))
+    last = wait_job(client, jobs[-1])
+    assert last["status"] == "succeeded", last
+    for job_id in jobs[:-1]:
+        job = client.get(f"/jobs/{job_id}").json()
+        assert job["status"] == "failed" and job["error"]["code"] == "cancelled", job
+        assert job["progress"] < 1.0 and job["result"] is None
+    # the worker stopped each at its next step, or skipped it when it came off the queue
+    lines = stack.worker.tail(100_000).splitlines()
+    ended = ("deleted or cancelled", "already failed")
+    stopped = [j for j in jobs[:-1] if any(j in line and any(e in line for e in ended) for line in lines)]
+    assert stopped == jobs[:-1], "\n".join(lines[-30:])

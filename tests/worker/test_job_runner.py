@@ -179,3 +179,22 @@ def test_a_message_this_worker_cannot_read_fails_its_job(rt: Runtime) -> None:
     state = rt.jobs.get(JOB.job_id)
     assert state.status == "failed" and state.error is not None and state.error.code == "job_failed"
     service.fail_unreadable(rt, None, "diffae.encode", ValueError("no job id at all"))  # nothing to fail
+
+
+def test_a_cancelled_job_is_skipped_or_stopped_at_its_next_step(rt: Runtime) -> None:
+    """#17 item 6: cancelling a superseded edit frees the worker for the one that replaced it."""
+    calls: list[int] = []
+
+    def work(rt: Runtime, job: EncodeJob, progress: service.Progress) -> Done:
+        for i in range(1, 5):
+            calls.append(i)
+            if i == 2:
+                rt.jobs.cancel(job.job_id, "replaced")  # while it runs
+            progress(i, 4)
+        return Done(value=1)
+
+    assert service.run_job(rt, JOB, work) is None
+    assert calls == [1, 2]  # stopped at the step after the cancellation
+    state = rt.jobs.get(JOB.job_id)
+    assert state.status == "failed" and state.error is not None and state.error.code == "cancelled"
+    assert service.run_job(rt, JOB, work) is None and calls == [1, 2]  # a queued copy never runs

@@ -351,3 +351,32 @@ def test_an_upload_stored_by_an_older_version_is_unknown_not_a_crash(r: redis.Re
     r.set(Keys.meta(LID), json.dumps(old))
     with pytest.raises(UnknownLatentError, match="older version"):
         storage.meta(LID)
+
+
+def test_a_cancelled_job_reads_cancelled_and_takes_no_more_writes(r: redis.Redis) -> None:
+    """#17 item 6: a superseded edit is cancelled: a queued one is never run, a running one's
+    next save is refused (the worker stops), a finished one is left as it was."""
+    storage, jobs = Storage(r, ttl_s=60), JobStore(r)
+    assert storage.claim(queued(JID), require_worker=False)
+    pubsub = r.pubsub()
+    pubsub.subscribe(Keys.events(JID))
+    pubsub.get_message(timeout=1)
+    running = queued(JID).model_copy(update={"status": "running", "progress": 0.3})
+    assert jobs.save(running)
+    state = jobs.cancel(JID, "replaced by a newer edit")
+    assert state.status == "failed" and state.error is not None and state.error.code == "cancelled"
+    assert jobs.get(JID) == state
+    published = [json.loads(m["data"]) for m in iter(lambda: pubsub.get_message(timeout=0.5), None)
+                 if m["type"] == "message"]
+    assert published[-1]["error"]["code"] == "cancelled"  # event streams end with it
+    assert not jobs.save(running.model_copy(update={"progress": 0.6}))  # the worker's next step
+    assert not jobs.save(running.model_copy(update={"status": "succeeded", "progress": 1.0}))
+    assert jobs.get(JID) == state
+    done = "d" * 32
+    assert storage.claim(queued(done), require_worker=False)
+    assert jobs.save(queued(done).model_copy(update={"status": "running"}))
+    assert jobs.save(queued(done).model_copy(update={"status": "succeeded", "progress": 1.0}))
+    assert jobs.cancel(done, "too late").status == "succeeded"  # ended: left as it is
+    with pytest.raises(UnknownJobError):
+        jobs.cancel("e" * 32, "never existed")
+    pubsub.close()
