@@ -37,6 +37,7 @@ from worker.contracts import (
     JobState,
     ManipulateJob,
     ModelInfo,
+    NewFace,
     SampleJob,
 )
 from worker.ids import new_id
@@ -133,8 +134,10 @@ class Studio:
         claim = self._claim(_queued(new_id(), "sample"), [])
         seed = req.seed if req.seed is not None else secrets.randbits(32)
         s = params.sampling
+        faces = [NewFace(latent_id=new_id(), image_key=new_id()) for _ in range(params.n)]
         payload = SampleJob(job_id=claim.job_id, image_key=new_id(), n=params.n, steps=s.steps,
-                            latent_steps=params.latent_steps, seed=seed, solver=s.solver, grid=s.grid)
+                            latent_steps=params.latent_steps, seed=seed, solver=s.solver, grid=s.grid,
+                            faces=faces, ttl_seconds=self.settings.ttl_seconds)
         self._send(SAMPLE, payload)
         return claim.job_id
 

@@ -328,6 +328,22 @@ class DiffAEPipeline:
         over `steps` timesteps of `grid` (the latent DPM always samples with DDIM on its official
         grid: its quality with another solver is not measured). Noise is drawn from `generator` on
         the CPU: x_T first, then the latent noise (the official order)."""
+        z_sem, x_T = self.sample_codes(n, latent_steps, generator)
+        latent = len(self._latent_schedule(latent_steps))
+        total = len(self.schedule(steps, grid)) + latent
+        if progress is not None:
+            progress(latent, total)
+        return self.decode(z_sem, x_T, steps,
+                           None if progress is None else lambda i, _n: progress(latent + i, total),
+                           solver=solver, grid=grid)
+
+    @torch.inference_mode()
+    def sample_codes(
+        self, n: int, latent_steps: int | None = None, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The codes of `n` new faces: (z_sem (n, D) from the latent DPM, x_T (n, 3, H, W) ~ N(0, I)),
+        noise drawn as `sample` draws it (the same generator state gives the same faces).
+        `decode(z_sem, x_T, ...)` renders them; they edit and mix like an upload's."""
         if self.latent_net is None or self.latent_stats is None:
             raise SamplingUnavailableError(
                 f"model {self.config.preset!r} has no latent DPM: it cannot sample")
@@ -335,19 +351,16 @@ class DiffAEPipeline:
         x_T = torch.randn(n, 3, s, s, generator=generator)
         noise = torch.randn(n, self.z_dim, generator=generator).to(self.device)
         ld = self.config.latent_diffusion
-        lsteps = ld.default_steps if latent_steps is None else latent_steps
-        lsched = Schedule.create(ld.beta_schedule, lsteps, ld.num_timesteps)
         net = self.latent_net
-        z_n = ddim_sample(lambda x, t: net(x, t).float(), noise, lsched, clip=ld.clip_denoised)
+        z_n = ddim_sample(lambda x, t: net(x, t).float(), noise, self._latent_schedule(latent_steps),
+                          clip=ld.clip_denoised)
         mean, std = self.latent_stats
-        z_sem = z_n * std + mean
-        images = len(self.schedule(steps, grid))
-        total = images + len(lsched)
-        if progress is not None:
-            progress(len(lsched), total)
-        return self.decode(z_sem, x_T, steps,
-                           None if progress is None else lambda i, _n: progress(len(lsched) + i, total),
-                           solver=solver, grid=grid)
+        return z_n * std + mean, x_T.to(self.device)
+
+    def _latent_schedule(self, latent_steps: int | None) -> Schedule:
+        ld = self.config.latent_diffusion
+        return Schedule.create(ld.beta_schedule, ld.default_steps if latent_steps is None else latent_steps,
+                               ld.num_timesteps)
 
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, path: str | Path) -> None:

@@ -93,13 +93,27 @@ class InterpolateJob(Sampler):
     steps: int = Field(ge=1)
 
 
+class NewFace(BaseModel):
+    """The ids a drawn face is stored under, as an upload of its own (minted by the web tier)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    latent_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    image_key: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
 class SampleJob(Sampler):
-    """Draw `n` unconditional faces with the latent DPM (models that have one)."""
+    """Draw `n` unconditional faces with the latent DPM (models that have one). With `faces`
+    (one per face), each is stored as an upload of its own, living `ttl_seconds`: its latent
+    (z_sem, x_T), the face as its photo and aligned crop, its render as the unedited base, so
+    that it edits, mixes, downloads and deletes like an uploaded photo."""
 
     n: int = Field(ge=1)
     steps: int = Field(ge=1)
     latent_steps: int = Field(ge=1)
     seed: int
+    faces: list[NewFace] = Field(default_factory=list)
+    ttl_seconds: int = Field(default=3600, ge=1)
 
 
 #: The payload type of each task name.
@@ -190,6 +204,9 @@ class SampleResult(BaseModel):
     solver: Solver = "ddim"
     grid: Grid = "uniform"
     image_ids: ImageIds = Field(description="the drawn faces")
+    latent_ids: list[str] = Field(
+        default_factory=list, description="each face's latent id: it edits, mixes and deletes like an "
+        "uploaded photo's (POST /manipulate, /interpolate, DELETE /latents/{id})")
 
 
 #: The result type of each job kind.

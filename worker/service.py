@@ -46,7 +46,7 @@ from worker.contracts import (
 )
 from worker.ids import image_id
 from worker.runtime import Runtime
-from worker.storage import Keys, Latent, RunningJob, aligned_id, base_id
+from worker.storage import Keys, Latent, RunningJob, UploadMeta, aligned_id, base_id
 
 log = logging.getLogger(__name__)
 
@@ -307,13 +307,33 @@ def interpolate(rt: Runtime, job: InterpolateJob, progress: Progress) -> Interpo
 
 
 def sample(rt: Runtime, job: SampleJob, progress: Progress) -> SampleResult:
-    """Draw `n` faces with the latent DPM, seeded (same seed, same faces)."""
+    """Draw `n` faces with the latent DPM, seeded (same seed, same faces); with `job.faces`, store
+    each as an upload of its own (`SampleJob`)."""
     pipe = rt.pipeline()
     generator = torch.Generator().manual_seed(job.seed)
-    images = pipe.sample(job.n, job.steps, job.latent_steps, generator=generator, progress=progress,
-                         solver=job.solver, grid=job.grid)
-    ids = [_put_png(rt, job, f"{i:02d}", to_image(x), []) for i, x in enumerate(images)]
-    return SampleResult(seed=job.seed, steps=job.steps, solver=job.solver, grid=job.grid, image_ids=ids)
+    z_sem, x_T = pipe.sample_codes(job.n, job.latent_steps, generator)
+    images = pipe.decode(z_sem, x_T, job.steps, progress=progress, solver=job.solver, grid=job.grid)
+    pngs = [_png(to_image(x)) for x in images]
+    if not job.faces:
+        ids = [rt.storage.put_image(image_id(job.image_key, f"{i:02d}"), png, "image/png",
+                                    owner_key=Keys.job(job.job_id), lids=[]) for i, png in enumerate(pngs)]
+        return SampleResult(seed=job.seed, steps=job.steps, solver=job.solver, grid=job.grid, image_ids=ids)
+    size = pipe.image_size
+    ids = []
+    for face, png, z, x in zip(job.faces, pngs, z_sem, x_T, strict=True):
+        # The face is its own photo: the crop is the whole of it, and its render at these steps,
+        # solver and grid is its unedited base, so an edit's paste-back adds just the change.
+        meta = UploadMeta(latent_id=face.latent_id, quad=[[0, 0], [0, size], [size, size], [size, 0]],
+                          faces=[(0, 0, size, size)], face=0, preset=pipe.config.preset, image_size=size,
+                          photo_size=(size, size), image_key=face.image_key)
+        # The job's result names the face: it goes when the face is deleted.
+        rt.storage.create_upload(meta, png, png, ttl_s=job.ttl_seconds, index=[Keys.job(job.job_id)])
+        rt.storage.put_latent(face.latent_id, Latent(z_sem=z.cpu().numpy(), x_T=x.cpu().numpy(),
+                                                     preset=meta.preset, steps=job.steps))
+        rt.storage.put_base(meta, job.steps, png, job.solver, job.grid)
+        ids.append(aligned_id(meta))
+    return SampleResult(seed=job.seed, steps=job.steps, solver=job.solver, grid=job.grid, image_ids=ids,
+                        latent_ids=[f.latent_id for f in job.faces])
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -429,11 +429,13 @@ class Storage:
 
     # ------------------------------------------------------------------ uploads
     def create_upload(
-        self, meta: UploadMeta, photo: bytes, aligned_png: bytes, job: JobState | None = None
+        self, meta: UploadMeta, photo: bytes, aligned_png: bytes, job: JobState | None = None,
+        ttl_s: int | None = None, index: Sequence[str] = (),
     ) -> None:
         """Store a new upload (original photo, aligned crop as image `aligned_id(meta)`, meta) and
-        its encode job, queued, indexed under it: one round trip."""
-        lid, ttl = meta.latent_id, self.ttl_s
+        its encode job, queued, indexed under it, living `ttl_s` (default: this store's TTL): one
+        round trip. `index`: other keys that name the upload, deleted with it."""
+        lid, ttl = meta.latent_id, ttl_s or self.ttl_s
         aligned = Keys.image(aligned_id(meta))
         with self._r.pipeline() as p:
             p.set(Keys.EPOCH, int(time.time() * 1000), nx=True)
@@ -448,6 +450,8 @@ class Storage:
                 p.hset(job_key, mapping=cast(dict[Any, Any], _job_fields(job)))
                 p.expire(job_key, ttl)
                 p.sadd(Keys.index(lid), job_key)
+            for key in index:
+                p.sadd(Keys.index(lid), key)
             p.expire(Keys.index(lid), ttl)
             p.set(Keys.meta(lid), meta.model_dump_json(), ex=ttl)
             p.execute()

@@ -278,8 +278,12 @@ def test_interpolations_and_samples_are_queued_with_their_payloads(api: Api) -> 
     answer = api.client.post("/sample", json={"n": 2, "seed": 7})
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
-    assert sent(api)[1] == (SAMPLE, {"job_id": job_id, "n": 2, **SAMPLING, "latent_steps": 10,
-                                           "seed": 7}, job_id)
+    name, payload, task_id = sent(api)[1]
+    faces = payload.pop("faces")  # each drawn face becomes an upload of its own (#17 item 4)
+    assert (name, payload, task_id) == (SAMPLE, {"job_id": job_id, "n": 2, **SAMPLING, "latent_steps": 10,
+                                                 "seed": 7, "ttl_seconds": 3600}, job_id)
+    ids = [i for face in faces for i in (face["latent_id"], face["image_key"])]
+    assert len(faces) == 2 and len(set(ids)) == 4 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
     queued = {"job_id": job_id, "kind": "sample", "status": "queued", "progress": 0.0, "result": None,
               "error": None}
     assert api.client.get(f"/jobs/{job_id}").json() == queued

@@ -187,7 +187,33 @@ def test_sample_draws_faces(client: httpx.Client, stack: Stack) -> None:
         pytest.skip("the test model has no latent DPM")
     result = run(client, "/sample", {"n": 2, "steps": 5, "latent_steps": 5, "seed": 7})
     assert result["seed"] == 7 and len(result["image_urls"]) == 2
-    assert fetch(client, result["image_urls"][0]).size[0] == client.get("/attributes").json()["image_size"]
+    size = client.get("/attributes").json()["image_size"]
+    drawn = fetch(client, result["image_urls"][0])
+    assert drawn.size[0] == size
+
+
+def test_a_drawn_face_edits_mixes_and_deletes_like_an_upload(
+    client: httpx.Client, encoded: dict[str, Any], stack: Stack
+) -> None:
+    """#17 item 4: /sample returned images without a latent; each drawn face is now an upload."""
+    if not client.get("/attributes").json()["can_sample"]:
+        pytest.skip("the test model has no latent DPM")
+    result = run(client, "/sample", {"n": 2, "steps": 5, "latent_steps": 5, "seed": 11})
+    a, b = result["latent_ids"]
+    drawn = np.asarray(fetch(client, result["image_urls"][0])).astype(float)
+    # Its unedited render at the drawing's steps is the drawing: an empty edit gives it back.
+    same = run(client, "/manipulate", {"latent_id": a, "edits": {}, "steps": 5})
+    assert np.abs(np.asarray(fetch(client, same["image_url"])).astype(float) - drawn).mean() < 1.0
+    edit = run(client, "/manipulate", {"latent_id": a, "edits": {"Smiling": 0.5}, "steps": 5})
+    edited = np.asarray(fetch(client, edit["image_url"])).astype(float)
+    assert np.abs(edited - drawn).mean() > 1.0
+    photo = fetch(client, edit["photo_url"])  # the whole "photo" is the face itself
+    assert photo.size == (drawn.shape[1], drawn.shape[0])
+    frames = run(client, "/interpolate", {"latent_ids": [b, encoded["latent_id"]], "frames": 2, "steps": 5})
+    assert len(frames["image_urls"]) == 2
+    assert client.delete(f"/latents/{a}").status_code == 204
+    assert client.get(result["image_urls"][0]).status_code == 404
+    assert mentions(stack.redis.client(), a) == []
 
 
 def test_attributes_have_labels_ranges_and_auroc(client: httpx.Client, stack: Stack) -> None:
