@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, model_validator
 
+from models.regions import REGIONS, Region
 from models.schedule import Grid, Solver
 from worker.contracts import (
     IMAGE,
@@ -76,6 +77,10 @@ class ManipulateRequest(_Sampled):
     strip: StripRequest | None = Field(
         default=None, description="also render several amounts of one attribute, in the same batch "
         "(the result's `strip_urls`, one crop per amount)")
+    region: Region | None = Field(
+        default=None, description="limit the edit to one region of the face: " + "; ".join(
+            f"{name}: {what}" for name, what in REGIONS.items()) + ". Elsewhere the face keeps its own "
+        "unedited render, and the paste-back adds only what changed inside")
     keep: list[AttributeName] = Field(
         default_factory=list, max_length=MAX_EDITS, examples=[["Young", "Male"]],
         description="attributes to hold fixed (a conditional edit): each edit moves along the part of "

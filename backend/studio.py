@@ -99,6 +99,7 @@ class Studio:
             preset=info.preset,
             image_size=info.image_size,
             photo_size=upload.photo_size,
+            landmarks=upload.landmarks,
         )
         self.storage.create_upload(meta, data, upload.aligned_png, _queued(job_id, "encode"))
         payload = EncodeJob(job_id=job_id, image_key=new_id(), latent_id=lid, steps=params.steps,
@@ -112,11 +113,13 @@ class Studio:
         computing again."""
         p = Checks(self.settings, self._facts()).edits(req)
         s = p.sampling
-        lid, digest = req.latent_id, edit_digest(p.edits, s.steps, s.solver, s.grid, p.strip, p.keep)
+        lid = req.latent_id
+        digest = edit_digest(p.edits, s.steps, s.solver, s.grid, p.strip, p.keep, p.region)
         claim = self._claim(_queued(new_id(), "manipulate"), [lid], digest)
         if claim.created:
             payload = ManipulateJob(job_id=claim.job_id, image_key=new_id(), latent_id=lid, edits=p.edits,
-                                    steps=s.steps, solver=s.solver, grid=s.grid, strip=p.strip, keep=p.keep)
+                                    steps=s.steps, solver=s.solver, grid=s.grid, strip=p.strip, keep=p.keep,
+                                    region=p.region)
             self._send(MANIPULATE, payload, lid, digest)
         return claim.job_id
 

@@ -17,6 +17,7 @@ from backend.intake import load_photo
 from backend.landmarks import DetectorUnavailableError, get_detector
 from backend.settings import Settings
 from models.errors import AlignmentUnavailableError
+from models.regions import crop_units
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class PreparedUpload:
     faces: list[tuple[int, int, int, int]]  # detector boxes, largest first
     face: int
     photo_size: tuple[int, int]
+    landmarks: list[tuple[float, float]]  # the face's 68 landmarks in crop units (`models.regions`)
 
 
 def detect_pixels(settings: Settings) -> int | None:
@@ -58,4 +60,5 @@ def prepare_upload(data: bytes, face: int, image_size: int, settings: Settings) 
         faces=[f.box for f in faces],
         face=face,
         photo_size=photo.size,
+        landmarks=[(float(x), float(y)) for x, y in crop_units(aligned.landmarks, aligned.quad)],
     )

@@ -20,6 +20,7 @@ from models.errors import (
     UnknownAttributeError,
     echo,
 )
+from models.regions import Region
 from models.schedule import Grid, Solver, check_steps
 from worker.contracts import ModelInfo, Strip
 
@@ -55,6 +56,7 @@ class EditParams:
     sampling: Sampling
     strip: Strip | None
     keep: list[str]
+    region: Region | None
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ class Checks:
             if beyond:
                 raise InvalidRequestError(f"strip amounts must be within ±{limit}; got {echo(beyond)}")
             strip = Strip(attribute=req.strip.attribute, amounts=list(req.strip.amounts))
-        return EditParams(edits=dict(req.edits), sampling=sampling, strip=strip, keep=sorted(set(req.keep)))
+        return EditParams(edits=dict(req.edits), sampling=sampling, strip=strip, keep=sorted(set(req.keep)),
+                          region=req.region)
 
     def interpolation(self, req: InterpolateRequest) -> tuple[list[float], Sampling]:
         """(alphas, sampling): the given alphas, or `frames` (default DEFAULT_FRAMES) evenly spaced."""

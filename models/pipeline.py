@@ -262,11 +262,22 @@ class DiffAEPipeline:
         solver: str = "ddim",
         grid: str = "uniform",
         preview: Preview | None = None,
+        region: tuple[torch.Tensor, int] | None = None,
     ) -> torch.Tensor:
         """Render images (B, 3, H, W) in [-1, 1] from z_sem (B, D) and x_T (B, 3, H, W) with
-        `solver` over `steps` timesteps of `grid`; `preview` gets every step's x̂0."""
+        `solver` over `steps` timesteps of `grid`; `preview` gets every step's x̂0.
+
+        region: (mask (H, W) in [0, 1], b): a region-limited edit. Every image but number b takes
+        ε̂ = ε̂_b + mask · (ε̂ − ε̂_b) at every step, so where the mask is 0 it follows image b's
+        own trajectory exactly (all rows start from the same x_T; each step is elementwise in
+        x_t and ε̂, for DDIM and DPM-Solver++ alike) and where it is 1 its own; image b (the
+        unedited render) is unchanged.
+        """
         sched = self.schedule(steps, grid)
-        x_0 = sample(solver, self._eps_fn(z_sem), self._prepare(x_T), sched,
+        eps_fn = self._eps_fn(z_sem)
+        if region is not None:
+            eps_fn = _limited(eps_fn, region[0].to(self.device, torch.float32), region[1])
+        x_0 = sample(solver, eps_fn, self._prepare(x_T), sched,
                      clip=self.config.diffusion.clip_denoised,
                      callback=self._progress(progress, len(sched), preview))
         return x_0.contiguous()
@@ -431,6 +442,19 @@ def slerp(a: torch.Tensor, b: torch.Tensor, alpha: float) -> torch.Tensor:
     s = torch.sin(theta)
     out = (torch.sin((1 - alpha) * theta) * fa + torch.sin(alpha * theta) * fb) / s
     return out.reshape(a.shape).to(a.dtype)
+
+
+def _limited(
+    eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], mask: torch.Tensor, base: int
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """`eps_fn` with every row's ε̂ outside `mask` (H, W) taken from row `base` (`decode`)."""
+
+    def limited(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        eps = eps_fn(x_t, t)
+        own = eps[base : base + 1]
+        return own + mask.to(eps.device) * (eps - own)
+
+    return limited
 
 
 def interpolate_latents(

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.config import ModelConfig
+from models.regions import Region
 from models.schedule import Grid, Solver
 
 # --------------------------------------------------------------------------- task names
@@ -83,6 +84,9 @@ class ManipulateJob(Sampler):
     strip: Strip | None = None
     #: Attributes held fixed: each edit moves along its direction's part orthogonal to theirs.
     keep: list[str] = Field(default_factory=list)
+    #: Limit the edit to one region of the face (`models.regions`); elsewhere the face keeps its
+    #: own trajectory.
+    region: Region | None = None
 
 
 class InterpolateJob(Sampler):
@@ -173,6 +177,7 @@ class EncodeResult(BaseModel):
 class ManipulateResult(BaseModel):
     edits: dict[str, float]
     keep: list[str] = Field(default_factory=list, description="the attributes held fixed")
+    region: Region | None = Field(default=None, description="the region the edit was limited to")
     steps: int
     solver: Solver = "ddim"
     grid: Grid = "uniform"

@@ -17,13 +17,15 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
 from celery.exceptions import SoftTimeLimitExceeded
 from PIL import Image, features
 from pydantic import BaseModel
 
-from models.errors import StudioError, UnknownLatentError
+from models.errors import InvalidRequestError, StudioError, UnknownLatentError
 from models.images import to_image, to_tensor
+from models.regions import region_mask
 from worker.contracts import (
     ENCODE,
     INTERPOLATE,
@@ -208,10 +210,11 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
     x_0 = to_tensor(Image.open(io.BytesIO(rt.storage.aligned(meta))))  # (1, 3, H, W)
     render_steps = job.render_steps or job.steps
     total = job.steps + render_steps
-    sampler = {"solver": job.solver, "grid": job.grid}
-    z_sem, x_T = pipe.encode(x_0, job.steps, progress=lambda i, _n: progress(i, total), **sampler)
+    z_sem, x_T = pipe.encode(x_0, job.steps, progress=lambda i, _n: progress(i, total), solver=job.solver,
+                             grid=job.grid)
     x_rec = pipe.decode(z_sem, x_T, render_steps, progress=lambda i, _n: progress(job.steps + i, total),
-                        preview=_previewer(rt, job.job_id, offset=job.steps, total=total), **sampler)
+                        preview=_previewer(rt, job.job_id, offset=job.steps, total=total), solver=job.solver,
+                        grid=job.grid)
     rt.storage.meta(lid)  # still there? (deleted while we worked → unknown_latent, nothing stored)
     rt.storage.put_latent(
         lid,
@@ -251,14 +254,16 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
         codes += [pipe.manipulate(z_0, edits, job.keep) for edits in frames]
     # The unedited render with these steps, solver and grid ("base") is what the edit changed;
     # paste-back adds only that change to the photo. The encode left one at its own; others are
-    # decoded here, in the same batch as the edit, and kept for the upload's next edits.
+    # decoded here, in the same batch as the edit, and kept for the upload's next edits. A
+    # region-limited edit always decodes it alongside: outside the region, the edit follows it.
     base = base_id(meta, job.steps, job.solver, job.grid)
     has_base = rt.storage.has_image(base)
-    if not has_base:
+    if not has_base or job.region is not None:
         codes.append(z_0)
     z_sem = torch.cat(codes)
+    region = None if job.region is None else (_region_mask(meta, job.region, pipe.image_size), len(codes) - 1)
     x_0 = pipe.decode(z_sem, x_T.expand(len(z_sem), -1, -1, -1), job.steps, progress=progress,
-                      solver=job.solver, grid=job.grid, preview=_previewer(rt, job.job_id))
+                      solver=job.solver, grid=job.grid, preview=_previewer(rt, job.job_id), region=region)
     if not has_base:
         rt.storage.put_base(meta, job.steps, _png(to_image(x_0[-1])), job.solver, job.grid)
     image = _put_png(rt, job, "crop", to_image(x_0[0]), [lid])
@@ -269,6 +274,7 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     return ManipulateResult(
         edits=job.edits,
         keep=job.keep,
+        region=job.region,
         steps=job.steps,
         solver=job.solver,
         grid=job.grid,
@@ -337,6 +343,15 @@ def sample(rt: Runtime, job: SampleJob, progress: Progress) -> SampleResult:
 
 
 # ----------------------------------------------------------------------------- helpers
+def _region_mask(meta: UploadMeta, region: str, size: int) -> torch.Tensor:
+    """The (size, size) mask of `region` of the upload's face (`models.regions`)."""
+    if meta.landmarks is None:
+        raise InvalidRequestError(
+            f"latent {meta.latent_id!r} has no landmarks (a drawn face, or uploaded by an older version), "
+            "so its edits cannot be limited to a region")
+    return torch.from_numpy(region_mask(np.asarray(meta.landmarks), region, size))
+
+
 def _check_model(rt: Runtime, preset: str, image_size: int) -> None:
     pipe = rt.pipeline()
     if preset != pipe.config.preset or image_size != pipe.image_size:

@@ -149,6 +149,8 @@ class UploadMeta(BaseModel):
     photo_size: tuple[int, int]
     #: The secret its image ids are keyed with (`worker.ids.image_id`): never shown to clients.
     image_key: str = Field(pattern=r"^[0-9a-f]{32}$")
+    #: The face's 68 landmarks in crop units (`models.regions`), for region-limited edits.
+    landmarks: list[tuple[float, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -177,15 +179,18 @@ def edit_digest(
     grid: str = "uniform",
     strip: Strip | None = None,
     keep: Sequence[str] = (),
+    region: str | None = None,
 ) -> str:
     """A key for "the same manipulate request": edits (order-free, zero amounts dropped), steps,
-    solver, grid, the strip (its amounts in order: they are the frames' order) and the attributes
-    kept fixed (order-free)."""
+    solver, grid, the strip (its amounts in order: they are the frames' order), the attributes
+    kept fixed (order-free) and the region."""
     active = sorted((k, float(v)) for k, v in edits.items() if v != 0)
     frames = None if strip is None else [strip.attribute, [float(a) for a in strip.amounts]]
     fields = {"edits": active, "steps": steps, "solver": solver, "grid": grid, "strip": frames}
     if keep:  # absent when empty: the digests of plain edits stay what they were
         fields["keep"] = sorted(set(keep))
+    if region is not None:
+        fields["region"] = region
     canonical = json.dumps(fields)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

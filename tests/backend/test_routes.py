@@ -34,6 +34,8 @@ from worker.storage import JobStore, Storage
 pytestmark = pytest.mark.integration
 
 LID = "a" * 32  # encoded
+#: What a manipulate payload carries when the request asks for no strip, keep or region.
+PLAIN = {"strip": None, "keep": [], "region": None}
 LOST = new_id(time.time() - 600)  # made ten minutes before the store (each test's Redis) began
 RAW = "c" * 32  # uploaded, not encoded yet
 MAX_UPLOAD_BYTES = 300_000
@@ -159,6 +161,7 @@ CASES: list[tuple[str, str, Callable[[], dict[str, Any]], int, str, str]] = [
      "unknown_attribute", "Smile"),
     ("POST", "/manipulate", lambda: edit(solver="dpm++2m", steps=37), 422, "invalid_request", "36 or 38"),
     ("POST", "/manipulate", lambda: edit(keep=["Age"]), 422, "unknown_attribute", "Age"),
+    ("POST", "/manipulate", lambda: edit(region="nose"), 422, "invalid_request", "region"),
     ("POST", "/manipulate", lambda: edit(keep="Young"), 422, "invalid_request", "keep"),
     ("POST", "/manipulate", lambda: edit(latent_id="0" * 32), 404, "unknown_latent", "never existed"),
     ("POST", "/manipulate", lambda: edit(latent_id=RAW), 404, "unknown_latent", "not encoded yet"),
@@ -246,7 +249,7 @@ def test_an_edit_is_queued_once_and_its_result_is_shown_with_urls(api: Api) -> N
     urls = {"job_url": f"/jobs/{job_id}", "events_url": f"/jobs/{job_id}/events"}
     assert first.json() == {"job_id": job_id, **urls}
     assert sent(api) == [(MANIPULATE, {"job_id": job_id, "latent_id": LID, "edits": {"Smiling": 0.2,
-                                "Young": 0.0}, **SAMPLING, "strip": None, "keep": []}, job_id)]
+                                "Young": 0.0}, **SAMPLING, **PLAIN}, job_id)]
     again = api.client.post("/manipulate", **edit(edits={"Smiling": 0.2}, **SAMPLING))
     assert again.json()["job_id"] == job_id and len(api.sender.sent) == 1  # identical: the same job
 
@@ -257,8 +260,8 @@ def test_an_edit_is_queued_once_and_its_result_is_shown_with_urls(api: Api) -> N
     done = JobState(job_id=job_id, kind="manipulate", status="succeeded", progress=1.0, result=result)
     assert JobStore(api.r).save(done)
     shown = api.client.get(f"/jobs/{job_id}").json()
-    assert shown["result"] == {"edits": {"Smiling": 0.2}, "keep": [], "steps": 20, "solver": "ddim",
-                               "grid": "uniform", "image_url": f"/images/{job_id}-crop",
+    assert shown["result"] == {"edits": {"Smiling": 0.2}, "keep": [], "region": None, "steps": 20,
+                               "solver": "ddim", "grid": "uniform", "image_url": f"/images/{job_id}-crop",
                                "photo_url": f"/images/{job_id}-photo",
                                "photo_replaced_url": f"/images/{job_id}-photo-replaced", "strip": None,
                                "strip_urls": []}
@@ -294,11 +297,11 @@ def test_solver_grid_and_strip_are_queued_and_each_is_its_own_edit(make_api: Cal
     first = api.client.post("/manipulate", **edit()).json()["job_id"]
     assert sent(api)[-1][1] | {"job_id": "-"} == {
         "job_id": "-", "latent_id": LID, "edits": {"Smiling": 0.1}, "steps": 8, "solver": "dpm++2m",
-        "grid": "logsnr", "strip": None, "keep": []}  # the default solver with its own grid and steps
+        "grid": "logsnr", **PLAIN}  # the default solver with its own grid and steps
     ddim = api.client.post("/manipulate", **edit(solver="ddim")).json()["job_id"]
     assert sent(api)[-1][1] | {"job_id": "-"} == {
         "job_id": "-", "latent_id": LID, "edits": {"Smiling": 0.1}, "steps": INFO.default_steps,
-        "solver": "ddim", "grid": "uniform", "strip": None, "keep": []}  # DDIM's defaults, not the solver's
+        "solver": "ddim", "grid": "uniform", **PLAIN}  # DDIM's defaults, not the solver's
     quad = api.client.post("/manipulate", **edit(grid="quadratic", steps=8)).json()["job_id"]
     strip = {"attribute": "Young", "amounts": [-0.2, 0.0, 0.2]}
     with_strip = api.client.post("/manipulate", **edit(strip=strip)).json()["job_id"]
@@ -309,6 +312,8 @@ def test_solver_grid_and_strip_are_queued_and_each_is_its_own_edit(make_api: Cal
     again = api.client.post("/manipulate", **edit(solver="dpm++2m", grid="logsnr", steps=8)).json()["job_id"]
     assert again == first and len(api.sender.sent) == 5  # the defaults spelt out: the same edit
     assert api.client.post("/manipulate", **edit(keep=["Smiling", "Young"])).json()["job_id"] == kept
+    mouth = api.client.post("/manipulate", **edit(region="mouth")).json()["job_id"]  # #17 item 2
+    assert sent(api)[-1][1]["region"] == "mouth" and mouth not in (first, kept)
 
     answer = api.client.post("/interpolate", **mix(frames=2, solver="ddim", grid="quadratic"))
     assert answer.status_code == 202 and api.sender.sent[-1][1]["grid"] == "quadratic"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from models.regions import region_mask
 from tests.service.conftest import MAX_PIXELS, MAX_UPLOAD_BYTES, Stack, encode, jpeg
 from tests.service.stack import mentions, wait_job
 from worker.storage import Storage, base_id
@@ -351,3 +352,31 @@ def test_superseded_edits_are_cancelled_and_only_the_last_runs(
     ended = ("deleted or cancelled", "already failed")
     stopped = [j for j in jobs[:-1] if any(j in line and any(e in line for e in ended) for line in lines)]
     assert stopped == jobs[:-1], "\n".join(lines[-30:])
+
+
+def test_a_region_limited_edit_changes_nothing_outside_its_region(
+    client: httpx.Client, encoded: dict[str, Any], stack: Stack
+) -> None:
+    """#17 item 2: "only the mouth": outside the mask every decoding step follows the face's own
+    trajectory, so the edited crop equals the unedited render there (which the paste-back then
+    adds nothing from), while a plain edit changes the whole face."""
+    lid = encoded["latent_id"]
+    meta = Storage(stack.redis.client(), 60).meta(lid)
+    assert meta.landmarks is not None and len(meta.landmarks) == 68  # stored at upload
+    size = encoded["image_size"]
+    mask = region_mask(np.asarray(meta.landmarks), "mouth", size)
+    outside, inside = mask < 1e-3, mask > 0.5
+    base = np.asarray(fetch(client, encoded["reconstruction_url"])).astype(float)  # T=10, the edit's T
+    aligned = np.asarray(fetch(client, encoded["aligned_url"])).astype(float)
+    noise = np.abs(base - aligned)[outside].mean()  # what a plain reconstruction already changes
+    body = {"latent_id": lid, "edits": {"Smiling": 0.8, "Young": -0.5}, "steps": 10}
+    limited = run(client, "/manipulate", {**body, "region": "mouth"})
+    plain = run(client, "/manipulate", body)
+    assert limited["region"] == "mouth"
+    crop = np.asarray(fetch(client, limited["image_url"])).astype(float)
+    whole = np.asarray(fetch(client, plain["image_url"])).astype(float)
+    print(f"\noutside the mouth: region edit {np.abs(crop - base)[outside].mean():.3f}, plain edit "
+          f"{np.abs(whole - base)[outside].mean():.3f}, reconstruction noise {noise:.3f} (mean |Δ|, 0-255)")
+    assert np.abs(crop - base)[outside].max() <= 1.0 < noise  # equal, up to PNG rounding
+    assert np.abs(whole - base)[outside].mean() > np.abs(crop - base)[outside].mean() + 0.5
+    assert np.abs(crop - base)[inside].mean() > 1.0  # the mouth did change
