@@ -36,6 +36,7 @@ STATUS: dict[str, int] = {
     "unknown_latent": 404,
     "unknown_job": 404,
     "unknown_image": 404,
+    "unknown_direction": 404,
     "store_reset": 410,
     "sampling_unavailable": 409,
     "queue_unavailable": 503,

@@ -8,13 +8,16 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, create_model, mo
 
 from models.regions import REGIONS, Region
 from models.schedule import Grid, Solver
+from models.teach import MIN_EXAMPLES
 from worker.contracts import (
     IMAGE,
     EncodeResult,
     InterpolateResult,
     JobError,
+    JobKind,
     ManipulateResult,
     SampleResult,
+    TeachResult,
 )
 
 LatentId = Annotated[str, Field(min_length=1, max_length=64, examples=["3f2b9c0e5d7a4e1f9b8c6d5e4f3a2b1c"])]
@@ -62,6 +65,41 @@ class StripRequest(_Request):
         min_length=1, max_length=MAX_STRIP_AMOUNTS, examples=[[-0.4, -0.2, 0.0, 0.2, 0.4]],
         description=f"1 to {MAX_STRIP_AMOUNTS} amounts; frame i is `edits` with the attribute at amounts[i]",
     )
+
+
+#: The most example faces a direction is taught from (each side).
+MAX_EXAMPLES = 200
+
+
+class TeachRequest(_Request):
+    name: str = Field(min_length=1, max_length=40, examples=["Freckles"], description="the slider's label")
+    positives: list[LatentId] = Field(
+        min_length=1, max_length=MAX_EXAMPLES,
+        description=f"encoded uploads (or drawn faces) that have the property: at least {MIN_EXAMPLES}")
+    negatives: list[LatentId] = Field(
+        default_factory=list, max_length=MAX_EXAMPLES,
+        description=f"faces without it: at least {MIN_EXAMPLES}, or none for positive-unlabelled (against "
+                    "faces drawn from the latent DPM; models that can sample)")
+
+
+class DirectionIn(_Request):
+    """A taught direction as GET /directions/{id} exports it, to import again."""
+
+    name: str = Field(min_length=1, max_length=40)
+    preset: str = Field(max_length=NAME_LENGTH,
+                        description="the model it was taught on (must be the served one)")
+    direction: list[FiniteFloat] = Field(min_length=1, max_length=4096,
+                                         description="a vector in the classifier's normalised z_sem space")
+    method: str = Field(default="imported", max_length=NAME_LENGTH)
+    accuracy: FiniteFloat | None = None
+    auroc: FiniteFloat | None = None
+    positives: int = Field(default=0, ge=0)
+    negatives: int = Field(default=0, ge=0)
+
+
+class DirectionOut(DirectionIn):
+    direction_id: str
+    edit_name: str = Field(description="the name to use in `edits` of POST /manipulate")
 
 
 class ManipulateRequest(_Sampled):
@@ -154,9 +192,11 @@ EncodeOut = served(EncodeResult, "EncodeOut")
 ManipulateOut = served(ManipulateResult, "ManipulateOut")
 InterpolateOut = served(InterpolateResult, "InterpolateOut")
 SampleOut = served(SampleResult, "SampleOut")
+TeachOut = served(TeachResult, "TeachOut")
 #: The served model of each job kind's result.
 SERVED: dict[str, type[BaseModel]] = {
     "encode": EncodeOut, "manipulate": ManipulateOut, "interpolate": InterpolateOut, "sample": SampleOut,
+    "teach": TeachOut,
 }
 
 
@@ -164,10 +204,10 @@ class JobOut(BaseModel):
     """A job; `result` is filled once `status` is "succeeded", `error` once it is "failed"."""
 
     job_id: str
-    kind: Literal["encode", "manipulate", "interpolate", "sample"]
+    kind: JobKind
     status: Literal["queued", "running", "succeeded", "failed"]
     progress: float = Field(ge=0.0, le=1.0)
-    result: EncodeOut | ManipulateOut | InterpolateOut | SampleOut | None = None  # type: ignore[valid-type]
+    result: EncodeOut | ManipulateOut | InterpolateOut | SampleOut | TeachOut | None = None  # type: ignore[valid-type]
     error: JobError | None = None
 
 

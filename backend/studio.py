@@ -13,24 +13,35 @@ an encode 3 (live workers, upload with its job, queue); one more when the model 
 from __future__ import annotations
 
 import contextlib
+import math
 import secrets
 from collections.abc import Sequence
 
 import redis
 
 from backend.facts import ModelFacts
-from backend.schemas import InterpolateRequest, ManipulateRequest, SampleRequest
+from backend.schemas import (
+    DirectionIn,
+    DirectionOut,
+    InterpolateRequest,
+    ManipulateRequest,
+    SampleRequest,
+    TeachRequest,
+)
 from backend.sender import TaskSender
 from backend.settings import Settings
 from backend.upload import prepare_upload
 from backend.validate import Checks, upload_size
-from models.errors import QueueUnavailableError
+from models.errors import InvalidRequestError, QueueUnavailableError, UnknownDirectionError, echo
 from models.schedule import Grid, Solver
+from models.teach import MIN_EXAMPLES
 from worker.contracts import (
+    CUSTOM,
     ENCODE,
     INTERPOLATE,
     MANIPULATE,
     SAMPLE,
+    TEACH,
     EncodeJob,
     InterpolateJob,
     JobKind,
@@ -39,11 +50,12 @@ from worker.contracts import (
     ModelInfo,
     NewFace,
     SampleJob,
+    TeachJob,
 )
 from worker.ids import new_id
-from worker.storage import Claim, Storage, UploadMeta, edit_digest
+from worker.storage import Claim, Direction, Storage, UploadMeta, edit_digest
 
-Payload = EncodeJob | ManipulateJob | InterpolateJob | SampleJob
+Payload = EncodeJob | ManipulateJob | InterpolateJob | SampleJob | TeachJob
 
 
 def _queued(job_id: str, kind: JobKind) -> JobState:
@@ -113,6 +125,11 @@ class Studio:
         computing again."""
         p = Checks(self.settings, self._facts()).edits(req)
         s = p.sampling
+        missing = self.storage.missing_directions(p.taught) if p.taught else []
+        if missing:
+            raise self.storage.epoch.missing("direction", missing[0], UnknownDirectionError(
+                f"no taught direction {echo(missing)}: it never existed, expired, or one of the faces it "
+                "was taught from was deleted"))
         lid = req.latent_id
         digest = edit_digest(p.edits, s.steps, s.solver, s.grid, p.strip, p.keep, p.region)
         claim = self._claim(_queued(new_id(), "manipulate"), [lid], digest)
@@ -143,6 +160,43 @@ class Studio:
                             faces=faces, ttl_seconds=self.settings.ttl_seconds)
         self._send(SAMPLE, payload)
         return claim.job_id
+
+    def teach(self, req: TeachRequest) -> str:
+        """Queue the fit of a direction from example faces (`models.teach`): every face encoded,
+        no face on both sides, enough of each (or no negatives on a model that can sample)."""
+        info = self._facts()
+        positives, negatives = list(dict.fromkeys(req.positives)), list(dict.fromkeys(req.negatives))
+        both = set(positives) & set(negatives)
+        if both:
+            raise InvalidRequestError(f"a face cannot be an example of both sides: {echo(sorted(both))}")
+        sides = (("with the property (positives)", positives), ("without it (negatives)", negatives))
+        for side, faces in sides:
+            if (faces is positives or faces) and len(faces) < MIN_EXAMPLES:  # no negatives: unlabelled
+                raise InvalidRequestError(f"at least {MIN_EXAMPLES} different faces {side} are needed, "
+                                          f"got {len(faces)}")
+        if not negatives and not info.can_sample:
+            raise InvalidRequestError(f"model {info.preset!r} cannot draw the unlabelled faces a "
+                                      "positive-only direction is taught against: mark faces without it too")
+        claim = self._claim(_queued(new_id(), "teach"), [*positives, *negatives])
+        payload = TeachJob(job_id=claim.job_id, image_key=new_id(), direction_id=new_id(), name=req.name,
+                           positives=positives, negatives=negatives, ttl_seconds=self.settings.ttl_seconds)
+        self._send(TEACH, payload)
+        return claim.job_id
+
+    def import_direction(self, body: DirectionIn) -> DirectionOut:
+        """Store an exported direction again (for the served model), unit length, living TTL_SECONDS."""
+        info = self._facts()
+        if body.preset != info.preset:
+            raise InvalidRequestError(f"the direction {body.name!r} was taught on model "
+                                      f"{echo([body.preset])}; this server serves {info.preset!r}")
+        norm = math.sqrt(sum(v * v for v in body.direction))
+        if norm == 0:
+            raise InvalidRequestError("the direction is all zeros")
+        unit = [v / norm for v in body.direction]
+        record = Direction(**body.model_dump(exclude={"direction"}), direction=unit)
+        did = new_id()
+        self.storage.put_direction(did, record, [], self.settings.ttl_seconds)
+        return DirectionOut(**record.model_dump(), direction_id=did, edit_name=CUSTOM + did)
 
     # ------------------------------------------------------------------ submitting
     def _facts(self) -> ModelInfo:

@@ -8,6 +8,7 @@ what would have been accepted. No Redis, no I/O.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from backend.facts import default_steps, solver_defaults
@@ -22,7 +23,10 @@ from models.errors import (
 )
 from models.regions import Region
 from models.schedule import Grid, Solver, check_steps
-from worker.contracts import ModelInfo, Strip
+from worker.contracts import CUSTOM, ModelInfo, Strip
+
+#: An edit's name for a direction taught from examples.
+_TAUGHT = re.compile(re.escape(CUSTOM) + r"[0-9a-f]{32}")
 
 
 def upload_size(settings: Settings, size: int | None) -> None:
@@ -57,6 +61,7 @@ class EditParams:
     strip: Strip | None
     keep: list[str]
     region: Region | None
+    taught: list[str]  # ids of the taught directions the edit names
 
 
 @dataclass(frozen=True)
@@ -104,17 +109,25 @@ class Checks:
         return EncodeParams(face=face, steps=inversion.steps, render_steps=render.steps,
                             solver=inversion.solver, grid=inversion.grid)
 
-    def _attributes(self, names: set[str]) -> None:
-        unknown = sorted(names - set(self.info.attributes))
+    def _attributes(self, names: set[str], taught: bool = False) -> list[str]:
+        """Every name is one of the model's attributes, or (with `taught`) names a taught direction
+        (`custom:{id}`); returns the ids of those, whose existence the caller checks."""
+        ids = sorted(n[len(CUSTOM):] for n in names if taught and _TAUGHT.fullmatch(n))
+        unknown = sorted(names - set(self.info.attributes) - {CUSTOM + i for i in ids})
         if unknown:
             known = ", ".join(self.info.attributes) or "none (this model has no attribute classifier)"
-            raise UnknownAttributeError(f"unknown attribute(s) {echo(unknown)}; this model has: {known}")
+            also = f", and the directions taught here ({CUSTOM}<id>)" if taught else ""
+            raise UnknownAttributeError(f"unknown attribute(s) {echo(unknown)}; this model has: {known}"
+                                        f"{also}")
+        return ids
 
     def edits(self, req: ManipulateRequest) -> EditParams:
         """Every attribute (of the edits and of the strip) is one of the model's, every |amount|
         within the limit; the solver, grid and steps."""
         sampling = self.sampling(req.solver, req.grid, req.steps)
-        self._attributes(set(req.edits) | set(req.keep) | ({req.strip.attribute} if req.strip else set()))
+        named = set(req.edits) | ({req.strip.attribute} if req.strip else set())
+        taught = self._attributes(named, taught=True)
+        self._attributes(set(req.keep))
         limit = self.settings.max_edit_amount
         too_far = {k: v for k, v in req.edits.items() if abs(v) > limit}
         if too_far:
@@ -127,7 +140,7 @@ class Checks:
                 raise InvalidRequestError(f"strip amounts must be within ±{limit}; got {echo(beyond)}")
             strip = Strip(attribute=req.strip.attribute, amounts=list(req.strip.amounts))
         return EditParams(edits=dict(req.edits), sampling=sampling, strip=strip, keep=sorted(set(req.keep)),
-                          region=req.region)
+                          region=req.region, taught=taught)
 
     def interpolation(self, req: InterpolateRequest) -> tuple[list[float], Sampling]:
         """(alphas, sampling): the given alphas, or `frames` (default DEFAULT_FRAMES) evenly spaced."""

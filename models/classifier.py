@@ -73,8 +73,11 @@ class AttributeClassifier(nn.Module):
             raise UnknownAttributeError(
                 f"unknown attribute {name!r}; available: {', '.join(self.names)}") from None
 
-    def direction(self, name: str, keep: Sequence[str] = ()) -> torch.Tensor:
-        """Unit direction (D,) of an attribute in normalised z space.
+    def direction(
+        self, name: str, keep: Sequence[str] = (), custom: Mapping[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Unit direction (D,) of an attribute in normalised z space: a classifier row, or one of
+        `custom` (name → unit direction, e.g. taught from examples: `models.teach`).
 
         With `keep`, a conditional direction (InterFaceGAN, Shen et al. 2020, §2.3): the part of
         it orthogonal to the kept attributes' directions, normalised again. Moving along it leaves
@@ -85,8 +88,13 @@ class AttributeClassifier(nn.Module):
             UnknownAttributeError: `name` or a kept name is not one of the classifier's.
             InvalidRequestError: the direction lies in the span of the kept ones (nothing is left).
         """
-        d = F.normalize(self.weight[self.index(name)], dim=0, eps=1e-12)
-        kept = sorted({self.index(k) for k in keep} - {self.index(name)})
+        if custom is not None and name in custom:
+            d = F.normalize(custom[name].to(self.weight), dim=0, eps=1e-12)
+            own: set[int] = set()
+        else:
+            own = {self.index(name)}
+            d = F.normalize(self.weight[self.index(name)], dim=0, eps=1e-12)
+        kept = sorted({self.index(k) for k in keep} - own)
         if not kept:
             return d
         basis = torch.linalg.qr(self.weight[kept].T).Q  # (D, k): orthonormal basis of the kept rows
@@ -98,23 +106,29 @@ class AttributeClassifier(nn.Module):
         return F.normalize(rest, dim=0)
 
     def manipulate(
-        self, z_sem: torch.Tensor, edits: Mapping[str, float], keep: Sequence[str] = ()
+        self,
+        z_sem: torch.Tensor,
+        edits: Mapping[str, float],
+        keep: Sequence[str] = (),
+        custom: Mapping[str, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Apply {attribute: amount} edits (official formula); amount 0 returns z unchanged.
 
         Args:
             z_sem: (B, D). edits: amounts, typically in [-0.5, 0.5]; positive adds the attribute.
             keep: attributes to hold fixed: each edit moves along its `direction(name, keep)`.
+            custom: directions other than the classifier's, by the names `edits` uses for them.
         Returns:
             (B, D) edited z_sem.
         """
         for name in (*edits, *keep):
-            self.index(name)  # validate every name before computing anything
+            if custom is None or name not in custom or name in keep:
+                self.index(name)  # validate every name before computing anything
         active = {k: float(a) for k, a in edits.items() if a != 0}
         if not active:
             return z_sem
         z_n = self.normalize(z_sem)
         scale = math.sqrt(self.z_dim)
         for name, amount in active.items():
-            z_n = z_n + amount * scale * self.direction(name, keep)
+            z_n = z_n + amount * scale * self.direction(name, keep, custom)
         return self.denormalize(z_n)

@@ -23,6 +23,7 @@ CODES: dict[str, str] = {
     "unknown_latent": "the latent id is unknown, expired, not encoded yet or of another model",
     "unknown_job": "the job id is unknown or has expired",
     "unknown_image": "the image id is unknown or has expired",
+    "unknown_direction": "a taught direction is unknown, expired, or a face it was taught from was deleted",
     "invalid_request": "a request parameter is out of range or malformed",
     "queue_unavailable": "the broker or every worker is unreachable; retry later",
     "sampling_unavailable": "the model has no latent DPM, so it cannot draw random faces",
@@ -85,6 +86,10 @@ class UnknownLatentError(_CodedError):
 
 class UnknownJobError(_CodedError):
     code_ = "unknown_job"
+
+
+class UnknownDirectionError(_CodedError):
+    code_ = "unknown_direction"
 
 
 class StoreResetError(_CodedError):

@@ -290,13 +290,22 @@ class DiffAEPipeline:
 
     @torch.inference_mode()
     def manipulate(
-        self, z_sem: torch.Tensor, edits: Mapping[str, float], keep: Sequence[str] = ()
+        self,
+        z_sem: torch.Tensor,
+        edits: Mapping[str, float],
+        keep: Sequence[str] = (),
+        custom: Mapping[str, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Move z_sem (B, D) along attribute directions: {name: amount}, official formula
         (normalise, add amount·√D·ŵ, denormalise); with `keep`, along each direction's part
-        orthogonal to the kept attributes' (`AttributeClassifier.direction`). Decode the result
-        with the x_T inverted from the original z_sem."""
-        return self._require_classifier().manipulate(z_sem.to(self.device).float(), edits, keep)
+        orthogonal to the kept attributes' (`AttributeClassifier.direction`); `custom` adds
+        directions by name (unit vectors in normalised z space, e.g. `models.teach`). Decode the
+        result with the x_T inverted from the original z_sem."""
+        return self._require_classifier().manipulate(z_sem.to(self.device).float(), edits, keep, custom)
+
+    def normalize_z(self, z_sem: torch.Tensor) -> torch.Tensor:
+        """z_sem (B, D) in the classifier's normalised space, where directions live."""
+        return self._require_classifier().normalize(z_sem.to(self.device).float())
 
     @torch.inference_mode()
     def attribute_scores(self, z_sem: torch.Tensor) -> torch.Tensor:

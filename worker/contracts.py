@@ -24,11 +24,15 @@ ENCODE = "diffae.encode"
 MANIPULATE = "diffae.manipulate"
 INTERPOLATE = "diffae.interpolate"
 SAMPLE = "diffae.sample"
+TEACH = "diffae.teach"
+
+#: How an edit names a direction taught from examples (`TeachJob`): this prefix and its id.
+CUSTOM = "custom:"
 
 #: Celery queue every task goes to (one queue: the worker is a single solo process per device).
 QUEUE = "diffae"
 
-JobKind = Literal["encode", "manipulate", "interpolate", "sample"]
+JobKind = Literal["encode", "manipulate", "interpolate", "sample", "teach"]
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
 
@@ -120,12 +124,25 @@ class SampleJob(Sampler):
     ttl_seconds: int = Field(default=3600, ge=1)
 
 
+class TeachJob(Payload):
+    """Fit a direction from the uploads `positives` (faces with a property) and `negatives`
+    (without it; empty: positive-unlabelled, against faces drawn from the latent DPM), store it as
+    `direction_id` (named `name` on the page), living as long as the uploads it was taught from."""
+
+    direction_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    name: str = Field(min_length=1, max_length=40)
+    positives: list[str]
+    negatives: list[str]
+    ttl_seconds: int = Field(default=3600, ge=1)
+
+
 #: The payload type of each task name.
 PAYLOADS: dict[str, type[Payload]] = {
     ENCODE: EncodeJob,
     MANIPULATE: ManipulateJob,
     INTERPOLATE: InterpolateJob,
     SAMPLE: SampleJob,
+    TEACH: TeachJob,
 }
 #: The task name of each payload type (a job is queued again under it when its worker dies).
 TASKS: dict[type[Payload], str] = {payload: name for name, payload in PAYLOADS.items()}
@@ -214,12 +231,27 @@ class SampleResult(BaseModel):
         "uploaded photo's (POST /manipulate, /interpolate, DELETE /latents/{id})")
 
 
+class TeachResult(BaseModel):
+    direction_id: str
+    edit_name: str = Field(description="the name to use in `edits` of POST /manipulate")
+    name: str
+    method: Literal["labelled", "positive-unlabelled"]
+    positives: int
+    negatives: int = Field(description="faces without the property, or unlabelled ones drawn for "
+                           "positive-unlabelled")
+    accuracy: float | None = Field(description="balanced accuracy on held-out examples "
+                                   "(cross-validated); None for positive-unlabelled")
+    auroc: float = Field(description="held-out AUROC (against unlabelled faces for positive-unlabelled)")
+    folds: int
+
+
 #: The result type of each job kind.
 RESULTS: dict[str, type[BaseModel]] = {
     "encode": EncodeResult,
     "manipulate": ManipulateResult,
     "interpolate": InterpolateResult,
     "sample": SampleResult,
+    "teach": TeachResult,
 }
 
 

@@ -26,12 +26,16 @@ from pydantic import BaseModel
 from models.errors import InvalidRequestError, StudioError, UnknownLatentError
 from models.images import to_image, to_tensor
 from models.regions import region_mask
+from models.teach import Method
+from models.teach import teach as teach_direction
 from worker.contracts import (
+    CUSTOM,
     ENCODE,
     INTERPOLATE,
     MANIPULATE,
     SAMPLE,
     TASKS,
+    TEACH,
     EncodeJob,
     EncodeResult,
     FaceBox,
@@ -45,10 +49,12 @@ from worker.contracts import (
     Payload,
     SampleJob,
     SampleResult,
+    TeachJob,
+    TeachResult,
 )
 from worker.ids import image_id
 from worker.runtime import Runtime
-from worker.storage import Keys, Latent, RunningJob, UploadMeta, aligned_id, base_id
+from worker.storage import Direction, Keys, Latent, RunningJob, UploadMeta, aligned_id, base_id
 
 log = logging.getLogger(__name__)
 
@@ -248,10 +254,11 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     _check_model(rt, latent.preset, meta.image_size)
     z_0 = torch.from_numpy(latent.z_sem.copy())[None]
     x_T = torch.from_numpy(latent.x_T.copy())[None]
-    codes = [pipe.manipulate(z_0, job.edits, job.keep)]
+    custom = _custom_directions(rt, job, latent.preset, int(latent.z_sem.shape[-1]))
+    codes = [pipe.manipulate(z_0, job.edits, job.keep, custom)]
     if job.strip is not None:
         frames = [{**job.edits, job.strip.attribute: a} for a in job.strip.amounts]
-        codes += [pipe.manipulate(z_0, edits, job.keep) for edits in frames]
+        codes += [pipe.manipulate(z_0, edits, job.keep, custom) for edits in frames]
     # The unedited render with these steps, solver and grid ("base") is what the edit changed;
     # paste-back adds only that change to the photo. The encode left one at its own; others are
     # decoded here, in the same batch as the edit, and kept for the upload's next edits. A
@@ -342,7 +349,53 @@ def sample(rt: Runtime, job: SampleJob, progress: Progress) -> SampleResult:
                         latent_ids=[f.latent_id for f in job.faces])
 
 
+def teach(rt: Runtime, job: TeachJob, progress: Progress) -> TeachResult:
+    """Fit a direction from example faces (`models.teach`) on their normalised z_sem; with no
+    negatives, against unlabelled faces drawn from the latent DPM (positive-unlabelled)."""
+    pipe = rt.pipeline()
+    latents = [rt.storage.latent(lid) for lid in (*job.positives, *job.negatives)]
+    for latent in latents:
+        _check_model(rt, latent.preset, pipe.image_size)
+    z = pipe.normalize_z(torch.from_numpy(np.stack([lat.z_sem for lat in latents]))).cpu().numpy()
+    positives, negatives = z[: len(job.positives)], z[len(job.positives):]
+    method: Method = "labelled"
+    if not job.negatives:
+        method = "positive-unlabelled"
+        generator = torch.Generator().manual_seed(int(job.direction_id[-8:], 16))
+        drawn, _ = pipe.sample_codes(max(4 * len(positives), 100), generator=generator)
+        negatives = pipe.normalize_z(drawn).cpu().numpy()
+    progress(1, 2)
+    try:
+        fit = teach_direction(positives, negatives, method)
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc)) from exc
+    record = Direction(name=job.name, preset=pipe.config.preset, direction=fit.direction.tolist(),
+                       method=fit.method, accuracy=fit.accuracy, auroc=fit.auroc,
+                       positives=len(positives), negatives=len(negatives))
+    rt.storage.put_direction(job.direction_id, record, [*job.positives, *job.negatives], job.ttl_seconds)
+    return TeachResult(direction_id=job.direction_id, edit_name=CUSTOM + job.direction_id, name=job.name,
+                       method=fit.method, positives=len(positives), negatives=len(negatives),
+                       accuracy=fit.accuracy, auroc=fit.auroc, folds=fit.folds)
+
+
 # ----------------------------------------------------------------------------- helpers
+def _custom_directions(rt: Runtime, job: ManipulateJob, preset: str, z_dim: int) -> dict[str, torch.Tensor]:
+    """The taught directions an edit names (`custom:{id}`), by name."""
+    found = {}
+    names = {*job.edits, *([job.strip.attribute] if job.strip is not None else [])}
+    for name in names:
+        if name.startswith(CUSTOM):
+            record = rt.storage.direction(name[len(CUSTOM):])
+            if record.preset != preset:
+                raise InvalidRequestError(f"the direction {record.name!r} was taught on model "
+                                          f"{record.preset!r}; this face is of {preset!r}")
+            if len(record.direction) != z_dim:
+                raise InvalidRequestError(f"the direction {record.name!r} has {len(record.direction)} "
+                                          f"dimensions; this model's z_sem has {z_dim}")
+            found[name] = torch.tensor(record.direction)
+    return found
+
+
 def _region_mask(meta: UploadMeta, region: str, size: int) -> torch.Tensor:
     """The (size, size) mask of `region` of the upload's face (`models.regions`)."""
     if meta.landmarks is None:
@@ -434,4 +487,5 @@ VERBS: dict[str, Callable[[Runtime, Any, Progress], BaseModel]] = {
     MANIPULATE: manipulate,
     INTERPOLATE: interpolate,
     SAMPLE: sample,
+    TEACH: teach,
 }

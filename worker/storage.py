@@ -56,6 +56,7 @@ from pydantic import BaseModel, Field, ValidationError
 from models.errors import (
     StoreResetError,
     StudioError,
+    UnknownDirectionError,
     UnknownImageError,
     UnknownJobError,
     UnknownLatentError,
@@ -110,6 +111,10 @@ class Keys:
     @staticmethod
     def image(iid: str) -> str:
         return f"{PREFIX}image:{iid}"
+
+    @staticmethod
+    def direction(did: str) -> str:
+        return f"{PREFIX}direction:{did}"
 
     @staticmethod
     def job(jid: str) -> str:
@@ -640,6 +645,40 @@ class Storage:
                              base_id=base.decode() if base is not None else None)
         return raw[b"data"], raw[b"type"].decode()
 
+    # ------------------------------------------------------------------ taught directions
+    def put_direction(self, did: str, record: Direction, lids: Sequence[str], ttl_s: int) -> None:
+        """Store a taught direction for `ttl_s`, indexed under every upload it was taught from (so
+        that deleting any of them deletes it: it was made from their faces)."""
+        key = Keys.direction(did)
+        with self._r.pipeline() as p:
+            p.set(key, record.model_dump_json(), ex=ttl_s)
+            for lid in lids:
+                p.sadd(Keys.index(lid), key)
+            p.execute()
+
+    def direction(self, did: str) -> Direction:
+        raw = self._r.get(Keys.direction(did))
+        if raw is None:
+            error = UnknownDirectionError(f"no taught direction {did!r}: it never existed, expired, or "
+                                          "one of the faces it was taught from was deleted")
+            raise self.epoch.missing("direction", did, error)
+        return Direction.model_validate_json(cast(bytes, raw))
+
+    def delete_direction(self, did: str) -> None:
+        """Forget a taught direction (its index entries go with their uploads)."""
+        if not self._r.delete(Keys.direction(did)):
+            error = UnknownDirectionError(f"no taught direction {did!r}: it never existed, expired or was "
+                                          "deleted")
+            raise self.epoch.missing("direction", did, error)
+
+    def missing_directions(self, dids: Sequence[str]) -> list[str]:
+        """Those of `dids` that are not stored (one round trip)."""
+        with self._r.pipeline(transaction=False) as p:
+            for did in dids:
+                p.exists(Keys.direction(did))
+            found = p.execute()
+        return [did for did, there in zip(dids, found, strict=True) if not there]
+
     # ------------------------------------------------------------------ model and workers
     def publish_model(self, info: ModelInfo, ttl_s: int) -> None:
         self._r.set(Keys.MODEL, info.model_dump_json(), ex=ttl_s)
@@ -659,6 +698,19 @@ class Storage:
     def workers(self) -> list[str]:
         """Ids ("{node name}/{instance}") of the workers whose heartbeat has not expired."""
         return sorted(h.decode() for h in cast(list[bytes], self._live(keys=[Keys.WORKERS])))
+
+
+class Direction(BaseModel):
+    """A direction taught from examples (`models.teach`), as stored, exported and imported."""
+
+    name: str = Field(min_length=1, max_length=40)
+    preset: str = Field(description="the model whose normalised z_sem space it lives in")
+    direction: list[float] = Field(description="unit vector in the classifier's normalised z_sem space")
+    method: str
+    accuracy: float | None = None
+    auroc: float | None = None
+    positives: int = 0
+    negatives: int = 0
 
 
 class RunningJob(BaseModel):

@@ -26,7 +26,8 @@ from models.schedule import Grid, Solver
 router = APIRouter(tags=["jobs"])
 
 
-def _accepted(job_id: str) -> JobAccepted:
+def accepted(job_id: str) -> JobAccepted:
+    """The 202 answer of a queued job."""
     return JobAccepted(job_id=job_id, job_url=f"/jobs/{job_id}", events_url=f"/jobs/{job_id}/events")
 
 
@@ -51,7 +52,7 @@ async def encode(
     data = await image.read(services.settings.max_upload_bytes + 1)  # one byte more says "too large"
     job = await run_in_threadpool(services.studio.encode, data, face, steps, image.size, render_steps,
                                   solver, grid)
-    return EncodeAccepted(**_accepted(job.job_id).model_dump(), latent_id=job.latent_id)
+    return EncodeAccepted(**accepted(job.job_id).model_dump(), latent_id=job.latent_id)
 
 
 @router.post("/manipulate", status_code=202, response_model=JobAccepted,
@@ -64,20 +65,20 @@ def manipulate(body: ManipulateRequest, services: ServicesDep) -> JobAccepted:
     earlier job. While the job renders, its event stream sends `event: preview` events (module
     docs of GET /jobs/{id}/events).
     """
-    return _accepted(services.studio.manipulate(body))
+    return accepted(services.studio.manipulate(body))
 
 
 @router.post("/interpolate", status_code=202, response_model=JobAccepted,
              responses=errors(403, 404, 410, 422, 503))
 def interpolate(body: InterpolateRequest, services: ServicesDep) -> JobAccepted:
     """Morph between two latents; the result has one image per alpha and an animated GIF."""
-    return _accepted(services.studio.interpolate(body))
+    return accepted(services.studio.interpolate(body))
 
 
 @router.post("/sample", status_code=202, response_model=JobAccepted, responses=errors(403, 409, 422, 503))
 def sample(body: SampleRequest, services: ServicesDep) -> JobAccepted:
     """Draw new faces with the latent DPM (models that have one; `can_sample` in /attributes)."""
-    return _accepted(services.studio.sample(body))
+    return accepted(services.studio.sample(body))
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=errors(404, 410, 503))

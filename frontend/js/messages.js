@@ -21,6 +21,8 @@ const SERVER_TITLES = {
   model_unavailable: "The face model isn't available on the server yet.",
   job_failed: "The server could not finish this job.",
   cancelled: "This edit was cancelled: a newer one replaced it.",
+  unknown_direction: "This slider is gone from the server (it expired, or a face it was taught from was "
+    + "deleted). Teach it again or import it.",
   worker_lost: "The server's worker kept stopping on this job, so it was given up. Try a smaller photo "
     + "or fewer diffusion steps.",
   store_reset: "The server was restarted and forgot this photo. Please upload it again.",

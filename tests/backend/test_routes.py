@@ -27,7 +27,7 @@ from backend.settings import Settings
 from tests.backend.studio_fixtures import INFO, RecordingSender, encoded_upload, publish, settings
 from tests.http_errors import check_error
 from tests.service.stack import REPO, RedisServer
-from worker.contracts import INTERPOLATE, MANIPULATE, SAMPLE, JobError, JobPreview, JobState
+from worker.contracts import INTERPOLATE, MANIPULATE, SAMPLE, TEACH, JobError, JobPreview, JobState
 from worker.ids import new_id
 from worker.storage import JobStore, Storage
 
@@ -116,6 +116,17 @@ def edit(**body: Any) -> dict[str, Any]:
     return {"json": {"latent_id": LID, "edits": {"Smiling": 0.1}, **body}}
 
 
+def teach(**body: Any) -> dict[str, Any]:
+    """A teach request over 10 + 10 faces that were never uploaded (first letters 1 and 2)."""
+    faces = {"positives": [f"1{i:031x}" for i in range(10)], "negatives": [f"2{i:031x}" for i in range(10)]}
+    return {"json": {"name": "Freckles", **faces, **body}}
+
+
+#: An exported direction of the test model (GET /directions/{id}).
+DIRECTION = {"name": "Freckles", "preset": INFO.preset, "direction": [0.6, 0.8, 0.0, 0.0],
+             "method": "labelled"}
+
+
 def mix(**body: Any) -> dict[str, Any]:
     return {"json": {"latent_ids": [LID, LID], **body}}
 
@@ -177,6 +188,23 @@ CASES: list[tuple[str, str, Callable[[], dict[str, Any]], int, str, str]] = [
     ("POST", "/sample", lambda: {"json": {"n": 2}}, 409, "sampling_unavailable", "latent DPM"),
     ("POST", "/sample", lambda: {"json": {"n": 0}}, 422, "invalid_request", "n"),
     ("POST", "/sample", lambda: {"json": {"n": 1, "solver": "DDIM"}}, 422, "invalid_request", "solver"),
+    ("POST", "/directions", lambda: teach(positives=[LID] * 12), 422, "invalid_request",
+     "at least 10 different"),
+    ("POST", "/directions", lambda: teach(negatives=[f"1{0:031x}"] + [f"2{i:031x}" for i in range(10)]), 422,
+     "invalid_request", "both sides"),
+    ("POST", "/directions", lambda: teach(name=""), 422, "invalid_request", "name"),
+    ("POST", "/directions", lambda: teach(negatives=[]), 422, "invalid_request", "cannot draw"),
+    ("POST", "/directions", teach, 404, "unknown_latent", "never existed"),
+    ("POST", "/directions/import", lambda: {"json": {**DIRECTION, "preset": "ffhq256"}}, 422,
+     "invalid_request", "serves"),
+    ("POST", "/directions/import", lambda: {"json": {**DIRECTION, "direction": [0.0] * 4}}, 422,
+     "invalid_request", "zeros"),
+    ("POST", "/manipulate", lambda: edit(edits={"custom:" + "f" * 32: 0.2}), 404, "unknown_direction",
+     "taught direction"),
+    ("POST", "/manipulate", lambda: edit(edits={"custom:xyz": 0.2}), 422, "unknown_attribute", "custom:xyz"),
+    ("POST", "/manipulate", lambda: edit(keep=["custom:" + "f" * 32]), 422, "unknown_attribute", "custom:"),
+    ("GET", "/directions/" + "f" * 32, dict, 404, "unknown_direction", "f" * 32),
+    ("DELETE", "/directions/" + "f" * 32, dict, 404, "unknown_direction", "f" * 32),
     ("DELETE", "/latents/nonexistent", dict, 404, "unknown_latent", "nonexistent"),
     ("GET", "/jobs/" + "0" * 32, dict, 404, "unknown_job", "0" * 32),
     ("GET", f"/jobs/{LOST}", dict, 410, "store_reset", "store was reset"),
@@ -369,3 +397,31 @@ def test_a_job_is_cancelled_by_delete_and_an_identical_edit_then_runs_anew(api: 
     check_error(api.client.delete("/jobs/" + "0" * 32), 404, "unknown_job")
     check_error(api.client.delete(f"/jobs/{job_id}", headers={"origin": "https://elsewhere.example"}),
                 403, "forbidden_origin")
+
+
+def test_a_direction_is_taught_exported_imported_used_and_deleted(api: Api) -> None:
+    """#17 item 1, the web tier's side: the teach job is queued with its faces (none twice), an
+    exported direction imports under a new id (made unit), edits name it `custom:{id}`, and a
+    deleted one is refused."""
+    faces = [f"{i:032x}" for i in range(20)]
+    for lid in faces:
+        encoded_upload(api.storage, lid)
+    answer = api.client.post("/directions", json={"name": "Freckles", "positives": faces[:10] + faces[:2],
+                                                  "negatives": faces[10:]})
+    assert answer.status_code == 202, answer.text
+    (name, payload, _), = sent(api)
+    assert name == TEACH and payload["positives"] == faces[:10] and payload["negatives"] == faces[10:]
+    assert payload["name"] == "Freckles" and re.fullmatch(r"[0-9a-f]{32}", payload["direction_id"])
+
+    imported = api.client.post("/directions/import", json={**DIRECTION, "direction": [3.0, 4.0, 0.0, 0.0]})
+    assert imported.status_code == 201, imported.text
+    body = imported.json()
+    assert body["direction"] == [0.6, 0.8, 0.0, 0.0] and body["edit_name"] == "custom:" + body["direction_id"]
+    exported = api.client.get(f"/directions/{body['direction_id']}").json()
+    assert exported == body
+    edit_answer = api.client.post("/manipulate", **edit(edits={body["edit_name"]: 0.3, "Smiling": 0.1}))
+    assert edit_answer.status_code == 202, edit_answer.text
+    assert sent(api)[-1][1]["edits"] == {body["edit_name"]: 0.3, "Smiling": 0.1}
+    assert api.client.delete(f"/directions/{body['direction_id']}").status_code == 204
+    gone = api.client.post("/manipulate", **edit(edits={body["edit_name"]: 0.2}))
+    check_error(gone, 404, "unknown_direction")

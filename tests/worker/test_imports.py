@@ -59,7 +59,7 @@ def test_no_side_effects_at_import() -> None:
         "[]",  # the backend never imports torch
         "0 0",  # importing the worker loads no model and reads no settings
         "True True 1 100 200 5000 redis://127.0.0.1:9/3 None True "  # no result backend: results are jobs
-        "['diffae.encode', 'diffae.interpolate', 'diffae.manipulate', 'diffae.sample']",
+        "['diffae.encode', 'diffae.interpolate', 'diffae.manipulate', 'diffae.sample', 'diffae.teach']",
         "0",  # configuring Celery loads no model either
     ]
 
