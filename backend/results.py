@@ -32,8 +32,9 @@ def present_result(kind: str, raw: dict[str, Any]) -> BaseModel:
     return SERVED[kind](**fields)
 
 
-def present(state: JobState) -> JobOut:
+def present(state: JobState, queue_position: int | None = None) -> JobOut:
     """The job as `GET /jobs/{id}` and its events show it."""
     result = present_result(state.kind, state.result) if state.result is not None else None
     return JobOut(job_id=state.job_id, kind=state.kind, status=state.status, progress=state.progress,
+                  queue_position=queue_position,
                   result=result, error=state.error)

@@ -207,6 +207,9 @@ class JobOut(BaseModel):
     kind: JobKind
     status: Literal["queued", "running", "succeeded", "failed"]
     progress: float = Field(ge=0.0, le=1.0)
+    queue_position: int | None = Field(
+        default=None, description="while queued (GET /jobs/{id}): how many jobs queued before this one "
+        "still wait; the workers take them in order")
     result: EncodeOut | ManipulateOut | InterpolateOut | SampleOut | TeachOut | None = None  # type: ignore[valid-type]
     error: JobError | None = None
 

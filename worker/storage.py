@@ -22,6 +22,8 @@ Key layout (prefix ``diffae:``); every id is `worker.ids`' (32 hex digits, ungue
     job:{jid}              hash {job_id, kind, status, progress, result, error[, attempts]}
     job:{jid}:events       pub/sub channel: one JSON JobState per change, and JobPreview messages
                            (`"type": "preview"`, published only, never stored)
+    queued                 sorted set: job id → when it was queued (ms), while no worker runs it
+                           (a queued job's position: `JobStore.queue_position`)
     running                hash: job id → JSON {worker, task, payload} of every job a worker runs
                            now (`JobStore.reap` hands back the jobs of workers that died)
     workers                sorted set: worker id → expiry of its heartbeat (ms, Redis clock)
@@ -128,6 +130,7 @@ class Keys:
     MODEL = f"{PREFIX}model"
     WORKERS = f"{PREFIX}workers"
     RUNNING = f"{PREFIX}running"
+    QUEUED = f"{PREFIX}queued"
     EPOCH = f"{PREFIX}epoch"
 
 
@@ -291,8 +294,8 @@ end
 return ttl
 """
 
-# Submit a job. KEYS: workers, job, edit (or the job key again when there is none), epoch, then
-# per upload: code, meta, photo, index, images. ARGV: TTL s, require a worker (1/0), job id, job
+# Submit a job. KEYS: workers, job, edit (or the job key again when there is none), epoch,
+# queued, then per upload: code, meta, photo, index, images. ARGV: TTL s, require a worker (1/0), job id, job
 # key prefix, has an edit key (1/0), job fields...
 # Every upload must be encoded (else {'unknown_latent', i, meta exists}); their keys get a full
 # TTL; an identical earlier edit that exists and has not failed answers ({'earlier', id});
@@ -300,16 +303,16 @@ return ttl
 # edit key set, both indexed under every upload ({'created', id}).
 _CLAIM = _NOW_MS + _EXTEND + _ENSURE_EPOCH + """
 local ttl = tonumber(ARGV[1])
-local uploads = (#KEYS - 4) / 5
+local uploads = (#KEYS - 5) / 5
 ensure_epoch(KEYS[4])
 for i = 0, uploads - 1 do
-  local base = 5 + i * 5
+  local base = 6 + i * 5
   if redis.call('EXISTS', KEYS[base]) == 0 then
     return {'unknown_latent', i, redis.call('EXISTS', KEYS[base + 1])}
   end
 end
 for i = 0, uploads - 1 do
-  local base = 5 + i * 5
+  local base = 6 + i * 5
   for k = base, base + 2 do redis.call('EXPIRE', KEYS[k], ttl) end
   extend(KEYS[base + 3], ttl * 1000)
   local images = KEYS[base + 4]
@@ -328,9 +331,12 @@ end
 if ARGV[2] == '1' and redis.call('ZCOUNT', KEYS[1], now, '+inf') == 0 then return {'no_worker'} end
 redis.call('HSET', KEYS[2], unpack(ARGV, 6))
 redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - ttl * 1000)  -- long gone, whatever happened
+redis.call('ZADD', KEYS[5], now, ARGV[3])
+extend(KEYS[5], ttl * 1000)
 if has_edit then redis.call('SET', KEYS[3], ARGV[3], 'EX', ttl) end
 for i = 0, uploads - 1 do
-  local index = KEYS[5 + i * 5 + 3]
+  local index = KEYS[6 + i * 5 + 3]
   redis.call('SADD', index, KEYS[2])
   if has_edit then redis.call('SADD', index, KEYS[3]) end
   extend(index, ttl * 1000)
@@ -347,14 +353,20 @@ return 1
 
 # Write a job hash only while it exists and has not ended (a deleted or cancelled job is not
 # resurrected by a late worker), and publish the new state in the same step; a job starting to
-# run is recorded in `running` with who runs it. KEYS: job, channel, running; ARGV: state JSON,
-# job id, running record ('' for none), fields...
+# run is recorded in `running` with who runs it, and a job is in `queued` while it waits. KEYS:
+# job, channel, running, queued; ARGV: state JSON, job id, running record ('' for none), fields...
 _SAVE_IF_EXISTS = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'succeeded' or status == 'failed' then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('PUBLISH', KEYS[2], ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[3]) end
+if redis.call('HGET', KEYS[1], 'status') == 'queued' then
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[4], 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[2])
+else
+  redis.call('ZREM', KEYS[4], ARGV[2])
+end
 return 1
 """
 
@@ -457,6 +469,10 @@ class Storage:
             p.expire(Keys.images(lid), ttl)
             if job is not None:
                 job_key = Keys.job(job.job_id)
+                if job.status == "queued":
+                    p.zadd(Keys.QUEUED, {job.job_id: int(time.time() * 1000)})
+                    p.expire(Keys.QUEUED, ttl, nx=True)
+                    p.expire(Keys.QUEUED, ttl, gt=True)
                 p.hset(job_key, mapping=cast(dict[Any, Any], _job_fields(job)))
                 p.expire(job_key, ttl)
                 p.sadd(Keys.index(lid), job_key)
@@ -529,7 +545,8 @@ class Storage:
             raise ValueError("an edit reads exactly one upload")
         job_key = Keys.job(job.job_id)
         edit_key = Keys.edit(lids[0], edit_digest) if edit_digest is not None else job_key
-        keys = [Keys.WORKERS, job_key, edit_key, Keys.EPOCH, *(k for lid in lids for k in _upload_keys(lid))]
+        keys = [Keys.WORKERS, job_key, edit_key, Keys.EPOCH, Keys.QUEUED,
+                *(k for lid in lids for k in _upload_keys(lid))]
         args = [self.ttl_s, int(require_worker), job.job_id, Keys.JOB_PREFIX, int(edit_digest is not None),
                 *_flat(_job_fields(job))]
         answer = cast(list[Any], self._claim(keys=keys, args=args))
@@ -754,7 +771,7 @@ class JobStore:
         written) when the job no longer exists."""
         record = running.model_dump_json() if running is not None else ""
         args = [state.model_dump_json(), state.job_id, record, *_flat(_job_fields(state))]
-        keys = [Keys.job(state.job_id), Keys.events(state.job_id), Keys.RUNNING]
+        keys = [Keys.job(state.job_id), Keys.events(state.job_id), Keys.RUNNING, Keys.QUEUED]
         return bool(self._save(keys=keys, args=args))
 
     def cancel(self, job_id: str, reason: str) -> JobState:
@@ -776,8 +793,19 @@ class JobStore:
         return cancelled
 
     def finish(self, job_id: str) -> None:
-        """Job `job_id` no longer runs here (it ended, failed, went back to the queue or was gone)."""
-        self._r.hdel(Keys.RUNNING, job_id)
+        """Job `job_id` no longer runs here (it ended, failed, went back to the queue or was gone),
+        and no longer waits, unless it went back to the queue."""
+        with self._r.pipeline() as p:
+            p.hdel(Keys.RUNNING, job_id)
+            p.hget(Keys.job(job_id), "status")
+            _, status = p.execute()
+        if status != b"queued":
+            self._r.zrem(Keys.QUEUED, job_id)
+
+    def queue_position(self, job_id: str) -> int | None:
+        """How many jobs were queued before `job_id` and still wait (None: it does not wait)."""
+        rank = self._r.zrank(Keys.QUEUED, job_id)
+        return None if rank is None else int(cast(int, rank))
 
     def reap(self) -> list[LostJob]:
         """Take back the jobs whose worker died mid-run (its heartbeat expired): each is handed to

@@ -83,8 +83,10 @@ def sample(body: SampleRequest, services: ServicesDep) -> JobAccepted:
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=errors(404, 410, 503))
 def job(job_id: str, services: ServicesDep) -> JobOut:
-    """A job's status, progress (0..1), and its result or error."""
-    return present(services.jobs.get(job_id))
+    """A job's status, progress (0..1), and its result or error; while it waits, how many jobs
+    queued before it still wait."""
+    state = services.jobs.get(job_id)
+    return present(state, services.jobs.queue_position(job_id) if state.status == "queued" else None)
 
 
 @router.delete("/jobs/{job_id}", status_code=204, response_class=Response,

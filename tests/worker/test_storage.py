@@ -92,7 +92,9 @@ def test_every_key_expires_with_the_upload(r: redis.Redis) -> None:
     worker.put_base(meta(), 5, b"base")
     backend.claim(queued(JID), [LID], edit_digest=edit_digest({"Smiling": 0.1}, 5), require_worker=False)
     worker.put_image(f"{JID}-crop", b"x", "image/png", owner_key=Keys.job(JID), lids=[LID])
-    keys = {k.decode() for k in r.scan_iter(match="diffae:*")} - {Keys.EPOCH}  # the store's, not the upload's
+    keys = {k.decode() for k in r.scan_iter(match="diffae:*")}
+    assert 0 < r.pttl(Keys.QUEUED) <= 30_000
+    keys -= {Keys.EPOCH, Keys.QUEUED}  # the store's, not the upload's
     # meta, photo, code, index, images, aligned, base, encode job, edit job, its edit key, its crop
     assert len(keys) == 11 and Keys.images(LID) in keys
     for key in keys:
@@ -381,3 +383,22 @@ def test_a_cancelled_job_reads_cancelled_and_takes_no_more_writes(r: redis.Redis
     with pytest.raises(UnknownJobError):
         jobs.cancel("e" * 32, "never existed")
     pubsub.close()
+
+
+def test_a_queued_job_knows_how_many_wait_before_it(r: redis.Redis) -> None:
+    """#17 (a rough edge): no queue position while waiting behind another user."""
+    storage, jobs = Storage(r, ttl_s=60), JobStore(r)
+    ids = [f"{i:032x}" for i in range(1, 4)]
+    for jid in ids:
+        assert storage.claim(queued(jid, "sample"), require_worker=False)
+    assert [jobs.queue_position(j) for j in ids] == [0, 1, 2]
+    first = queued(ids[0], "sample").model_copy(update={"status": "running"})
+    assert jobs.save(first, running(ids[0], "w/1"))  # a worker takes the first
+    assert [jobs.queue_position(j) for j in ids] == [None, 0, 1]
+    jobs.cancel(ids[1], "replaced")
+    assert jobs.queue_position(ids[2]) == 0
+    jobs.save(first.model_copy(update={"status": "queued", "progress": 0.0}))  # handed back: waits again
+    assert jobs.queue_position(ids[0]) == 1
+    jobs.delete(ids[2])  # its upload was deleted: the worker that takes its message drops it
+    jobs.finish(ids[2])
+    assert jobs.queue_position(ids[2]) is None and jobs.queue_position(ids[0]) == 0
