@@ -148,7 +148,8 @@ def test_progress_events_arrive_in_order(client: httpx.Client, encoded: dict[str
     assert previews and all(set(p) == {"step", "total", "image"} and p["total"] == 20 for p in previews)
     assert {p["step"] for p in previews} <= {1, 3, 5, 7, 9, 11, 13, 15, 17, 19}
     assert all(p["image"].startswith(("data:image/webp;base64,", "data:image/png;base64,")) for p in previews)
-    assert all(set(e) == {"job_id", "kind", "status", "progress", "result", "error"} for e in events)
+    fields = {"job_id", "kind", "status", "progress", "queue_position", "result", "error"}
+    assert all(set(e) == fields for e in events)
     progress = [e["progress"] for e in events]
     assert progress == sorted(progress), progress
     order = {"queued": 0, "running": 1, "succeeded": 2}
