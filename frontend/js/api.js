@@ -103,6 +103,29 @@ export const deleteLatent = (latentId) =>
   request("DELETE", `/latents/${encodeURIComponent(latentId)}`);
 
 /**
+ * GET an image the server made (a `safeUrl`): its bytes as a Blob, or the server's error (e.g.
+ * unknown_image once it has expired). `fresh` skips the browser's cache, to ask whether the server
+ * still has it.
+ */
+export async function image(url, { fresh = false, signal } = {}) {
+  let response;
+  try {
+    response = await fetch(url, { signal, cache: fresh ? "no-store" : "default" });
+  } catch (error) {
+    if (isAbort(error)) throw error;
+    throw new ApiError(0, "network", "The server could not be reached.");
+  }
+  if (response.ok) return response.blob();
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (error) {
+    if (isAbort(error)) throw error;
+  }
+  throw errorFromBody(response, body);
+}
+
+/**
  * A URL from the server, made safe to put in `src`/`href`: only same-origin http(s) URLs pass,
  * anything else (javascript:, data:, other hosts) becomes null.
  */

@@ -13,6 +13,7 @@ const render = createView({
   edit: (attribute, amount) => studio.setEdit(attribute, amount),
   hair: (attribute) => studio.setHair(attribute),
   face: (index) => studio.pickFace(index),
+  view: (view) => studio.setView(view),
   mixIndex: (index) => studio.setMixIndex(index),
   strip: (attribute, amounts) => studio.showStrip(attribute, amounts),
 });
@@ -79,16 +80,42 @@ document.querySelector("[data-steps]").addEventListener("change", (event) => {
   studio.setSteps(value === "" ? null : Number(value));
 });
 document.querySelector("[data-delete-data]").addEventListener("click", () => studio.deleteData());
+document.querySelector("[data-delete-earlier]").addEventListener("click", () => studio.deleteEarlier());
 document.querySelector("[data-alert-dismiss]").addEventListener("click", () => studio.dismissAlert());
 document.querySelector("[data-alert-retry]").addEventListener("click", () => studio.retry());
 const mixRange = document.querySelector("[data-mix-range]");
 mixRange.addEventListener("input", () => studio.setMixIndex(Number(mixRange.value)));
 
-// Small model outputs (64 px) are upscaled: keep their pixels crisp instead of blurred.
-document.addEventListener("load", (event) => {
+// Downloads are fetched first, so that one that fails (the server has forgotten the photo, the
+// network is down) says why instead of leaving a broken file; the link's href stays for "Save link as".
+const save = (blob, name) => {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+};
+for (const link of document.querySelectorAll("[data-download], [data-mix-gif-link]")) {
+  link.addEventListener("click", async (event) => {
+    event.preventDefault();
+    const blob = await studio.download(link.dataset.download ?? "gif", link.getAttribute("href"));
+    if (blob) save(blob, link.download);
+  });
+}
+
+// A server image that fails to load (e.g. a whole photo asked for after the upload expired):
+// the studio asks the server why and says it. Earlier uploads' faces were checked already.
+document.addEventListener("error", (event) => {
   const img = event.target;
-  if (img instanceof HTMLImageElement) img.classList.toggle("pixelated", img.naturalWidth > 0 && img.naturalWidth < 200);
+  if (img instanceof HTMLImageElement && img.getAttribute("src")?.startsWith("/images/") && !img.closest("[data-earlier]")) {
+    studio.imageFailed(img.getAttribute("src"));
+  }
 }, true);
+// Back on the page after a while: the server may have forgotten the photo meanwhile.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") studio.checkStillThere();
+});
 
 // Tests (and curious people) can pin the step count: /?steps=10.
 const steps = Number.parseInt(new URLSearchParams(window.location.search).get("steps") ?? "", 10);
@@ -96,3 +123,4 @@ if (Number.isInteger(steps) && steps > 0) studio.setSteps(steps);
 
 studio.checkHealth();
 studio.loadAttributes(normalizeAttributes);
+studio.loadEarlier();

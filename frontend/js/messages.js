@@ -39,6 +39,32 @@ const CLIENT_TITLES = {
 
 const TITLES = { ...SERVER_TITLES, ...CLIENT_TITLES };
 
+/**
+ * Codes that mean the server no longer has the photo (or a picture made from it). Their detail
+ * is the page's own: the server's message names internal ids, which mean nothing to people.
+ */
+const GONE_DETAILS = {
+  unknown_latent: "The server keeps photos, and every picture made from them, for a limited time only.",
+  unknown_image: "The server keeps photos, and every picture made from them, for a limited time only.",
+  store_reset: "The server's storage was emptied when it restarted.",
+};
+
+export const isGone = (error) => Object.hasOwn(GONE_DETAILS, error?.code ?? "");
+
+/**
+ * `{title, detail, code}` once the page knows which upload the server forgot: the first photo
+ * (`primary`), the second (the mix's face B) or both; `reset`: lost in a store reset, not expired.
+ */
+export function describeGone({ reset, primary, second }) {
+  const code = reset ? "store_reset" : "unknown_latent";
+  const detail = GONE_DETAILS[code];
+  if (primary && !second) return { title: TITLES[code], detail, code };
+  const which = primary ? "both photos" : "the second photo";
+  const title = reset ? `The server was restarted and forgot ${which}.`
+    : `${primary ? "Both photos have" : "The second photo has"} expired on the server.`;
+  return { title: `${title} Please upload ${primary ? "them" : "it"} again.`, detail, code };
+}
+
 /** `{title, detail}` for an error from api.js or jobs.js (or anything thrown). */
 export function describeError(error, doing = "") {
   const code = error?.code ?? "";
@@ -50,6 +76,7 @@ export function describeError(error, doing = "") {
   if (code === "queue_unavailable") {
     title += error.retryAfter ? ` Please try again in ${error.retryAfter} s.` : " Please try again shortly.";
   }
-  const detail = typeof error?.message === "string" && error.message !== title ? error.message : "";
+  const detail = GONE_DETAILS[code]
+    ?? (typeof error?.message === "string" && error.message !== title ? error.message : "");
   return { title, detail, code };
 }

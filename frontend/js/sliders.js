@@ -21,6 +21,33 @@ export const HAIR_CHOICES = [
   ["Bangs", "Bangs"],
 ];
 
+/**
+ * Directions named after the absence of something (CelebA's No_Beard): their slider is flipped so
+ * that right means more of what the label names, as Age is for Young.
+ */
+const FLIPPED = {
+  No_Beard: { label: "Beard", ends: ["Less beard", "More beard"] },
+};
+
+/** Directions with a slider of their own above "All attributes" (a second slider would repeat them). */
+export const MAIN_DIRECTIONS = new Set([
+  ...MAIN_SLIDERS.map((spec) => spec.attribute).filter(Boolean),
+  ...HAIR_CHOICES.map(([name]) => name),
+]);
+
+/**
+ * How `attribute` is shown on a slider: `{label, ends, note, sign}`, `sign` mapping the slider's
+ * value to the amount sent (−1: the slider runs against the direction).
+ */
+export function presentation(attribute) {
+  const main = MAIN_SLIDERS.find((spec) => spec.attribute === attribute.name);
+  if (main) return { label: main.label, ends: main.ends, note: "", sign: main.sign };
+  const flipped = FLIPPED[attribute.name];
+  // The server's note on a flipped direction describes its unflipped amounts: not shown.
+  if (flipped) return { label: flipped.label, ends: flipped.ends, note: "", sign: -1 };
+  return { label: attribute.label, ends: ["Less", "More"], note: attribute.description, sign: 1 };
+}
+
 const DEFAULT_RANGE = { min: -1, max: 1, step: 0.05 };
 
 const finite = (value, fallback) => (Number.isFinite(Number(value)) && value !== null && value !== ""

@@ -6,15 +6,21 @@ export const idleTask = Object.freeze({ busy: false, status: "", progress: 0 });
 export function initialState() {
   return {
     health: "checking", // "checking" | "ok" | "down"
+    serving: null, // the model the workers serve (GET /healthz `model`), null until they say
     attributes: [], // [{name, label, min, max, step, description}]
-    model: null, // {preset, imageSize} of the served model
-    limits: null, // {maxUploadBytes, maxPixels, defaultSteps, defaultEncodeSteps, defaultSolver}: what the server says
+    model: null, // {preset, imageSize} of the served model (GET /attributes)
+    limits: null, // {maxUploadBytes, maxPixels, defaultSteps, defaultEncodeSteps}: what the server says
     steps: null, // diffusion steps sent with requests; null = the server's default
-    view: "face", // which comparison is shown: "face" | "photo"
+    earlier: [], // [{id, alignedUrl}]: this browser's uploads from before the page was loaded, maybe still on the server
+    view: "face", // what the viewer shows: "face" | "photo" (before/after) | "faces" (the face picker)
     paste: "change", // how an edit goes into the whole photo: "change" (added) | "replace" (face swapped)
-    photo: null, // {file, name, url, size}: the upload; url is a local object URL (null if undecodable)
+    pasteShown: "change", // the paste mode on screen: differs from `paste` while the chosen one loads
+    // {file, name, url, size, shrunk}: the upload (made smaller here when over the server's limits:
+    // shrunk = {from: {width, height}, bytes}); url is a local object URL (null if undecodable)
+    photo: null,
     encode: idleTask,
     latent: null, // {id, alignedUrl, reconstructionUrl, photoUrl, faces: [{x0, y0, x1, y1}], face, preset}
+    expired: null, // {face}: the server forgot the photo (it expired, was deleted elsewhere, a store reset)
     edits: {}, // attribute name → amount; zero amounts are dropped
     hair: "Wavy_Hair",
     edit: idleTask,
@@ -22,9 +28,10 @@ export function initialState() {
     result: null, // {imageUrl, photoUrl, photoReplacedUrl, edits}: the last finished edit, kept while a new one runs
     lastAttribute: null, // the attribute of the slider moved last (the strip's)
     strip: { ...idleTask, attribute: null, amounts: [], urls: [] }, // several amounts of one attribute
-    second: { photo: null, encode: idleTask, latent: null },
+    second: { photo: null, encode: idleTask, latent: null }, // photo: {file, name, url}
     mix: { ...idleTask, frames: [], gifUrl: null, index: 0, pair: null },
-    alert: null, // {title, detail}
+    download: null, // the download link being fetched ("face" | "photo" | "gif"), null otherwise
+    alert: null, // {title, detail, code, tone, retry, retryLabel}
     status: "", // one short sentence for the aria-live region
   };
 }

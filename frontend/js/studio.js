@@ -1,15 +1,21 @@
 // The studio's actions: upload → encode, slider edits → manipulate, two faces → interpolate,
-// delete. Each action updates the store; only view.js touches the page.
+// downloads, delete. Each action updates the store; only view.js touches the page.
 //
 // Superseded work is cancelled: every flow owns an AbortController (the fetch and the job watch
 // share its signal), and slider results also carry a sequence number so a late answer to an old
 // request can never replace a newer one.
+//
+// The server forgets uploads (they expire; a store reset loses them): an answer that says so
+// (messages.js `isGone`) makes the page ask which upload is gone, drop it and say so, with a
+// button that sends the same photo again.
 
 import * as api from "./api.js";
 import { ApiError, isAbort, safeUrl } from "./api.js";
 import { watchJob } from "./jobs.js";
-import { describeError } from "./messages.js";
+import { describeError, describeGone, isGone } from "./messages.js";
+import { imageSize, overLimits, shrinkToLimits } from "./photos.js";
 import { idleTask, initialState } from "./store.js";
+import * as uploads from "./uploads.js";
 
 const EDIT_DEBOUNCE_MS = 250;
 const MIX_FRAMES = 7;
@@ -23,18 +29,6 @@ function preload(url) {
   const img = new Image();
   img.src = url;
   return img.decode().catch(() => {});
-}
-
-/** Natural (EXIF-oriented) size of a local image URL, or null if the browser can't decode it. */
-async function imageSize(url) {
-  const img = new Image();
-  img.src = url;
-  try {
-    await img.decode();
-    return { width: img.naturalWidth, height: img.naturalHeight };
-  } catch {
-    return null;
-  }
 }
 
 /** A face of the encode result (`{box: [left, top, right, bottom]}`) as `{x0, y0, x1, y1}`. */
@@ -63,6 +57,8 @@ export class Studio {
   #uploadSeq = 0;
   #retry = null;
   #healthTimer = null;
+  #deleting = new Set(); // upload ids with a DELETE in flight
+  #checking = false; // asking the server whether it still has the uploads
 
   constructor(store) {
     this.store = store;
@@ -84,13 +80,31 @@ export class Studio {
     this.#controllers.delete(name);
   }
 
-  /** Show `error`; `retry` (a function) is offered as "Try again" when the failure may pass. */
-  #fail(error, doing, retry = null) {
+  /**
+   * Show `error`; `retry` (a function) is offered as "Try again" when the failure may pass. An
+   * error saying the server forgot something goes to #whenGone (`gone`: which upload, if known).
+   */
+  #fail(error, doing, retry = null, gone = null) {
     if (isAbort(error)) return;
+    if (isGone(error)) {
+      this.#whenGone(error, doing, gone);
+      return;
+    }
+    this.#show(error, doing, TRANSIENT.has(error?.code) || error?.status >= 500 ? retry : null);
+  }
+
+  #show(error, doing, retry = null) {
     const { title, detail, code } = describeError(error, doing);
-    this.#retry = TRANSIENT.has(code) || error?.status >= 500 ? retry : null;
-    this.store.update({ alert: { title, detail, code, tone: "error", retry: Boolean(this.#retry) }, status: title });
+    this.#alert(doing === "downloading" ? `The download failed. ${title}` : title, detail, code, retry);
     if (code === "queue_unavailable") this.#markDown();
+  }
+
+  #alert(title, detail, code, retry = null, retryLabel = "Try again") {
+    this.#retry = retry;
+    this.store.update({
+      alert: { title, detail, code, tone: "error", retry: Boolean(retry), retryLabel },
+      status: title,
+    });
   }
 
   retry() {
@@ -110,8 +124,8 @@ export class Studio {
   async checkHealth() {
     clearTimeout(this.#healthTimer);
     try {
-      await api.health();
-      this.store.update({ health: "ok" });
+      const body = await api.health();
+      this.store.update({ health: "ok", serving: typeof body?.model === "string" ? body.model : null });
     } catch {
       this.#markDown();
     }
@@ -134,7 +148,6 @@ export class Studio {
         maxPixels: Number(l.max_pixels) || null,
         defaultSteps: Number(l.default_steps) || null,
         defaultEncodeSteps: Number(l.default_encode_steps) || null,
-        defaultSolver: typeof l.default_solver === "string" ? l.default_solver : null,
       };
       this.store.update({ attributes: normalize(body), model, limits });
     } catch (error) {
@@ -158,6 +171,35 @@ export class Studio {
     return null;
   }
 
+  /**
+   * The photo to send: `file` itself, or a smaller copy when it is over the server's limits.
+   * `{file, url, size, shrunk}` (url: a local object URL of what is sent, null when the browser
+   * cannot show it; shrunk: `{from, bytes}` of the chosen file when a copy is sent). Throws the
+   * too_large refusal when a photo over the limits cannot be shrunk here.
+   */
+  async #prepare(file) {
+    let url = URL.createObjectURL(file);
+    const size = await imageSize(url);
+    if (!size) {
+      // Not displayable here (maybe not an image at all): the server still gets to say why.
+      URL.revokeObjectURL(url);
+      url = null;
+    }
+    if (!overLimits(file.size, size, this.state.limits)) return { file, url, size, shrunk: null };
+    if (size) {
+      try {
+        const small = await shrinkToLimits(file, this.state.limits);
+        URL.revokeObjectURL(url);
+        return { file: small.file, url: URL.createObjectURL(small.file), size: small.size,
+          shrunk: { from: size, bytes: file.size } };
+      } catch {
+        // The browser could not make a smaller copy: refused below, as the server would.
+      }
+    }
+    if (url) URL.revokeObjectURL(url);
+    throw this.#tooLarge(file, size);
+  }
+
   setSteps(steps) {
     this.store.update({ steps });
     if (Object.keys(this.state.edits).length) this.#scheduleEdit();
@@ -167,13 +209,18 @@ export class Studio {
     this.store.update({ view });
   }
 
-  setPaste(paste) {
+  /** Show the edit added to the photo or its face replaced; the old one stays until the new one loads. */
+  async setPaste(paste) {
     this.store.update({ paste });
+    const { result } = this.state;
+    await preload(paste === "replace" ? result?.photoReplacedUrl : result?.photoUrl);
+    if (this.state.paste === paste) this.store.update({ pasteShown: paste });
   }
 
   // --- encoding -------------------------------------------------------------------------------
 
   async upload(file) {
+    this.#cancel("encode-primary");
     this.#cancel("edit");
     this.#cancel("strip");
     this.#cancel("mix");
@@ -182,42 +229,61 @@ export class Studio {
     if (this.state.photo?.url) URL.revokeObjectURL(this.state.photo.url);
     const token = ++this.#uploadSeq;
     this.#retry = null;
-    let url = URL.createObjectURL(file);
-    const size = await imageSize(url);
-    if (token !== this.#uploadSeq) return; // another file was chosen meanwhile
-    if (!size) {
-      // Not displayable here (maybe not an image at all): the server still gets to say why.
-      URL.revokeObjectURL(url);
-      url = null;
-    }
-    const refusal = this.#tooLarge(file, size);
+    const fresh = initialState();
+    // A new photo starts with every slider at 0: amounts meant for another face, applied
+    // silently to this one, would surprise.
     this.store.update({
-      photo: { url, name: file.name, file, size },
+      photo: { url: null, name: file.name, file, size: null, shrunk: null },
       latent: null,
+      expired: null,
+      edits: {},
+      lastAttribute: null,
       result: null,
       edit: idleTask,
       preview: null,
-      strip: initialState().strip,
-      mix: initialState().mix,
+      view: "face",
+      pasteShown: this.state.paste,
+      strip: fresh.strip,
+      mix: fresh.mix,
+      encode: { busy: true, status: "preparing", progress: 0 },
       alert: null,
-      status: refusal ? "" : "Uploading your photo…",
+      status: "Preparing your photo…",
     });
-    if (refusal) {
+    let photo;
+    try {
+      photo = await this.#prepare(file);
+    } catch (refusal) {
+      if (token !== this.#uploadSeq) return;
+      this.store.update({ encode: idleTask, status: "" });
       this.#fail(refusal, "checking the photo");
       return;
     }
-    await this.#encodePrimary(file, null);
+    if (token !== this.#uploadSeq) { // another file was chosen meanwhile
+      if (photo.url) URL.revokeObjectURL(photo.url);
+      return;
+    }
+    this.store.update({
+      photo: { ...photo, name: file.name },
+      status: photo.shrunk ? `Your photo was made smaller (${photo.size.width} × ${photo.size.height} pixels); `
+        + "uploading it…" : "Uploading your photo…",
+    });
+    await this.#encodePrimary(photo.file, null);
   }
 
   /** Re-encode the same photo with another of its faces. */
   async pickFace(index) {
     const { photo, latent, encode } = this.state;
-    if (!photo || encode.busy || latent?.face === index) return;
+    if (!photo || !latent || encode.busy) return;
+    if (latent.face === index) {
+      this.store.update({ view: "face" });
+      return;
+    }
     this.#cancel("edit");
     this.#cancel("strip");
+    clearTimeout(this.#editTimer);
     this.#forget(latent);
-    this.store.update({ result: null, edit: idleTask, preview: null, strip: initialState().strip,
-      status: `Encoding face ${index + 1}…` });
+    this.store.update({ view: "face", edits: {}, lastAttribute: null, result: null, edit: idleTask, preview: null,
+      strip: initialState().strip, status: `Reading face ${index + 1}…` });
     await this.#encodePrimary(photo.file, index);
   }
 
@@ -226,11 +292,16 @@ export class Studio {
     const latent = await this.#encode(file, face, "encode-primary", (encode) => this.store.update({ encode }), retry);
     if (!latent) return;
     const many = latent.faces.length > 1;
+    // A photo with several faces opens the picker (the largest face is ready meanwhile).
+    const view = many && face === null ? "faces" : this.state.view === "faces" ? "face" : this.state.view;
     this.store.update({
       latent,
-      status: many ? `Face ready. ${latent.faces.length} faces found; pick another on the photo.`
+      expired: null,
+      view,
+      status: many ? `Face ready. ${latent.faces.length} faces found; pick the one to edit.`
         : "Face ready. Move a slider to edit it.",
     });
+    // Only a photo sent again after the server forgot it still has amounts: its own.
     if (Object.keys(this.state.edits).length) this.#scheduleEdit(0);
     this.#runMix();
   }
@@ -239,11 +310,22 @@ export class Studio {
     const { second } = this.state;
     this.#cancel("mix");
     this.#forget(second.latent);
+    if (second.photo?.url) URL.revokeObjectURL(second.photo.url);
     const update = (patch) => this.store.update({ second: { ...this.state.second, ...patch } });
-    update({ photo: { name: file.name }, latent: null });
-    this.store.update({ mix: initialState().mix, alert: null, status: "Encoding the second face…" });
-    const retry = () => this.uploadSecond(file);
-    const latent = await this.#encode(file, null, "encode-secondary", (encode) => update({ encode }), retry);
+    update({ photo: { name: file.name, file, url: null }, latent: null,
+      encode: { busy: true, status: "preparing", progress: 0 } });
+    this.store.update({ mix: initialState().mix, alert: null, status: "Reading the second face…" });
+    let photo;
+    try {
+      photo = await this.#prepare(file);
+    } catch (refusal) {
+      update({ photo: null, encode: idleTask });
+      this.#fail(refusal, "checking the second photo");
+      return;
+    }
+    update({ photo: { name: file.name, file: photo.file, url: photo.url } });
+    const retry = () => this.uploadSecond(photo.file);
+    const latent = await this.#encode(photo.file, null, "encode-secondary", (encode) => update({ encode }), retry);
     if (!latent) return;
     update({ latent });
     this.#runMix();
@@ -258,12 +340,14 @@ export class Studio {
       // The inversion uses the server's encode steps (once per face); the chosen steps are the
       // renders' T, so the reconstruction is what an edit at amount 0 looks like.
       const accepted = await api.encode(file, { face, renderSteps: this.state.steps, signal });
-      latentId = accepted.latent_id;
+      latentId = accepted.latent_id ?? null;
+      if (latentId) uploads.remember(latentId); // from now on "Delete my data" must reach it, even after a reload
       const result = await watchJob(accepted.job_id, {
         signal,
         onUpdate: (u) => setTask(taskFrom(u)),
       });
       const latent = latentFrom(result);
+      uploads.remember(latent.id, latent.alignedUrl);
       await Promise.all([latent.alignedUrl, latent.reconstructionUrl, latent.photoUrl].map(preload));
       if (signal.aborted) {
         this.#forget(latent);
@@ -272,13 +356,12 @@ export class Studio {
       setTask(idleTask);
       return latent;
     } catch (error) {
-      if (isAbort(error)) {
-        // Abandoned after the server accepted it: the upload exists (or soon will); delete it.
-        if (latentId) this.#forget({ id: latentId });
-        return null;
-      }
+      // Abandoned or failed after the server accepted it: the upload exists (or soon will) and
+      // serves nothing; delete it.
+      if (latentId) this.#forget({ id: latentId });
+      if (isAbort(error)) return null;
       setTask(idleTask);
-      this.#fail(error, "encoding the photo", retry);
+      this.#fail(error, "reading the photo", retry);
       return null;
     }
   }
@@ -289,7 +372,9 @@ export class Studio {
     const edits = { ...this.state.edits };
     if (Math.abs(amount) < 1e-9) delete edits[attribute];
     else edits[attribute] = amount;
-    this.store.update({ edits, lastAttribute: attribute });
+    // A slider moved while the face picker is open: show the face it edits.
+    const view = this.state.view === "faces" ? "face" : this.state.view;
+    this.store.update({ edits, lastAttribute: attribute, view });
     this.#scheduleEdit();
   }
 
@@ -339,15 +424,16 @@ export class Studio {
       const photoReplacedUrl = safeUrl(result.photo_replaced_url);
       // The previous result stays on screen until the new one can be shown whole (the photo the
       // paste mode shows; the other one is made by the server only if it is asked for).
-      const shown = this.state.paste === "replace" && photoReplacedUrl ? photoReplacedUrl : photoUrl;
-      await Promise.all([preload(imageUrl), preload(shown)]);
+      const paste = this.state.paste === "replace" && photoReplacedUrl ? "replace" : "change";
+      await Promise.all([preload(imageUrl), preload(paste === "replace" ? photoReplacedUrl : photoUrl)]);
       if (seq !== this.#editSeq) return;
       const done = { imageUrl, photoUrl, photoReplacedUrl, edits };
-      this.store.update({ edit: idleTask, result: done, preview: null, status: "Edit ready." });
+      this.store.update({ edit: idleTask, result: done, preview: null, pasteShown: paste, status: "Edit ready." });
+      if (this.state.paste !== paste && photoReplacedUrl) this.setPaste(this.state.paste); // switched meanwhile
     } catch (error) {
       if (isAbort(error) || seq !== this.#editSeq) return;
       this.store.update({ edit: idleTask, preview: null });
-      this.#fail(error, "editing the face", () => this.#scheduleEdit(0));
+      this.#fail(error, "editing the face", () => this.#scheduleEdit(0), { primary: { id: latent.id, error } });
     }
   }
 
@@ -374,11 +460,12 @@ export class Studio {
     } catch (error) {
       if (isAbort(error)) return;
       update(idleTask);
-      this.#fail(error, "rendering the strip", () => this.showStrip(attribute, amounts));
+      this.#fail(error, "rendering the strip", () => this.showStrip(attribute, amounts),
+        { primary: { id: latent.id, error } });
     }
   }
 
-  // --- mixing two faces -----------------------------------------------------------------------
+// --- mixing two faces -----------------------------------------------------------------------
 
   async #runMix() {
     const a = this.state.latent;
@@ -411,32 +498,189 @@ export class Studio {
     this.store.update({ mix: { ...this.state.mix, index } });
   }
 
+  // --- downloads ------------------------------------------------------------------------------
+
+  /**
+   * The bytes behind a download link (`kind`: "face" | "photo" | "gif"), or null after saying why
+   * they could not be had (e.g. the server has forgotten the photo).
+   */
+  async download(kind, url) {
+    if (!url || this.state.download) return null;
+    this.store.update({ download: kind });
+    try {
+      return await api.image(url);
+    } catch (error) {
+      this.#fail(error, "downloading");
+      return null;
+    } finally {
+      this.store.update({ download: null });
+    }
+  }
+
+  // --- when the server forgets ----------------------------------------------------------------
+
+  /**
+   * Which of the current uploads the server no longer has: `{primary, second}`, each
+   * `{id, error}` or null. Asked with the aligned face (a small image that lives as long as its
+   * upload), bypassing the browser's cache.
+   */
+  async #probe() {
+    const check = async (latent) => {
+      if (!latent?.alignedUrl) return null;
+      try {
+        await api.image(latent.alignedUrl, { fresh: true });
+        return null;
+      } catch (error) {
+        return isGone(error) ? { id: latent.id, error } : null;
+      }
+    };
+    const [primary, second] = await Promise.all([check(this.state.latent), check(this.state.second.latent)]);
+    return { primary, second };
+  }
+
+  /**
+   * `error` says the server forgot something: find which upload (`gone`, else ask), drop it and
+   * what was made from it, and say so with a button that sends the same photo again.
+   */
+  async #whenGone(error, doing, gone = null) {
+    const found = gone ?? await this.#probe();
+    const { latent, second } = this.state;
+    const primary = Boolean(found.primary && latent?.id === found.primary.id);
+    const other = Boolean(found.second && second.latent?.id === found.second.id);
+    if (!primary && !other) {
+      this.#show(error, doing); // a picture is gone, not the upload it came from
+      return;
+    }
+    const fresh = initialState();
+    if (primary) {
+      uploads.forget(latent.id);
+      for (const name of ["edit", "strip", "mix"]) this.#cancel(name);
+      clearTimeout(this.#editTimer);
+      // The photo (a local copy) and the slider amounts stay: sending it again carries on.
+      this.store.update({ latent: null, expired: { face: latent.face }, result: null, edit: idleTask,
+        preview: null, strip: fresh.strip, mix: fresh.mix, view: this.state.view === "faces" ? "face" : this.state.view });
+    }
+    if (other) {
+      uploads.forget(second.latent.id);
+      this.#cancel("mix");
+      this.store.update({ second: { ...this.state.second, latent: null }, mix: fresh.mix });
+    }
+    const reset = [error, found.primary?.error, found.second?.error].some((e) => e?.code === "store_reset");
+    const { title, detail, code } = describeGone({ reset, primary, second: other });
+    this.#alert(doing === "downloading" ? `The download failed. ${title}` : title, detail, code,
+      () => this.#sendAgain(primary, other), primary && other ? "Upload them again" : "Upload it again");
+  }
+
+  async #sendAgain(primary, other) {
+    const { photo, second, expired } = this.state;
+    if (primary && photo?.file) await this.#encodePrimary(photo.file, expired?.face ?? null);
+    if (other && second.photo?.file) await this.uploadSecond(second.photo.file);
+  }
+
+  /** Ask the server whether it still has the photos being edited (e.g. back on this tab after a while). */
+  async checkStillThere() {
+    const { latent, second, encode } = this.state;
+    if (this.#checking || encode.busy || second.encode.busy || (!latent && !second.latent)) return;
+    this.#checking = true;
+    try {
+      const gone = await this.#probe();
+      const error = gone.primary?.error ?? gone.second?.error;
+      if (error) await this.#whenGone(error, "", gone);
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  /** An image of the page failed to load: ask the server why, and say it. */
+  async imageFailed(url) {
+    if (this.#checking) return;
+    this.#checking = true;
+    try {
+      await api.image(url, { fresh: true });
+    } catch (error) {
+      this.#fail(error, "showing a picture");
+    } finally {
+      this.#checking = false;
+    }
+  }
+
   // --- privacy --------------------------------------------------------------------------------
 
-  /** Best-effort removal of a latent that is being replaced. */
+  /** Delete upload `id` on the server; one that is already gone counts as deleted. */
+  async #delete(id) {
+    this.#deleting.add(id);
+    try {
+      await api.deleteLatent(id);
+    } catch (error) {
+      if (!isGone(error)) throw error;
+    } finally {
+      this.#deleting.delete(id);
+    }
+    uploads.forget(id);
+  }
+
+  /** Best-effort removal of an upload that is being replaced or was abandoned. */
   #forget(latent) {
-    if (latent) api.deleteLatent(latent.id).catch(() => {});
+    if (latent && !this.#deleting.has(latent.id)) this.#delete(latent.id).catch(() => {});
+  }
+
+  /**
+   * This browser's uploads from before the page was loaded (uploads.js) that the server may still
+   * have: offered for deletion. Those the server says are gone are forgotten.
+   */
+  async loadEarlier() {
+    const checked = await Promise.all(uploads.remembered().map(async ({ id, alignedUrl }) => {
+      const url = safeUrl(alignedUrl);
+      if (url) {
+        try {
+          await api.image(url, { fresh: true });
+        } catch (error) {
+          if (isGone(error)) {
+            uploads.forget(id);
+            return null;
+          }
+        }
+      }
+      return { id, alignedUrl: url };
+    }));
+    const current = new Set([this.state.latent?.id, this.state.second.latent?.id]);
+    this.store.update({ earlier: checked.filter((e) => e && !current.has(e.id)) });
+  }
+
+  async deleteEarlier() {
+    const { earlier } = this.state;
+    try {
+      await Promise.all(earlier.map(({ id }) => this.#delete(id)));
+    } catch (error) {
+      this.#fail(error, "deleting your earlier photos");
+      return;
+    }
+    const text = earlier.length > 1 ? "Your earlier photos and every picture made from them were deleted from the server."
+      : "Your earlier photo and every picture made from it were deleted from the server.";
+    this.store.update({ earlier: [], alert: { title: "Deleted.", detail: text, tone: "info" }, status: `Deleted. ${text}` });
   }
 
   async deleteData() {
     for (const name of [...this.#controllers.keys()]) this.#cancel(name);
     clearTimeout(this.#editTimer);
-    const { latent, second, photo } = this.state;
-    const ids = [latent?.id, second.latent?.id].filter(Boolean);
+    const { latent, second, photo, earlier } = this.state;
+    // Every upload this browser made that may still be there, also one still being encoded.
+    const ids = new Set([latent?.id, second.latent?.id, ...earlier.map((e) => e.id),
+      ...uploads.remembered().map((e) => e.id)].filter(Boolean));
     try {
-      await Promise.all(ids.map((id) => api.deleteLatent(id).catch((error) => {
-        if (error.code !== "unknown_latent") throw error; // already expired: nothing left to delete
-      })));
+      await Promise.all([...ids].map((id) => this.#delete(id)));
     } catch (error) {
       this.#fail(error, "deleting your data");
       return;
     }
     if (photo?.url) URL.revokeObjectURL(photo.url);
+    if (second.photo?.url) URL.revokeObjectURL(second.photo.url);
     const fresh = initialState();
-    const text = "Your photos, their codes and all edited images were deleted from the server.";
+    const text = "Your photos, what the model made of them and every edited picture were deleted from the server.";
     this.store.update({
       ...fresh,
       health: this.state.health,
+      serving: this.state.serving,
       attributes: this.state.attributes,
       model: this.state.model,
       limits: this.state.limits,

@@ -1,20 +1,30 @@
 // The one render: state → page. Reads only the store's state; writes only the DOM. Server strings
 // go through textContent, server URLs through api.safeUrl (done in studio.js) and `src`/`href`.
 
+import { buildFaceButtons, buildFaceMarks, framePhoto } from "./faces.js";
+import { describeModel } from "./model.js";
 import {
+  MAIN_DIRECTIONS,
   MAIN_SLIDERS,
   buildHairSelect,
   buildSlider,
   findAttribute,
   formatAmount,
+  presentation,
   setSlider,
   sliderRange,
 } from "./sliders.js";
 
-/** Amounts of a strip: `count` evenly spaced over the attribute's slider range. */
+/**
+ * A strip of `count` amounts of `attribute`, evenly spaced over its slider (left to right):
+ * `{values, amounts}`, the slider's values and the amounts sent (they differ in sign on a flipped
+ * slider such as Age or Beard).
+ */
 function stripAmounts(attribute, count = 5) {
-  const { min, max } = sliderRange(attribute);
-  return Array.from({ length: count }, (_, i) => Math.round((min + ((max - min) * i) / (count - 1)) * 100) / 100);
+  const { sign } = presentation(attribute);
+  const { min, max } = sliderRange(attribute, sign);
+  const values = Array.from({ length: count }, (_, i) => Math.round((min + ((max - min) * i) / (count - 1)) * 100) / 100);
+  return { values, amounts: values.map((v) => sign * v || 0) };
 }
 
 const $ = (selector, scope = document) => scope.querySelector(selector);
@@ -42,10 +52,16 @@ function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
 
-/** The server's samplers (`limits.default_solver` of GET /attributes), as people read them. */
-const SOLVER_NAMES = { ddim: "DDIM", "dpm++2m": "DPM-Solver++(2M)" };
+const PHASES = {
+  preparing: "Preparing the photo…",
+  uploading: "Uploading…",
+  queued: "Waiting in the queue…",
+  running: "Working",
+};
 
-const PHASES = { uploading: "Uploading…", queued: "Waiting in the queue…", running: "Working" };
+function progressText(task, label) {
+  return task.status === "running" ? `${label} ${Math.round(task.progress * 100)}%` : PHASES[task.status] ?? `${label}…`;
+}
 
 function renderProgress(row, task, label) {
   row.hidden = !task.busy;
@@ -53,11 +69,26 @@ function renderProgress(row, task, label) {
   const bar = $("[data-progress-bar]", row);
   const determinate = task.status === "running" && task.progress > 0;
   if (determinate) bar.value = task.progress;
-  else bar.removeAttribute("value"); // indeterminate while uploading or queued
-  const phase = task.status === "running" ? `${label} ${Math.round(task.progress * 100)}%`
-    : PHASES[task.status] ?? `${label}…`;
-  setText($("[data-progress-text]", row), phase);
+  else bar.removeAttribute("value"); // indeterminate while preparing, uploading or queued
+  setText($("[data-progress-text]", row), progressText(task, label));
 }
+
+const DOWNLOADS = {
+  face: ["Download face (PNG)", "Getting the face…"],
+  photo: ["Download photo (PNG)", "Getting the photo…"],
+  gif: ["Download GIF", "Getting the GIF…"],
+};
+
+function renderDownload(link, kind, url, fetching) {
+  setHref(link, url);
+  const busy = fetching === kind;
+  setText(link, DOWNLOADS[kind][busy ? 1 : 0]);
+  if (busy) link.setAttribute("aria-busy", "true");
+  else link.removeAttribute("aria-busy");
+}
+
+const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const DRAG_NOTE = "Drag the divider to compare.";
 
 /** Build the page's dynamic parts once; returns `render(state)`. `on` receives UI intents. */
 export function createView(on) {
@@ -65,6 +96,13 @@ export function createView(on) {
     health: $("[data-health]"),
     deleteData: $("[data-delete-data]"),
     status: $("[data-status]"),
+    modelNotice: $("[data-model-notice]"),
+    modelNoticeTitle: $("[data-model-notice-title]"),
+    modelNoticeDetail: $("[data-model-notice-detail]"),
+    earlier: $("[data-earlier]"),
+    earlierFaces: $("[data-earlier-faces]"),
+    earlierText: $("[data-earlier-text]"),
+    deleteEarlier: $("[data-delete-earlier]"),
     alert: $("[data-alert]"),
     alertTitle: $("[data-alert-title]"),
     alertDetail: $("[data-alert-detail]"),
@@ -72,22 +110,42 @@ export function createView(on) {
     healthBanner: $("[data-health-banner]"),
     whenEmpty: $$("[data-when=empty]"),
     whenPhoto: $$("[data-when=photo]"),
+    viewChoice: $("[data-views]"),
     views: $$("[data-view]"),
+    facesView: $("[data-faces-view]"),
+    facesViewText: $("[data-faces-view-text]"),
     pasteModes: $("[data-paste-modes]"),
     pastes: $$("[data-paste]"),
+    viewer: $("[data-viewer]"),
     faceCompare: $("[data-compare=face]"),
     photoCompare: $("[data-compare=photo]"),
+    photoLoading: $("[data-photo-loading]"),
+    photoLoadingText: $("[data-photo-loading-text]"),
+    picker: $("[data-face-picker]"),
+    pickerHint: $("[data-face-picker-hint]"),
+    pickerPhoto: $("[data-face-picker-photo]"),
+    pickerImg: $("[data-face-picker-img]"),
+    faceBoxes: $("[data-face-boxes]"),
     viewerNote: $("[data-viewer-note]"),
+    keysHint: $("[data-keys-hint]"),
+    photoNote: $("[data-photo-note]"),
     downloadFace: $("[data-download=face]"),
     downloadPhoto: $("[data-download=photo]"),
     editProgress: $("[data-progress=edit]"),
     encodeProgress: $("[data-progress=encode]"),
     sources: $("[data-sources]"),
     original: $("[data-original]"),
-    faceBoxes: $("[data-face-boxes]"),
+    faceMarks: $("[data-face-marks]"),
     facesCaption: $("[data-faces-caption]"),
+    pickFace: $("[data-pick-face]"),
     aligned: $("[data-aligned]"),
     reconstruction: $("[data-reconstruction]"),
+    sticky: $("[data-sticky-preview]"),
+    stickyBefore: $("[data-sticky-before]"),
+    stickyAfter: $("[data-sticky-after]"),
+    stickyAfterTag: $("[data-sticky-after-tag]"),
+    stickyStatus: $("[data-sticky-status]"),
+    controls: $("[data-controls]"),
     controlsHint: $("[data-controls-hint]"),
     mainSliders: $("[data-main-sliders]"),
     allSliders: $("[data-all-sliders]"),
@@ -98,6 +156,8 @@ export function createView(on) {
     mixHint: $("[data-mix-hint]"),
     mixA: $("[data-mix-a]"),
     mixB: $("[data-mix-b]"),
+    mixBSlot: $("[data-mix-b-slot]"),
+    mixBStatus: $("[data-mix-b-status]"),
     mixFile: $("[data-file=secondary]"),
     mixPick: $("[data-mix-pick]"),
     mixPickText: $("[data-mix-pick-text]"),
@@ -119,8 +179,25 @@ export function createView(on) {
   // The strip of the last slider moved: its attribute at several amounts, in one job.
   let stripTarget = null;
   dom.stripShow.addEventListener("click", () => {
-    if (stripTarget) on.strip(stripTarget.name, stripAmounts(stripTarget));
+    if (stripTarget) on.strip(stripTarget.name, stripAmounts(stripTarget).amounts);
   });
+  dom.pickFace.addEventListener("click", () => {
+    on.view("faces");
+    dom.viewer.scrollIntoView({ block: "nearest" });
+  });
+
+  // On a narrow screen the sliders sit below the face: while they are on screen and the face is
+  // not, a bar fixed at the top shows it (before and after). Which is on screen is the layout's
+  // business, not the store's (like the divider's position).
+  const seen = new Map();
+  const watch = new IntersectionObserver((entries) => {
+    for (const entry of entries) seen.set(entry.target, entry.intersectionRatio);
+    const faceSeen = Math.max(seen.get(dom.faceCompare) ?? 0, seen.get(dom.photoCompare) ?? 0,
+      seen.get(dom.picker) ?? 0);
+    dom.sticky.classList.toggle("away", faceSeen < 0.5 && (seen.get(dom.controls) ?? 0) > 0);
+  }, { threshold: [0, 0.5, 1] });
+  for (const el of [dom.faceCompare, dom.photoCompare, dom.picker, dom.controls]) watch.observe(el);
+
   // One frame of a strip (the edit's amounts, the mix's frames): its image as a button.
   function frameButton(url, label, onClick) {
     const button = document.createElement("button");
@@ -142,14 +219,16 @@ export function createView(on) {
   }
 
   let builtStrip = null;
-  function buildEditStrip(strip, label) {
+  function buildEditStrip(strip, known) {
     builtStrip = strip;
+    const attribute = findAttribute(known, strip.attribute);
+    const { label, sign } = attribute ? presentation(attribute) : { label: "", sign: 1 };
     dom.editStrip.replaceChildren(...strip.urls.map((url, index) => {
       const amount = strip.amounts[index];
-      const button = frameButton(url, `${label} ${formatAmount(amount)}: use this amount`,
-        () => on.edit(strip.attribute, amount));
+      const shown = `${label} ${formatAmount(sign * amount)}`;
+      const button = frameButton(url, `${shown}: use this amount`, () => on.edit(strip.attribute, amount));
       button.dataset.stripFrame = String(index);
-      button.title = `${label} ${formatAmount(amount)}`;
+      button.title = shown;
       return listItem(button);
     }));
   }
@@ -170,17 +249,18 @@ export function createView(on) {
 
   let builtAttributes = null;
   let allRows = [];
-  // Every direction but the fixed main ones (a second, unflipped "Age" would only confuse).
-  const fixed = new Set(MAIN_SLIDERS.map((spec) => spec.attribute).filter(Boolean));
+  // Every direction without a slider above (a second Age, or a second Wavy hair beside the Hair
+  // menu, would only confuse), each the way round its label reads.
   function buildAllSliders(attributes) {
     dom.allSliders.replaceChildren();
     builtAttributes = attributes;
-    allRows = attributes.filter((a) => !fixed.has(a.name)).map((attribute) => {
-      const root = buildSlider({ key: attribute.name, label: attribute.label, note: attribute.description });
+    allRows = attributes.filter((a) => !MAIN_DIRECTIONS.has(a.name)).map((attribute) => {
+      const { label, ends, note, sign } = presentation(attribute);
+      const root = buildSlider({ key: attribute.name, label, ends, note });
       const input = $("[data-slider-input]", root);
-      input.addEventListener("input", () => on.edit(attribute.name, Number(input.value)));
+      input.addEventListener("input", () => on.edit(attribute.name, sign * Number(input.value)));
       dom.allSliders.append(root);
-      return { attribute, root };
+      return { attribute, root, sign };
     });
   }
 
@@ -197,37 +277,53 @@ export function createView(on) {
   }
 
   let builtFacesKey = "";
-  function buildFaceBoxes(latent, size) {
+  function buildFaces(latent, size) {
     const faces = latent?.faces ?? [];
     const key = JSON.stringify([faces, size, latent?.face]);
     if (key === builtFacesKey) return;
     builtFacesKey = key;
-    dom.faceBoxes.replaceChildren();
-    if (faces.length < 2 || !size) return;
-    faces.forEach((box, index) => {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "face-box";
-      button.dataset.face = String(index);
-      button.style.left = `${(box.x0 / size.width) * 100}%`;
-      button.style.top = `${(box.y0 / size.height) * 100}%`;
-      button.style.width = `${((box.x1 - box.x0) / size.width) * 100}%`;
-      button.style.height = `${((box.y1 - box.y0) / size.height) * 100}%`;
-      button.setAttribute("aria-label", `Edit face ${index + 1} of ${faces.length}`);
-      button.setAttribute("aria-pressed", String(index === latent.face));
-      button.textContent = String(index + 1);
-      button.addEventListener("click", () => on.face(index));
-      dom.faceBoxes.append(button);
-    });
+    if (faces.length < 2 || !size) {
+      dom.faceBoxes.replaceChildren();
+      dom.faceMarks.replaceChildren();
+      return;
+    }
+    framePhoto(dom.pickerPhoto, faces, size);
+    buildFaceButtons(dom.faceBoxes, faces, size, latent.face, on.face);
+    buildFaceMarks(dom.faceMarks, faces, size, latent.face);
+  }
+
+  let builtEarlier = null;
+  function buildEarlier(earlier) {
+    builtEarlier = earlier;
+    dom.earlierFaces.replaceChildren(...earlier.filter((e) => e.alignedUrl).map((e) => {
+      const img = document.createElement("img");
+      img.src = e.alignedUrl;
+      img.alt = "A face you sent earlier";
+      return img;
+    }));
   }
 
   return function render(state) {
     const { latent, photo, result, edits } = state;
     const busy = state.encode.busy || state.edit.busy || state.mix.busy || state.second.encode.busy;
 
+    // The server and its model, said at the top (the bundled models are small demos).
+    const model = describeModel(state.serving, state.model);
     dom.health.dataset.health = state.health;
-    setText(dom.health, { ok: "Ready", down: "Queue offline", checking: "Checking the server…" }[state.health]);
-    dom.deleteData.hidden = !(latent || state.second.latent || busy);
+    setText(dom.health, state.health === "ok" ? (model ? `Ready · ${model.name}` : "Ready")
+      : state.health === "down" ? "Queue offline" : "Checking the server…");
+    dom.modelNotice.hidden = !model?.small;
+    setText(dom.modelNoticeTitle, model?.title ?? "");
+    setText(dom.modelNoticeDetail, model?.detail ?? "");
+
+    const earlier = state.earlier;
+    dom.deleteData.hidden = !(latent || state.second.latent || busy || earlier.length);
+    dom.earlier.hidden = earlier.length === 0;
+    if (builtEarlier !== earlier) buildEarlier(earlier);
+    const one = earlier.length === 1;
+    setText(dom.earlierText, `${one ? "A photo" : `${earlier.length} photos`} you sent from this browser before `
+      + `this page was loaded ${one ? "is" : "are"} still on the server until ${one ? "it expires" : "they expire"}.`);
+    setText(dom.deleteEarlier, one ? "Delete it now" : "Delete them now");
     setText(dom.status, state.status);
 
     dom.alert.hidden = !state.alert;
@@ -239,43 +335,57 @@ export function createView(on) {
       setText(dom.alertDetail, state.alert.detail);
       dom.alertDetail.hidden = !state.alert.detail;
       dom.alertRetry.hidden = !state.alert.retry;
+      setText(dom.alertRetry, state.alert.retryLabel ?? "Try again");
     }
     dom.healthBanner.hidden = state.health !== "down";
 
     for (const el of dom.whenEmpty) el.hidden = Boolean(photo);
     for (const el of dom.whenPhoto) el.hidden = !photo;
     dom.sources.hidden = !latent;
-    for (const radio of dom.views) radio.checked = radio.value === state.view;
+    // Face / Whole photo / Faces only once there is a face: a photo without one has nothing to compare.
+    const faces = latent?.faces.length ?? 0;
+    const view = !latent ? "face" : state.view === "faces" && faces < 2 ? "face" : state.view;
+    dom.viewChoice.hidden = !latent;
+    dom.facesView.hidden = faces < 2;
+    setText(dom.facesViewText, `Faces (${faces})`);
+    for (const radio of dom.views) radio.checked = radio.value === view;
 
     // Face comparison: aligned original vs the edit (or the plain reconstruction); while an edit
     // renders, its latest preview (the step's predicted face) until the result replaces it.
     const preview = state.edit.busy ? state.preview : null;
     const afterFace = preview?.image ?? result?.imageUrl ?? latent?.reconstructionUrl ?? null;
-    dom.faceCompare.hidden = state.view !== "face";
-    // Until a face is encoded the upload itself is shown, alone (pulsing while it is processed).
+    const afterTag = preview ? "Preview" : result ? "Edited" : "Redrawn";
+    dom.faceCompare.hidden = view !== "face";
+    // Until a face is ready the upload itself is shown, alone (pulsing while it is processed).
     dom.faceCompare.classList.toggle("single", !latent);
-    dom.faceCompare.classList.toggle("working", !latent && state.encode.busy);
+    dom.faceCompare.classList.toggle("working", state.encode.busy);
     const faceBefore = $("[data-compare-before]", dom.faceCompare);
     const faceAfter = $("[data-compare-after]", dom.faceCompare);
     setSrc(faceBefore, latent?.alignedUrl ?? photo?.url ?? null);
     setSrc(faceAfter, latent ? afterFace : null);
     faceBefore.alt = latent ? "Original face, aligned" : "Your photo";
     faceAfter.alt = preview ? `Preview of the edit (step ${preview.step} of ${preview.total})`
-      : result ? "Edited face" : "Face as reconstructed by the model";
+      : result ? "Edited face" : "The face as the model redraws it";
     faceAfter.dataset.result = preview ? "preview" : result ? "edit" : "reconstruction";
-    setText($("[data-compare-after-tag]", dom.faceCompare),
-      preview ? "Preview" : result ? "Edited" : "Reconstruction");
+    setText($("[data-compare-after-tag]", dom.faceCompare), afterTag);
     $("[data-compare-range]", dom.faceCompare).disabled = !latent;
 
     // Whole-photo comparison: the upload vs the edit pasted back (its change added to the photo,
-    // or the face replaced, as chosen; servers without the second send only the first).
-    const replacing = state.paste === "replace" && Boolean(result?.photoReplacedUrl);
-    const photoEdited = replacing ? result.photoReplacedUrl : result?.photoUrl;
-    const photoAfter = photoEdited ?? latent?.photoUrl ?? null;
-    dom.pasteModes.hidden = state.view !== "photo" || !result?.photoReplacedUrl;
+    // or the face replaced, as chosen; servers without the second send only the first). A newly
+    // chosen one is shown once loaded; meanwhile the old one stays, marked as loading.
+    const pasted = (mode) => (mode === "replace" && result?.photoReplacedUrl ? result.photoReplacedUrl : result?.photoUrl);
+    const replacing = state.pasteShown === "replace" && Boolean(result?.photoReplacedUrl);
+    const photoShown = pasted(state.pasteShown);
+    const photoAfter = photoShown ?? latent?.photoUrl ?? null;
+    const pasteLoading = Boolean(result) && state.paste !== state.pasteShown;
+    dom.pasteModes.hidden = view !== "photo" || !result?.photoReplacedUrl;
     for (const radio of dom.pastes) radio.checked = radio.value === state.paste;
-    dom.photoCompare.hidden = state.view !== "photo";
+    dom.photoCompare.hidden = view !== "photo";
     dom.photoCompare.classList.toggle("single", !photoAfter);
+    dom.photoCompare.classList.toggle("loading", pasteLoading);
+    dom.photoLoading.hidden = !pasteLoading;
+    setText(dom.photoLoadingText, state.paste === "replace" ? "Putting the edited face into your photo…"
+      : "Adding the change to your photo…");
     const size = photo?.size ?? null;
     if (size) dom.photoCompare.style.setProperty("--ar", `${size.width / size.height}`);
     const photoBefore = $("[data-compare-before]", dom.photoCompare);
@@ -283,39 +393,63 @@ export function createView(on) {
     photoBefore.alt = "Your original photo";
     const photoAfterImg = $("[data-compare-after]", dom.photoCompare);
     setSrc(photoAfterImg, photoAfter);
-    photoAfterImg.alt = !result ? "Your photo with the reconstructed face pasted back"
+    photoAfterImg.alt = !result ? "Your photo with the redrawn face pasted back"
       : replacing ? "Your photo with its face replaced by the edited face"
         : "Your photo with the edit's change added";
     photoAfterImg.dataset.result = result ? "edit" : "reconstruction";
-    setText($("[data-compare-after-tag]", dom.photoCompare), result ? "Edited" : "Reconstruction");
+    setText($("[data-compare-after-tag]", dom.photoCompare), result ? "Edited" : "Redrawn");
     $("[data-compare-range]", dom.photoCompare).disabled = !photoAfter;
 
-    let note = "";
-    if (state.encode.busy) note = "Finding, aligning and encoding the face…";
-    else if (!latent) note = photo ? "Nothing to edit yet: try again, or choose another photo." : "";
-    else if (state.view === "photo" && !photoAfter) note = "Move a slider to see the edit in the whole photo.";
-    else if (!result) note = "Right of the divider: the face as the model reconstructs it. Move a slider to edit.";
-    else note = "Drag the divider (or focus it and use the arrow keys) to compare.";
-    setText(dom.viewerNote, note);
+    // The face picker: the whole photo, large, a button on each face.
+    dom.picker.hidden = view !== "faces";
+    buildFaces(latent, size);
+    if (faces > 1) setSrc(dom.pickerImg, photo?.url ?? null);
+    dom.pickerImg.alt = faces > 1 ? `Your photo: ${faces} faces found` : "";
+    setText(dom.pickerHint, faces > 1 ? `${faces} faces found: choose the one to edit.` : "");
 
-    setHref(dom.downloadFace, result?.imageUrl ?? null);
-    setHref(dom.downloadPhoto, photoEdited ?? null);
+    let note = "";
+    if (state.encode.busy) note = state.encode.status === "preparing" ? "Preparing your photo…" : "Finding the face and reading it…";
+    else if (state.expired) note = "The server no longer has this photo, so it can't be edited. Upload it again to carry on; the sliders keep their settings.";
+    else if (!latent) note = photo ? "Nothing to edit yet: try again, or choose another photo." : "";
+    else if (view === "faces") note = "";
+    else if (view === "photo" && !photoAfter) note = "Move a slider to see the edit in the whole photo.";
+    else if (!result) note = "Right of the divider: the face as the model redraws it, before any change. Move a slider to edit.";
+    else note = DRAG_NOTE;
+    setText(dom.viewerNote, note);
+    dom.keysHint.hidden = note !== DRAG_NOTE; // also hidden on touch screens (CSS)
+
+    const shrunk = photo?.shrunk;
+    dom.photoNote.hidden = !shrunk;
+    if (shrunk && size) {
+      const resized = shrunk.from.width !== size.width || shrunk.from.height !== size.height;
+      setText(dom.photoNote, "Your photo was made smaller before it was sent, to fit this server's limits: "
+        + `${resized ? `${shrunk.from.width} × ${shrunk.from.height} → ${size.width} × ${size.height} pixels, ` : ""}`
+        + `${mib(shrunk.bytes)} → ${mib(photo.file.size)}.`);
+    }
+
+    renderDownload(dom.downloadFace, "face", result?.imageUrl ?? null, state.download);
+    renderDownload(dom.downloadPhoto, "photo", pasted(state.paste) ?? null, state.download);
     renderProgress(dom.editProgress, state.edit, "Rendering");
-    renderProgress(dom.encodeProgress, state.encode, "Encoding");
+    renderProgress(dom.encodeProgress, state.encode, "Reading the face");
 
     setSrc(dom.original, photo?.url ?? null);
-    buildFaceBoxes(latent, size);
-    const faces = latent?.faces.length ?? 0;
-    setText(dom.facesCaption, faces > 1 ? `${faces} faces: pick one` : "Original");
+    setText(dom.facesCaption, faces > 1 ? `Face ${latent.face + 1} of ${faces}` : "Original");
+    dom.pickFace.hidden = faces < 2;
     setSrc(dom.aligned, latent?.alignedUrl ?? null);
     setSrc(dom.reconstruction, latent?.reconstructionUrl ?? null);
 
+    // The bar that keeps the face in sight on a phone while the sliders are used.
+    dom.sticky.hidden = !latent;
+    setSrc(dom.stickyBefore, latent?.alignedUrl ?? null);
+    setSrc(dom.stickyAfter, latent ? afterFace : null);
+    setText(dom.stickyAfterTag, afterTag);
+    setText(dom.stickyStatus, state.edit.busy ? progressText(state.edit, "Rendering") : "");
+
     // Sliders.
-    const ready = Boolean(latent);
+    const ready = Boolean(latent) && !state.encode.busy;
     const known = state.attributes;
-    setText(dom.controlsHint, ready
-      ? "Sliders add up into one edit; each change renders a new face."
-      : "Upload a photo to enable the sliders.");
+    setText(dom.controlsHint, ready ? "Sliders add up into one edit; each change renders a new face."
+      : state.expired ? "Upload the photo again to enable the sliders." : "Upload a photo to enable the sliders.");
     for (const option of hairSelect.options) {
       option.disabled = known.length > 0 && !findAttribute(known, option.value);
     }
@@ -330,18 +464,19 @@ export function createView(on) {
       setSlider(root, { ...range, value, disabled: !ready || !available });
     }
     if (builtAttributes !== known) buildAllSliders(known);
-    for (const { attribute, root } of allRows) {
-      setSlider(root, { ...sliderRange(attribute), value: edits[attribute.name] ?? 0, disabled: !ready });
+    for (const { attribute, root, sign } of allRows) {
+      const value = sign * (edits[attribute.name] ?? 0) || 0;
+      setSlider(root, { ...sliderRange(attribute, sign), value, disabled: !ready });
     }
     dom.reset.disabled = Object.keys(edits).length === 0;
     const strip = state.strip;
     stripTarget = state.lastAttribute ? findAttribute(known, state.lastAttribute) : null;
     dom.stripShow.disabled = !ready || !stripTarget || strip.busy;
     setText(dom.stripHint, stripTarget
-      ? `${stripTarget.label}: ${stripAmounts(stripTarget).map(formatAmount).join(", ")}, with the other `
-        + "sliders as they are; pick one to use it."
+      ? `${presentation(stripTarget).label}: ${stripAmounts(stripTarget).values.map(formatAmount).join(", ")}, `
+        + "with the other sliders as they are; pick one to use it."
       : "Move a slider, then compare several amounts of it side by side.");
-    if (builtStrip !== strip) buildEditStrip(strip, findAttribute(known, strip.attribute)?.label ?? "");
+    if (builtStrip !== strip) buildEditStrip(strip, known);
     dom.editStrip.hidden = strip.urls.length === 0;
     renderProgress(dom.stripProgress, strip, "Rendering");
     const serverSteps = state.limits?.defaultSteps;
@@ -351,19 +486,24 @@ export function createView(on) {
     if (dom.steps.value !== steps) dom.steps.value = steps;
 
     const encodeSteps = state.limits?.defaultEncodeSteps;
-    const solver = SOLVER_NAMES[state.limits?.defaultSolver] ?? null;
-    setText(dom.encodeInfo, encodeSteps ? `Each face is inverted once, with ${encodeSteps} steps`
-      + `${solver ? ` of ${solver}` : ""}; this setting is the step count of every render made from it.` : "");
-    const model = state.model;
-    setText(dom.modelInfo, model ? `Model: ${model.preset}${model.imageSize ? `, ${model.imageSize} px faces` : ""}.` : "");
+    setText(dom.encodeInfo, encodeSteps ? `The model reads each face once, in ${encodeSteps} steps, when it is `
+      + "uploaded; this setting is the number of steps of every picture made from it afterwards." : "");
+    const about = state.model;
+    setText(dom.modelInfo, about ? `Model: ${about.preset}${about.imageSize ? `, ${about.imageSize} px faces` : ""}.` : "");
 
-    // Mixing.
+    // Mixing. Face B shows the second photo itself, pulsing, while it is read.
     const second = state.second;
     const mix = state.mix;
+    const reading = second.encode.busy;
     setSrc(dom.mixA, latent?.alignedUrl ?? null);
-    setSrc(dom.mixB, second.latent?.alignedUrl ?? null);
-    dom.mixFile.disabled = !ready || second.encode.busy;
+    setSrc(dom.mixB, second.latent?.alignedUrl ?? (reading ? second.photo?.url ?? null : null));
+    dom.mixB.classList.toggle("working", reading);
+    dom.mixB.alt = second.latent ? "Second face" : "Your second photo, being read";
+    dom.mixBSlot.dataset.state = reading ? "reading" : second.latent ? "ready" : "empty";
+    dom.mixBStatus.hidden = !reading;
+    dom.mixFile.disabled = !ready || reading;
     dom.mixPick.classList.toggle("disabled", dom.mixFile.disabled);
+    dom.mixPick.hidden = reading;
     setText(dom.mixPickText, second.latent ? "Change" : "Choose second photo");
     setText(dom.mixHint, !ready
       ? "Upload a first photo, then a second one: the faces are blended step by step into a strip of frames and an animated GIF."
@@ -386,8 +526,8 @@ export function createView(on) {
     }
     dom.mixGif.hidden = !mix.gifUrl;
     setSrc(dom.mixGifImg, mix.gifUrl);
-    setHref(dom.mixGifLink, mix.gifUrl);
-    const mixTask = second.encode.busy ? second.encode : mix;
-    renderProgress(dom.mixProgress, mixTask, second.encode.busy ? "Encoding" : "Blending");
+    renderDownload(dom.mixGifLink, "gif", mix.gifUrl, state.download);
+    const mixTask = reading ? second.encode : mix;
+    renderProgress(dom.mixProgress, mixTask, reading ? "Reading face B" : "Blending");
   };
 }

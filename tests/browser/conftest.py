@@ -148,10 +148,11 @@ def console() -> Console:
     return Console()
 
 
-@pytest.fixture
-def page(browser: Any, console: Console, request: pytest.FixtureRequest, artifacts: Path) -> Iterator[Any]:
-    """A fresh desktop-sized page; fails the test on unexpected console errors."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+def _watched_page(browser: Any, console: Console, request: pytest.FixtureRequest, artifacts: Path,
+                  **context_options: Any) -> Iterator[Any]:
+    """A fresh page in its own context (its own cache and localStorage); fails the test on
+    unexpected console errors, page errors and CSP violations."""
+    context = browser.new_context(accept_downloads=True, **context_options)
     page = context.new_page()
     page.set_default_timeout(JOB_TIMEOUT_MS)
     page.on("console", console.on_console)
@@ -166,6 +167,19 @@ def page(browser: Any, console: Console, request: pytest.FixtureRequest, artifac
         name = re.sub(r"[^\w-]+", "_", request.node.name)
         page.screenshot(path=str(artifacts / f"{name}-final.png"), full_page=True)
         context.close()
+
+
+@pytest.fixture
+def page(browser: Any, console: Console, request: pytest.FixtureRequest, artifacts: Path) -> Iterator[Any]:
+    """A fresh desktop-sized page."""
+    yield from _watched_page(browser, console, request, artifacts, viewport={"width": 1280, "height": 900})
+
+
+@pytest.fixture
+def phone(browser: Any, console: Console, request: pytest.FixtureRequest, artifacts: Path) -> Iterator[Any]:
+    """A fresh page as on a phone: 390 × 844, touch, a coarse pointer."""
+    yield from _watched_page(browser, console, request, artifacts, viewport={"width": 390, "height": 844},
+                             is_mobile=True, has_touch=True)
 
 
 # ----------------------------------------------------------------------------- photos
@@ -190,6 +204,9 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     big.save(buffer, format="PNG", compress_level=0)
     (root / "huge.png").write_bytes(buffer.getvalue())
     (root / "notes.txt").write_text("not a photo\n")
+    # Over the byte limit and not a picture any browser can read: refused before it is sent.
+    garbage = rng.integers(0, 256, MAX_UPLOAD_BYTES + 100_000, dtype=np.uint8)
+    (root / "garbage.jpg").write_bytes(garbage.tobytes())
     return {
         "astronaut": save_jpeg(astronaut, root / "astronaut.jpg"),
         "second": save_jpeg(second, root / "second.jpg"),
@@ -197,7 +214,30 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "noise": save_jpeg(noise, root / "noise.jpg"),
         "huge": root / "huge.png",
         "text": root / "notes.txt",
+        "garbage": root / "garbage.jpg",
+        "phone": phone_photo(astronaut, rng, root / "phone-photo.jpg"),
     }
+
+
+#: The upright size of `phone_photo`: portrait, the face in the top part, plain grey below.
+PHONE_PHOTO_SIZE = (1800, 2400)
+#: EXIF Orientation "rotate 90° clockwise to display" (what phones write for a portrait shot).
+EXIF_ROTATE_CW = 6
+
+
+def phone_photo(face: Image.Image, rng: np.random.Generator, path: Path) -> Path:
+    """A photo as a phone sends it: 4.3 megapixels of grainy detail (well over 2 MB as JPEG) stored
+    sideways, with an EXIF tag saying how to turn it upright."""
+    upright = Image.new("RGB", PHONE_PHOTO_SIZE, (128, 128, 128))
+    upright.paste(face.resize((PHONE_PHOTO_SIZE[0],) * 2, Image.Resampling.LANCZOS), (0, 0))
+    grain = rng.normal(0, 12, (PHONE_PHOTO_SIZE[1], PHONE_PHOTO_SIZE[0], 3))
+    upright = Image.fromarray(np.clip(np.asarray(upright, dtype=np.float64) + grain, 0, 255).astype(np.uint8))
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # counter-clockwise: tag 6 turns it back
+    exif = Image.Exif()
+    exif[0x0112] = EXIF_ROTATE_CW
+    stored.save(path, format="JPEG", quality=95, exif=exif.tobytes())
+    assert path.stat().st_size > MAX_UPLOAD_BYTES, path.stat().st_size
+    return path
 
 
 class Timer:

@@ -4,7 +4,7 @@ mixing two faces, error messages, a queue that is down, phone width, deleting on
 
 from __future__ import annotations
 
-import base64
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,61 +12,45 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.actions import (
+    FACE_AFTER,
+    LOADED,
+    NEW_AND_LOADED,
+    assert_boxes_on_faces,
+    assert_fits_and_labelled,
+    assert_plain_words,
+    choose_file,
+    drop_file,
+    encode_job,
+    open_studio,
+    upload_astronaut,
+    wait_loaded,
+)
 from tests.browser.conftest import ENCODE_STEPS, App, Console, Timer
 
 pytestmark = pytest.mark.browser
 
-LOADED = """sel => { const i = document.querySelector(sel);
-  return i !== null && !!i.getAttribute('src') && i.complete && i.naturalWidth > 0 }"""
-# A new image from the server (a running edit's previews, data URLs, do not count).
-NEW_AND_LOADED = """([sel, old]) => { const i = document.querySelector(sel);
-  return i !== null && !!i.getAttribute('src') && i.getAttribute('src') !== old
-    && !i.getAttribute('src').startsWith('data:') && i.complete && i.naturalWidth > 0 }"""
-FACE_AFTER = "[data-compare=face] [data-compare-after]"
 
+class HeldRoute:
+    """Holds the first request to a URL until `release()` (a slow server, made slow on purpose);
+    later ones pass."""
 
-def open_studio(page: Any, app: App, health: str = "ok") -> None:
-    answer = page.goto(f"{app.url}/")
-    # Everything a test does on the page runs under the policy (the `page` fixture fails on a violation).
-    assert "script-src 'self';" in answer.headers["content-security-policy"]
-    expect(page.locator("[data-health]")).to_have_attribute("data-health", health)
+    def __init__(self) -> None:
+        self.held: list[Any] = []
+        self.released = False
 
+    def __call__(self, route: Any) -> None:
+        if self.released:
+            route.continue_()
+        else:
+            self.held.append(route)
 
-def choose_file(page: Any, button: str, path: Path) -> None:
-    """Click a visible file button and pick `path` in the file chooser, as a person would."""
-    with page.expect_file_chooser() as chooser:
-        page.get_by_text(button, exact=True).click()
-    chooser.value.set_files(str(path))
-
-
-def drop_file(page: Any, target: str, path: Path, mime: str = "image/jpeg") -> None:
-    """Drop `path` onto `target` the way a drag from the desktop arrives: a DataTransfer with a File."""
-    data = base64.b64encode(path.read_bytes()).decode()
-    transfer = page.evaluate_handle(
-        """([b64, name, mime]) => {
-            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-            const dt = new DataTransfer();
-            dt.items.add(new File([bytes], name, { type: mime }));
-            return dt;
-        }""",
-        [data, path.name, mime],
-    )
-    for event in ("dragenter", "dragover", "drop"):
-        page.dispatch_event(target, event, {"dataTransfer": transfer})
-
-
-def wait_loaded(page: Any, selector: str) -> str:
-    page.wait_for_function(LOADED, arg=selector)
-    src: str = page.locator(selector).get_attribute("src")
-    return src
-
-
-def upload_astronaut(page: Any, photos: dict[str, Path], timer: Timer) -> str:
-    """Upload the astronaut; return the aligned face's URL once it is shown."""
-    with timer.measure("upload → aligned face shown"):
-        choose_file(page, "Choose a photo", photos["astronaut"])
-        aligned = wait_loaded(page, "[data-aligned]")
-    return aligned
+    def release(self, page: Any) -> None:
+        while not self.held:
+            page.wait_for_timeout(50)
+        self.released = True
+        for route in self.held:
+            route.continue_()
 
 
 def test_upload_then_smile_slider_renders_an_edited_face(
@@ -74,8 +58,10 @@ def test_upload_then_smile_slider_renders_an_edited_face(
 ) -> None:
     open_studio(page, app)
     expect(page.get_by_role("slider", name="Smile")).to_be_disabled()
-    expect(page.locator("[data-encode-info]")).to_contain_text(f"inverted once, with {ENCODE_STEPS} steps")
+    encode_info = page.locator("[data-encode-info]")
+    expect(encode_info).to_contain_text(f"reads each face once, in {ENCODE_STEPS} steps")
     aligned = upload_astronaut(page, photos, timer)
+    assert_plain_words(page)
     assert aligned.startswith("/images/")
     reconstruction = wait_loaded(page, "[data-reconstruction]")
     # Before the first edit the comparison shows the aligned face against its reconstruction.
@@ -108,6 +94,19 @@ def test_upload_then_smile_slider_renders_an_edited_face(
     expect(page.get_by_role("link", name="Download face (PNG)")).to_have_attribute("href", edited)
     answer = page.request.get(f"{app.url}{edited}")
     assert answer.status == 200 and answer.headers["content-type"] == "image/png"
+    # The 64 px face is shown some 480 px wide: scaled smoothly, not blown up into blocks.
+    rendering = page.evaluate("""() => [...document.querySelectorAll('[data-compare] img, .thumb')]
+        .map((img) => getComputedStyle(img).imageRendering)""")
+    assert rendering and set(rendering) == {"auto"}, rendering
+    # The divider's note; the arrow keys are mentioned to people with a keyboard and mouse.
+    expect(page.locator("[data-viewer-note]")).to_have_text("Drag the divider to compare.")
+    expect(page.locator("[data-keys-hint]")).to_be_visible()
+    # A download is the face the page shows, saved under the link's name.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download face (PNG)").click()
+    assert download.value.suggested_filename == "diffae-face.png"
+    assert Path(download.value.path()).read_bytes() == answer.body()
+    assert_plain_words(page)
     page.screenshot(path=str(artifacts / "studio-edit.png"))
 
     # One more step: the edited face stays on screen until the next one replaces it whole.
@@ -117,6 +116,7 @@ def test_upload_then_smile_slider_renders_an_edited_face(
           .observe(img, { attributes: true, attributeFilter: ['src', 'hidden'] }); }""",
         FACE_AFTER,
     )
+    smile.focus()
     page.keyboard.press("ArrowRight")
     page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, edited])
     newer = page.locator(FACE_AFTER).get_attribute("src")
@@ -151,8 +151,20 @@ def test_upload_then_smile_slider_renders_an_edited_face(
     assert pasted == shown["photo_url"]
     add, replace = (page.get_by_role("radio", name=n) for n in ("Add the change", "Replace the face"))
     expect(add).to_be_checked()
+    # The server makes the replaced photo when it is first asked for (10-16 s on a big photo):
+    # held here, to see what the page shows meanwhile.
+    slow = HeldRoute()
+    page.route(f"**{shown['photo_replaced_url']}", slow)
     replace.check()
+    loading = page.locator("[data-photo-loading]")
+    expect(loading).to_be_visible()
+    expect(loading).to_have_text("Putting the edited face into your photo…")
+    expect(page.locator("[data-compare=photo]")).to_have_class("compare photo loading")
+    expect(page.locator(photo_after)).to_have_attribute("src", pasted)  # the old photo stays meanwhile
+    page.screenshot(path=str(artifacts / "studio-replace-loading.png"))
+    slow.release(page)
     page.wait_for_function(NEW_AND_LOADED, arg=[photo_after, pasted])
+    expect(loading).to_be_hidden()
     swapped = page.locator(photo_after).get_attribute("src")
     assert swapped == shown["photo_replaced_url"]
     expect(page.get_by_role("link", name="Download photo (PNG)")).to_have_attribute("href", swapped)
@@ -183,6 +195,10 @@ def test_photo_without_a_face_says_so(page: Any, app: App, console: Console, pho
     expect(page.locator("[data-alert-detail]")).to_contain_text("face")  # the server's own words
     expect(page.get_by_role("slider", name="Smile")).to_be_disabled()
     expect(page.locator("[data-aligned]")).to_be_hidden()
+    # Nothing to compare without a face: no Face / Whole photo toggle; another photo can be chosen.
+    expect(page.get_by_role("radio", name="Whole photo")).to_be_hidden()
+    expect(page.get_by_role("radio", name="Face", exact=True)).to_be_hidden()
+    expect(page.get_by_text("Change photo", exact=True)).to_be_visible()
 
 
 def test_unreadable_and_oversized_files_are_explained(
@@ -198,15 +214,16 @@ def test_unreadable_and_oversized_files_are_explained(
     expect(page.locator("[data-alert-title]")).to_contain_text("JPEG, PNG or WebP")
     assert len(posts) == 1
 
-    # The server publishes its upload limit: a bigger file is refused before it is sent...
-    choose_file(page, "Change photo", photos["huge"])
+    # A photo over the upload limit is made smaller here (test_first_use); a file over it that this
+    # browser can't read, so can't shrink, is refused before it is sent...
+    choose_file(page, "Change photo", photos["garbage"])
     too_large = "This photo is too large. Please choose a smaller one."
     expect(page.get_by_role("alert")).to_have_attribute("data-code", "too_large")
     expect(page.locator("[data-alert-title]")).to_have_text(too_large)
     expect(page.locator("[data-alert-detail]")).to_contain_text("limit 2,000,000 bytes")
     assert len(posts) == 1
 
-    # ...and where a server does not publish it, its 413 answer says the same.
+    # ...and where a server does not publish its limits (so nothing is shrunk), its 413 says the same.
     def without_limits(route: Any) -> None:
         answer = route.fetch()
         body = answer.json()
@@ -222,20 +239,36 @@ def test_unreadable_and_oversized_files_are_explained(
     assert len(posts) == 2
 
 
-def test_two_faces_in_one_photo_can_be_picked(page: Any, app: App, photos: dict[str, Path]) -> None:
+def test_two_faces_in_one_photo_can_be_picked(
+    page: Any, app: App, photos: dict[str, Path], artifacts: Path
+) -> None:
     # Also the fallback for browsers (or proxies) without server-sent events: polling.
     page.add_init_script("delete window.EventSource")
     urls: list[str] = []
     page.on("request", lambda r: "/jobs/" in r.url and urls.append(r.url))
     open_studio(page, app)
-    choose_file(page, "Choose a photo", photos["pair"])
-    first = wait_loaded(page, "[data-aligned]")
+    result = encode_job(page, app, lambda: choose_file(page, "Choose a photo", photos["pair"]))
+    faces = result["faces"]
+    first = page.locator("[data-aligned]").get_attribute("src")
+    # Several faces: the photo opens large, a button on each face, over the face as displayed.
+    expect(page.get_by_role("radio", name="Faces (2)")).to_be_checked()
+    expect(page.locator("[data-face-picker-hint]")).to_have_text("2 faces found: choose the one to edit.")
     boxes = page.get_by_role("button", name="Edit face")
     expect(boxes).to_have_count(2)
-    expect(page.locator("[data-faces-caption]")).to_have_text("2 faces: pick one")
+    page.wait_for_function(LOADED, arg="[data-face-picker-img]")
+    assert_boxes_on_faces(page, "[data-face-boxes]", "[data-face-picker-img]", faces, min_px=44)
+    # The thumbnail's marks, too, sit on the faces (the image is not letterboxed under them).
+    assert_boxes_on_faces(page, "[data-face-marks]", "[data-original]", faces, min_px=0)
+    expect(page.locator("[data-faces-caption]")).to_have_text("Face 1 of 2")
     expect(page.get_by_role("button", name="Edit face 1 of 2")).to_have_attribute("aria-pressed", "true")
+    page.screenshot(path=str(artifacts / "studio-faces.png"))
     page.get_by_role("button", name="Edit face 2 of 2").click()
+    # The face being read is the one shown; the picker is one click away.
+    expect(page.get_by_role("radio", name="Face", exact=True)).to_be_checked()
     page.wait_for_function(NEW_AND_LOADED, arg=["[data-aligned]", first])
+    expect(page.locator("[data-faces-caption]")).to_have_text("Face 2 of 2")
+    page.get_by_role("button", name="Pick another face").click()
+    expect(page.get_by_role("radio", name="Faces (2)")).to_be_checked()
     expect(page.get_by_role("button", name="Edit face 2 of 2")).to_have_attribute("aria-pressed", "true")
     expect(page.get_by_role("button", name="Edit face 1 of 2")).to_have_attribute("aria-pressed", "false")
     assert urls and not [u for u in urls if u.endswith("/events")], urls
@@ -248,6 +281,11 @@ def test_second_photo_makes_interpolation_frames_and_a_gif(
     upload_astronaut(page, photos, timer)
     with timer.measure("second photo dropped → 7 interpolation frames shown"):
         drop_file(page, "[data-drop=secondary]", photos["second"])
+        # While face B is read, its slot shows the photo itself and says so.
+        expect(page.locator("[data-mix-b-slot]")).to_have_attribute("data-state", "reading")
+        expect(page.locator("[data-mix-b-status]")).to_have_text("Reading face B…")
+        expect(page.locator("[data-mix-b]")).to_have_attribute("src", re.compile(r"^blob:"))
+        page.locator("[data-drop=secondary]").screenshot(path=str(artifacts / "studio-mix-reading.png"))
         frames = page.locator("[data-mix-strip] img")
         expect(frames).to_have_count(7)
         for i in range(7):
@@ -256,7 +294,8 @@ def test_second_photo_makes_interpolation_frames_and_a_gif(
                 " return img.complete && img.naturalWidth > 0 }",
                 arg=i,
             )
-    wait_loaded(page, "[data-mix-b]")
+    assert wait_loaded(page, "[data-mix-b]").startswith("/images/")
+    expect(page.locator("[data-mix-b-status]")).to_be_hidden()
     gif = page.get_by_role("link", name="Download GIF")
     href = gif.get_attribute("href")
     assert href and href.startswith("/images/")
@@ -295,53 +334,32 @@ def test_queue_down_is_reported(
 
 
 def test_phone_width_and_delete_my_data(
-    browser: Any, app: App, console: Console, photos: dict[str, Path], timer: Timer, artifacts: Path
+    phone: Any, app: App, photos: dict[str, Path], timer: Timer, artifacts: Path
 ) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(180_000)
-    page.on("console", console.on_console)
-    page.on("pageerror", console.on_page_error)
-    try:
-        open_studio(page, app)
-        assert_fits_and_labelled(page)
-        aligned = upload_astronaut(page, photos, timer)
-        assert_fits_and_labelled(page)
-        expect(page.get_by_role("slider", name="Age")).to_be_enabled()
-        page.screenshot(path=str(artifacts / "studio-phone.png"), full_page=True)
+    page = phone
+    open_studio(page, app)
+    assert_fits_and_labelled(page)
+    aligned = upload_astronaut(page, photos, timer)
+    assert_fits_and_labelled(page)
+    expect(page.get_by_role("slider", name="Age")).to_be_enabled()
+    page.screenshot(path=str(artifacts / "studio-phone.png"), full_page=True)
 
+    page.get_by_role("button", name="Delete my data").click()
+    expect(page.get_by_role("alert")).to_have_attribute("data-tone", "info")
+    expect(page.locator("[data-alert-title]")).to_have_text("Deleted.")
+    expect(page.get_by_text("Drop a photo here")).to_be_visible()
+    expect(page.get_by_role("button", name="Delete my data")).to_be_hidden()
+    assert_plain_words(page)
+    assert page.request.get(f"{app.url}{aligned}").status == 404  # gone from the server
+
+    # Deleting while a photo is still being encoded: the upload it creates is deleted too.
+    with page.expect_response(lambda r: r.url.endswith("/encode")) as accepted:
+        choose_file(page, "Choose a photo", photos["astronaut"])
+    assert accepted.value.status == 202
+    with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
         page.get_by_role("button", name="Delete my data").click()
-        expect(page.get_by_role("alert")).to_have_attribute("data-tone", "info")
-        expect(page.locator("[data-alert-title]")).to_have_text("Deleted.")
         expect(page.get_by_text("Drop a photo here")).to_be_visible()
-        expect(page.get_by_role("button", name="Delete my data")).to_be_hidden()
-        assert page.request.get(f"{app.url}{aligned}").status == 404  # gone from the server
-
-        # Deleting while a photo is still being encoded: the upload it creates is deleted too.
-        with page.expect_response(lambda r: r.url.endswith("/encode")) as accepted:
-            choose_file(page, "Choose a photo", photos["astronaut"])
-        assert accepted.value.status == 202
-        with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
-            page.get_by_role("button", name="Delete my data").click()
-            expect(page.get_by_text("Drop a photo here")).to_be_visible()
-        assert deleted.value.status == 204
-        assert console.errors == [], "\n".join(console.errors)
-    finally:
-        context.close()
-
-
-def assert_fits_and_labelled(page: Any) -> None:
-    """No sideways scrolling at this width; every visible control has an accessible name."""
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
-    unnamed = page.evaluate(
-        """() => [...document.querySelectorAll('input, select, button, a[href]')]
-            .filter((el) => el.getClientRects().length > 0 || el.type === 'file')
-            .filter((el) => !(el.labels?.length || el.getAttribute('aria-label')
-                || el.getAttribute('aria-labelledby') || el.textContent.trim()))
-            .map((el) => el.outerHTML.slice(0, 80))"""
-    )
-    assert unnamed == []
+    assert deleted.value.status == 204
 
 
 def test_an_edit_shows_previews_before_its_result_and_a_strip_of_amounts(
