@@ -85,7 +85,8 @@ def edit(cmd: EditCommand, studio: LocalStudio) -> int:
             start = time.perf_counter()
             try:
                 face = _align(studio, photo, cmd.face, bar)
-                result = studio.edit(face, edits, plan, replace_face=cmd.replace_face,
+                result = studio.edit(face, edits, plan, replace_face=cmd.replace_face, keep=cmd.keep,
+                                     region=cmd.region,
                                      progress=bar.stage(i, inverted),
                                      decoding=bar.stage(i + inverted, 1 - inverted))
                 _save(photo, result.photo, photo_out, bar)

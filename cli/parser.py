@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
@@ -19,6 +19,7 @@ from backend.attributes import DEFAULT_RANGE, label
 from backend.settings import Settings
 from cli.studio import model_info, unknown_attributes
 from models.errors import ModelUnavailableError
+from models.regions import REGIONS
 from models.schedule import GRIDS, SOLVERS, Grid, Solver
 from worker.contracts import ModelInfo
 from worker.settings import WorkerSettings
@@ -58,6 +59,8 @@ class EditCommand:
     replace_face: bool
     sampling: SamplingOptions
     options: Options
+    keep: list[str] = field(default_factory=list)
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,12 @@ def build_parser(settings: Settings, info: ModelInfo | None) -> argparse.Argumen
                       help="which face of each photo, 0 = the largest (default 0)")
     edit.add_argument("--replace-face", action="store_true",
                       help="replace the face by the render instead of adding only what the edit changed")
+    edit.add_argument("--keep", nargs="+", default=[], metavar="ATTRIBUTE",
+                      help="attributes to hold fixed: each edit moves along the part of its direction "
+                           "orthogonal to theirs (e.g. --Smiling 0.3 --keep Young Male)")
+    edit.add_argument("--region", choices=list(REGIONS), default=None,
+                      help="limit the edit to one region of the face; elsewhere the face keeps its own "
+                           "render")
     _attribute_options(edit, info)
 
     morph = commands.add_parser(
@@ -228,7 +237,9 @@ def parse(argv: Sequence[str], settings: Settings) -> Command:
         return AttributesCommand(photo=ns.photo, face=ns.face, json=ns.json, options=options_)
     sampling = SamplingOptions(solver=ns.solver, grid=ns.grid, steps=ns.steps, encode_steps=ns.encode_steps)
     if ns.command == "edit":
+        unknown_attributes(ns.keep, info.attributes)
         return EditCommand(inputs=ns.inputs, out=ns.out, edits=dict(getattr(ns, "edits", None) or {}),
-                           face=ns.face, replace_face=ns.replace_face, sampling=sampling, options=options_)
+                           face=ns.face, replace_face=ns.replace_face, sampling=sampling, options=options_,
+                           keep=list(ns.keep), region=ns.region)
     return InterpolateCommand(a=ns.a, b=ns.b, out=ns.out, frames=ns.frames, fps=ns.fps, size=ns.size,
                               bounce=ns.bounce, sampling=sampling, options=options_)

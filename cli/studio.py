@@ -57,6 +57,7 @@ class AlignedPhoto:
     quad: np.ndarray
     faces: list[tuple[int, int, int, int]]
     face: int
+    landmarks: np.ndarray  # (68, 2) in crop units (`models.regions`)
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,8 @@ class LocalStudio:
         upload = prepare_upload(data, face, self.info.image_size, self.settings)
         photo = load_photo(data, max_bytes=len(data), max_pixels=2**40)  # checked by prepare_upload
         return AlignedPhoto(photo=photo, aligned=Image.open(io.BytesIO(upload.aligned_png)).convert("RGB"),
-                            quad=upload.quad, faces=upload.faces, face=upload.face)
+                            quad=upload.quad, faces=upload.faces, face=upload.face,
+                            landmarks=np.asarray(upload.landmarks))
 
     # ------------------------------------------------------------------ the model's verbs
     @property
@@ -229,25 +231,31 @@ class LocalStudio:
         return self.pipeline.encode(to_tensor(face.aligned), s.steps, progress, solver=s.solver, grid=s.grid)
 
     def edit(self, face: AlignedPhoto, edits: Mapping[str, float], plan: Plan, *,
-             replace_face: bool = False, progress: Progress | None = None,
-             decoding: Progress | None = None) -> EditedPhoto:
+             replace_face: bool = False, keep: Sequence[str] = (), region: str | None = None,
+             progress: Progress | None = None, decoding: Progress | None = None) -> EditedPhoto:
         """Encode the face, move z_sem by `edits` (checked by `check_edits`), decode it with the
         face's own x_T and paste it back into the photo: only what the edit changed added to the
         photo (`paste_change`, against the unedited render decoded in the same batch, as the
         worker does), or, with `replace_face`, the face replaced by the render (`paste_back`).
-        `progress` follows the inversion, `decoding` the render."""
+        `keep` holds attributes fixed, `region` limits the edit to a region of the face (as the
+        API's). `progress` follows the inversion, `decoding` the render."""
         import torch
 
         from models.images import to_image
 
         pipe = self.pipeline
         z_sem, x_T = self.encode(face, plan, progress)
-        codes = [pipe.manipulate(z_sem, edits) if edits else z_sem]
-        if not replace_face:
+        from models.regions import region_mask
+
+        codes = [pipe.manipulate(z_sem, edits, keep) if edits else z_sem]
+        if not replace_face or region is not None:
             codes.append(z_sem)  # the base the change is measured from: same x_T, steps, solver, grid
+        limited = None
+        if region is not None:  # outside the region, the edit follows the base's trajectory
+            limited = (torch.from_numpy(region_mask(face.landmarks, region, pipe.image_size)), 1)
         r = plan.render
         x_0 = pipe.decode(torch.cat(codes), x_T.expand(len(codes), -1, -1, -1), r.steps, decoding,
-                          solver=r.solver, grid=r.grid)  # (1 or 2, 3, H, W)
+                          solver=r.solver, grid=r.grid, region=limited)  # (1 or 2, 3, H, W)
         crop = to_image(x_0[0])
         if replace_face:
             return EditedPhoto(photo=paste_back(face.photo, crop, face.quad), crop=crop)

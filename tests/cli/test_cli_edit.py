@@ -151,3 +151,24 @@ def test_a_folder_means_its_photos_and_names_stay_apart(tmp_path: Path) -> None:
         find_photos([tmp_path / "empty"])
     with pytest.raises(InvalidRequestError, match="no such file or folder: "):
         find_photos([tmp_path / "missing.jpg"])
+
+
+def test_a_region_limited_conditional_edit_changes_only_that_region(
+    photos: Path, upload: PreparedUpload, tmp_path: Path
+) -> None:
+    """--region and --keep, as the API's `region` and `keep`: outside the mouth the edited face
+    is the unedited render (a run with no edit), inside it is not."""
+    from models.regions import region_mask
+
+    face = photos / "astronaut.jpg"
+    plain, mouth = tmp_path / "plain", tmp_path / "mouth"
+    assert run_cli("edit", face, "--out", plain, *FAST).returncode == 0
+    done = run_cli("edit", face, "--Smiling", "1.0", "--keep", "Young", "Male", "--region", "mouth",
+                   "--out", mouth, *FAST)
+    assert done.returncode == 0, done.stderr
+    base, edited = _pixels(plain / "astronaut.face.png"), _pixels(mouth / "astronaut.face.png")
+    mask = region_mask(np.asarray(upload.landmarks), "mouth", base.shape[0])
+    assert np.abs(edited - base)[mask < 1e-3].max() <= 1  # outside: the unedited render
+    assert np.abs(edited - base)[mask > 0.5].mean() > 1.0  # the mouth changed
+    refused = run_cli("edit", face, "--Smiling", "0.2", "--keep", "Age", "--out", tmp_path / "x", *FAST)
+    assert refused.returncode == 2 and refused.stderr.startswith("unknown_attribute: ")
