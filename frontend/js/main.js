@@ -108,8 +108,9 @@ for (const link of document.querySelectorAll("[data-download], [data-mix-gif-lin
 // the studio asks the server why and says it. Earlier uploads' faces were checked already.
 document.addEventListener("error", (event) => {
   const img = event.target;
-  if (img instanceof HTMLImageElement && img.getAttribute("src")?.startsWith("/images/") && !img.closest("[data-earlier]")) {
-    studio.imageFailed(img.getAttribute("src"));
+  const src = img instanceof HTMLImageElement ? img.getAttribute("src") : null;
+  if (src?.startsWith("/images/") && !img.closest("[data-earlier]")) {
+    studio.imageFailed(src);
   }
 }, true);
 // Back on the page after a while: the server may have forgotten the photo meanwhile.

@@ -81,21 +81,19 @@ export class Studio {
   }
 
   /**
-   * Show `error`; `retry` (a function) is offered as "Try again" when the failure may pass. An
-   * error saying the server forgot something goes to #whenGone (`gone`: which upload, if known).
+   * Show `error` met while `doing` something: `retry` (a function) is offered as "Try again"
+   * when the failure may pass; `lead` comes before the sentence. An error saying the server
+   * forgot something goes to #whenGone (`gone`: which upload, when the caller knows).
    */
-  #fail(error, doing, retry = null, gone = null) {
+  #fail(error, doing, { retry = null, gone = null, lead = "" } = {}) {
     if (isAbort(error)) return;
     if (isGone(error)) {
-      this.#whenGone(error, doing, gone);
+      this.#whenGone(error, { gone, lead });
       return;
     }
-    this.#show(error, doing, TRANSIENT.has(error?.code) || error?.status >= 500 ? retry : null);
-  }
-
-  #show(error, doing, retry = null) {
     const { title, detail, code } = describeError(error, doing);
-    this.#alert(doing === "downloading" ? `The download failed. ${title}` : title, detail, code, retry);
+    const again = TRANSIENT.has(code) || error?.status >= 500 ? retry : null;
+    this.#alert(`${lead}${title}`, detail, code, again);
     if (code === "queue_unavailable") this.#markDown();
   }
 
@@ -361,7 +359,7 @@ export class Studio {
       if (latentId) this.#forget({ id: latentId });
       if (isAbort(error)) return null;
       setTask(idleTask);
-      this.#fail(error, "reading the photo", retry);
+      this.#fail(error, "reading the photo", { retry });
       return null;
     }
   }
@@ -433,7 +431,8 @@ export class Studio {
     } catch (error) {
       if (isAbort(error) || seq !== this.#editSeq) return;
       this.store.update({ edit: idleTask, preview: null });
-      this.#fail(error, "editing the face", () => this.#scheduleEdit(0), { primary: { id: latent.id, error } });
+      this.#fail(error, "editing the face", { retry: () => this.#scheduleEdit(0),
+        gone: { primary: { id: latent.id, error }, second: null } });
     }
   }
 
@@ -460,8 +459,8 @@ export class Studio {
     } catch (error) {
       if (isAbort(error)) return;
       update(idleTask);
-      this.#fail(error, "rendering the strip", () => this.showStrip(attribute, amounts),
-        { primary: { id: latent.id, error } });
+      this.#fail(error, "rendering the strip", { retry: () => this.showStrip(attribute, amounts),
+        gone: { primary: { id: latent.id, error }, second: null } });
     }
   }
 
@@ -490,7 +489,7 @@ export class Studio {
     } catch (error) {
       if (isAbort(error)) return;
       update(idleTask);
-      this.#fail(error, "mixing the two faces", () => this.#runMix());
+      this.#fail(error, "mixing the two faces", { retry: () => this.#runMix() });
     }
   }
 
@@ -510,7 +509,7 @@ export class Studio {
     try {
       return await api.image(url);
     } catch (error) {
-      this.#fail(error, "downloading");
+      this.#fail(error, "downloading the image", { lead: "The download failed. " });
       return null;
     } finally {
       this.store.update({ download: null });
@@ -542,13 +541,14 @@ export class Studio {
    * `error` says the server forgot something: find which upload (`gone`, else ask), drop it and
    * what was made from it, and say so with a button that sends the same photo again.
    */
-  async #whenGone(error, doing, gone = null) {
+  async #whenGone(error, { gone = null, lead = "" } = {}) {
     const found = gone ?? await this.#probe();
     const { latent, second } = this.state;
     const primary = Boolean(found.primary && latent?.id === found.primary.id);
     const other = Boolean(found.second && second.latent?.id === found.second.id);
-    if (!primary && !other) {
-      this.#show(error, doing); // a picture is gone, not the upload it came from
+    if (!primary && !other) { // a picture is gone, not the upload it came from
+      const { title, detail, code } = describeError(error);
+      this.#alert(`${lead}${title}`, detail, code);
       return;
     }
     const fresh = initialState();
@@ -557,8 +557,10 @@ export class Studio {
       for (const name of ["edit", "strip", "mix"]) this.#cancel(name);
       clearTimeout(this.#editTimer);
       // The photo (a local copy) and the slider amounts stay: sending it again carries on.
-      this.store.update({ latent: null, expired: { face: latent.face }, result: null, edit: idleTask,
-        preview: null, strip: fresh.strip, mix: fresh.mix, view: this.state.view === "faces" ? "face" : this.state.view });
+      this.store.update({
+        latent: null, expired: { face: latent.face }, result: null, edit: idleTask, preview: null,
+        strip: fresh.strip, mix: fresh.mix, view: this.state.view === "faces" ? "face" : this.state.view,
+      });
     }
     if (other) {
       uploads.forget(second.latent.id);
@@ -567,8 +569,8 @@ export class Studio {
     }
     const reset = [error, found.primary?.error, found.second?.error].some((e) => e?.code === "store_reset");
     const { title, detail, code } = describeGone({ reset, primary, second: other });
-    this.#alert(doing === "downloading" ? `The download failed. ${title}` : title, detail, code,
-      () => this.#sendAgain(primary, other), primary && other ? "Upload them again" : "Upload it again");
+    this.#alert(`${lead}${title}`, detail, code, () => this.#sendAgain(primary, other),
+      primary && other ? "Upload them again" : "Upload it again");
   }
 
   async #sendAgain(primary, other) {
@@ -585,7 +587,7 @@ export class Studio {
     try {
       const gone = await this.#probe();
       const error = gone.primary?.error ?? gone.second?.error;
-      if (error) await this.#whenGone(error, "", gone);
+      if (error) await this.#whenGone(error, { gone });
     } finally {
       this.#checking = false;
     }
@@ -655,9 +657,11 @@ export class Studio {
       this.#fail(error, "deleting your earlier photos");
       return;
     }
-    const text = earlier.length > 1 ? "Your earlier photos and every picture made from them were deleted from the server."
+    const text = earlier.length > 1
+      ? "Your earlier photos and every picture made from them were deleted from the server."
       : "Your earlier photo and every picture made from it were deleted from the server.";
-    this.store.update({ earlier: [], alert: { title: "Deleted.", detail: text, tone: "info" }, status: `Deleted. ${text}` });
+    this.store.update({ earlier: [], alert: { title: "Deleted.", detail: text, tone: "info" },
+      status: `Deleted. ${text}` });
   }
 
   async deleteData() {

@@ -408,13 +408,20 @@ export function createView(on) {
     setText(dom.pickerHint, faces > 1 ? `${faces} faces found: choose the one to edit.` : "");
 
     let note = "";
-    if (state.encode.busy) note = state.encode.status === "preparing" ? "Preparing your photo…" : "Finding the face and reading it…";
-    else if (state.expired) note = "The server no longer has this photo, so it can't be edited. Upload it again to carry on; the sliders keep their settings.";
-    else if (!latent) note = photo ? "Nothing to edit yet: try again, or choose another photo." : "";
-    else if (view === "faces") note = "";
-    else if (view === "photo" && !photoAfter) note = "Move a slider to see the edit in the whole photo.";
-    else if (!result) note = "Right of the divider: the face as the model redraws it, before any change. Move a slider to edit.";
-    else note = DRAG_NOTE;
+    if (state.encode.busy) {
+      note = state.encode.status === "preparing" ? "Preparing your photo…" : "Finding the face and reading it…";
+    } else if (state.expired) {
+      note = "The server no longer has this photo, so it can't be edited. Upload it again to carry on; "
+        + "the sliders keep their settings.";
+    } else if (!latent) {
+      note = photo ? "Nothing to edit yet: try again, or choose another photo." : "";
+    } else if (view === "photo" && !photoAfter) {
+      note = "Move a slider to see the edit in the whole photo.";
+    } else if (!result && view !== "faces") {
+      note = "Right of the divider: the face as the model redraws it, before any change. Move a slider to edit.";
+    } else if (view !== "faces") {
+      note = DRAG_NOTE;
+    }
     setText(dom.viewerNote, note);
     dom.keysHint.hidden = note !== DRAG_NOTE; // also hidden on touch screens (CSS)
 
