@@ -54,7 +54,8 @@ export class Studio {
   #controllers = new Map();
   #editTimer = null;
   #editSeq = 0;
-  #uploadSeq = 0;
+  #uploadSeq = 0; // the photo being prepared: a newer upload (or "Delete my data") drops an older one
+  #secondSeq = 0; // the same for the second photo
   #retry = null;
   #healthTimer = null;
   #deleting = new Set(); // upload ids with a DELETE in flight
@@ -309,6 +310,7 @@ export class Studio {
     this.#cancel("mix");
     this.#forget(second.latent);
     if (second.photo?.url) URL.revokeObjectURL(second.photo.url);
+    const token = ++this.#secondSeq;
     const update = (patch) => this.store.update({ second: { ...this.state.second, ...patch } });
     update({ photo: { name: file.name, file, url: null }, latent: null,
       encode: { busy: true, status: "preparing", progress: 0 } });
@@ -317,8 +319,13 @@ export class Studio {
     try {
       photo = await this.#prepare(file);
     } catch (refusal) {
+      if (token !== this.#secondSeq) return;
       update({ photo: null, encode: idleTask });
       this.#fail(refusal, "checking the second photo");
+      return;
+    }
+    if (token !== this.#secondSeq) { // deleted meanwhile
+      if (photo.url) URL.revokeObjectURL(photo.url);
       return;
     }
     update({ photo: { name: file.name, file: photo.file, url: photo.url } });
@@ -667,6 +674,8 @@ export class Studio {
   async deleteData() {
     for (const name of [...this.#controllers.keys()]) this.#cancel(name);
     clearTimeout(this.#editTimer);
+    this.#uploadSeq += 1; // a photo still being prepared is not sent
+    this.#secondSeq += 1;
     const { latent, second, photo, earlier } = this.state;
     // Every upload this browser made that may still be there, also one still being encoded.
     const ids = new Set([latent?.id, second.latent?.id, ...earlier.map((e) => e.id),
