@@ -29,21 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from models.evaluation.batching import Batched, Meter
-from models.evaluation.photos import (
-    CELEBA_DIR,
-    JUDGED,
-    align_photos,
-    fetch_celeba,
-    judge_measures,
-    photo_files,
-    to_judge,
-    to_model,
-)
+from models.evaluation.photos import JUDGED, faces_and_model, judge_measures, to_judge, to_model
 from models.facegen.labels import Calibration, FaceMeasurer
-from models.pipeline import DiffAEPipeline, default_device, fast_dtype
+from models.pipeline import DiffAEPipeline
 
 #: The edits measured, each with the attributes it keeps (those of the three the model has).
 TRIO = ("Smiling", "Young", "Male")
@@ -133,17 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--out", type=Path, default=Path("docs/evaluation_photos"))
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
-    folder = Path(args.photos) if args.photos else fetch_celeba()
-    _, faces, missed = align_photos(photo_files(folder)[: args.n + 20], cache=CELEBA_DIR.parent)
-    faces = faces[: args.n]
-    device = default_device()
-    pipe = DiffAEPipeline.from_pretrained(args.model, device=device, dtype=fast_dtype(device))
-    torch.manual_seed(0)
+    pipe, faces = faces_and_model(args.model, args.photos, args.n)
     report = measure(pipe, faces, args.amount, args.steps)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "conditional.json").write_text(json.dumps(report, indent=2))
     (args.out / "conditional.md").write_text(render_markdown(report))
-    print(f"{len(faces)} photos ({missed} without a face skipped); wrote {args.out}/conditional.md")
+    print(f"{len(faces)} photos; wrote {args.out}/conditional.md")
     return 0
 
 

@@ -118,6 +118,15 @@ def align_photos(files: Sequence[Path], cache: Path | None = None) -> tuple[list
     return names, images, missed
 
 
+def faces_and_model(model: str, photos: str | None, n: int) -> tuple[DiffAEPipeline, np.ndarray]:
+    """The model on its fast path, and the first `n` faces (N, 256, 256, 3) of the photos in
+    `photos` (default: the CelebA crops, fetched), aligned as an upload is (cached under runs/)."""
+    folder = Path(photos) if photos else fetch_celeba()
+    _, faces, _ = align_photos(photo_files(folder)[: n + n // 5 + 10], cache=CELEBA_DIR.parent)
+    device = default_device()
+    return DiffAEPipeline.from_pretrained(model, device=device, dtype=fast_dtype(device)), faces[:n]
+
+
 def to_model(images: np.ndarray, size: int) -> torch.Tensor:
     """(N, H, W, 3) uint8 → (N, 3, size, size) in [-1, 1], resized with LANCZOS (as in training)."""
     return batch_to_tensor(np.stack([resize_lanczos(im, size) for im in images]))

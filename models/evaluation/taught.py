@@ -33,18 +33,9 @@ import torch
 
 from models.evaluation.batching import Batched, Meter
 from models.evaluation.metrics import auroc
-from models.evaluation.photos import (
-    CELEBA_DIR,
-    JUDGED,
-    align_photos,
-    fetch_celeba,
-    judge_measures,
-    photo_files,
-    to_judge,
-    to_model,
-)
+from models.evaluation.photos import JUDGED, faces_and_model, judge_measures, to_judge, to_model
 from models.facegen.labels import Calibration, FaceMeasurer
-from models.pipeline import DiffAEPipeline, default_device, fast_dtype
+from models.pipeline import DiffAEPipeline
 from models.teach import teach
 
 #: Properties a person might teach, each with the judge measure that labels it and the built-in
@@ -134,11 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--out", type=Path, default=Path("docs/evaluation_photos"))
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
-    folder = Path(args.photos) if args.photos else fetch_celeba()
-    _, faces, _ = align_photos(photo_files(folder)[: args.n + 30], cache=CELEBA_DIR.parent)
-    device = default_device()
-    pipe = DiffAEPipeline.from_pretrained(args.model, device=device, dtype=fast_dtype(device))
-    report = evaluate(pipe, faces[: args.n], args.examples, args.amount, args.steps)
+    pipe, faces = faces_and_model(args.model, args.photos, args.n)
+    report = evaluate(pipe, faces, args.examples, args.amount, args.steps)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "taught.json").write_text(json.dumps(report, indent=2))
     (args.out / "taught.md").write_text(render_markdown(report))
