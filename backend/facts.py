@@ -144,5 +144,6 @@ def attributes(settings: Settings, info: ModelInfo) -> AttributesOut:
         max_frames=s.max_frames,
         max_edit_amount=s.max_edit_amount,
         max_samples=s.max_samples,
+        ttl_seconds=s.ttl_seconds,
     )
     return describe(info, limits)

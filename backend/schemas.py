@@ -250,6 +250,8 @@ class Limits(BaseModel):
     max_frames: int
     max_edit_amount: float
     max_samples: int
+    ttl_seconds: int = Field(default=3600, description="how long an upload (and what was made from it) is "
+                             "kept after it was last used")
 
 
 class AttributesOut(BaseModel):

@@ -425,3 +425,13 @@ def test_a_direction_is_taught_exported_imported_used_and_deleted(api: Api) -> N
     assert api.client.delete(f"/directions/{body['direction_id']}").status_code == 204
     gone = api.client.post("/manipulate", **edit(edits={body["edit_name"]: 0.2}))
     check_error(gone, 404, "unknown_direction")
+
+
+def test_a_page_can_ask_whether_an_upload_is_still_there(api: Api) -> None:
+    """Cheap existence check for the page's kept uploads (one Redis read, no image), and the
+    uploads' lifetime in /attributes' limits."""
+    assert api.client.get(f"/latents/{LID}").status_code == 204
+    assert api.client.head(f"/latents/{LID}").status_code == 204
+    check_error(api.client.get("/latents/" + "0" * 32), 404, "unknown_latent")
+    check_error(api.client.get(f"/latents/{LOST}"), 410, "store_reset")
+    assert api.client.get("/attributes").json()["limits"]["ttl_seconds"] == 3600
