@@ -93,6 +93,9 @@ export function interpolate(latentIds, { frames, steps = null, signal } = {}) {
 export const job = (jobId, { signal } = {}) =>
   request("GET", `/jobs/${encodeURIComponent(jobId)}`, { signal });
 
+/** DELETE /jobs/{id}: cancel a job that has not ended (it then reads failed, code `cancelled`). */
+export const cancelJob = (jobId) => request("DELETE", `/jobs/${encodeURIComponent(jobId)}`);
+
 export const jobEventsUrl = (jobId) => `/jobs/${encodeURIComponent(jobId)}/events`;
 
 export const attributes = ({ signal } = {}) => request("GET", "/attributes", { signal });

@@ -2,8 +2,9 @@
 // downloads, delete. Each action updates the store; only view.js touches the page.
 //
 // Superseded work is cancelled: every flow owns an AbortController (the fetch and the job watch
-// share its signal), and slider results also carry a sequence number so a late answer to an old
-// request can never replace a newer one.
+// share its signal), slider results also carry a sequence number so a late answer to an old
+// request can never replace a newer one, and the server is told to drop a job nobody waits for
+// any more (revoke.js); such a job reads failed with code `cancelled`, which is never an error.
 //
 // The server forgets uploads (they expire; a store reset loses them): an answer that says so
 // (messages.js `isGone`) makes the page ask which upload is gone, drop it and say so, with a
@@ -14,6 +15,7 @@ import { ApiError, isAbort, safeUrl } from "./api.js";
 import { watchJob } from "./jobs.js";
 import { describeError, describeGone, isGone } from "./messages.js";
 import { imageSize, overLimits, shrinkToLimits } from "./photos.js";
+import { Revoker } from "./revoke.js";
 import { idleTask, initialState } from "./store.js";
 import * as uploads from "./uploads.js";
 
@@ -60,6 +62,7 @@ export class Studio {
   #healthTimer = null;
   #deleting = new Set(); // upload ids with a DELETE in flight
   #checking = false; // asking the server whether it still has the uploads
+  #jobs = new Revoker(); // the job each flow waits for, cancelled on the server when replaced
 
   constructor(store) {
     this.store = store;
@@ -87,7 +90,7 @@ export class Studio {
    * forgot something goes to #whenGone (`gone`: which upload, when the caller knows).
    */
   #fail(error, doing, { retry = null, gone = null, lead = "" } = {}) {
-    if (isAbort(error)) return;
+    if (isAbort(error) || error?.code === "cancelled") return; // replaced by a newer request
     if (isGone(error)) {
       this.#whenGone(error, { gone, lead });
       return;
@@ -224,6 +227,7 @@ export class Studio {
     this.#cancel("strip");
     this.#cancel("mix");
     clearTimeout(this.#editTimer);
+    this.#jobs.forget("edit", "strip", "mix");
     this.#forget(this.state.latent);
     if (this.state.photo?.url) URL.revokeObjectURL(this.state.photo.url);
     const token = ++this.#uploadSeq;
@@ -280,6 +284,7 @@ export class Studio {
     this.#cancel("edit");
     this.#cancel("strip");
     clearTimeout(this.#editTimer);
+    this.#jobs.forget("edit", "strip", "mix");
     this.#forget(latent);
     this.store.update({ view: "face", edits: {}, lastAttribute: null, result: null, edit: idleTask, preview: null,
       strip: initialState().strip, status: `Reading face ${index + 1}…` });
@@ -308,6 +313,7 @@ export class Studio {
   async uploadSecond(file) {
     const { second } = this.state;
     this.#cancel("mix");
+    this.#jobs.forget("mix");
     this.#forget(second.latent);
     if (second.photo?.url) URL.revokeObjectURL(second.photo.url);
     const token = ++this.#secondSeq;
@@ -405,21 +411,43 @@ export class Studio {
     this.#editTimer = setTimeout(() => this.#runEdit(), delay);
   }
 
-  async #runEdit() {
+  /**
+   * POST a job for `flow` and wait for it (`start()` → `{job_id}`); the job it replaces is
+   * cancelled on the server. The POST itself is not aborted, so that the page always learns the
+   * id of a job the server made, and can cancel it when it was replaced meanwhile.
+   */
+  async #follow(flow, signal, start, options) {
+    const ticket = this.#jobs.ticket(flow);
+    const { job_id: jobId } = await start();
+    if (signal.aborted) {
+      this.#jobs.drop(flow, jobId, ticket);
+      throw new DOMException("Replaced by a newer request", "AbortError");
+    }
+    this.#jobs.adopt(flow, jobId);
+    try {
+      const result = await watchJob(jobId, { signal, ...options });
+      this.#jobs.ended(flow, jobId);
+      return result;
+    } catch (error) {
+      if (!isAbort(error)) this.#jobs.ended(flow, jobId);
+      throw error;
+    }
+  }
+
+  async #runEdit(again = false) {
     const { latent, edits, steps } = this.state;
     if (!latent) return;
     const seq = ++this.#editSeq;
     if (Object.keys(edits).length === 0) {
       this.#cancel("edit");
+      this.#jobs.revoke("edit");
       this.store.update({ edit: idleTask, result: null, preview: null });
       return;
     }
     const signal = this.#begin("edit");
     this.store.update({ edit: { busy: true, status: "queued", progress: 0 }, preview: null });
     try {
-      const { job_id: jobId } = await api.manipulate(latent.id, edits, { steps, signal });
-      const result = await watchJob(jobId, {
-        signal,
+      const result = await this.#follow("edit", signal, () => api.manipulate(latent.id, edits, { steps }), {
         onUpdate: (u) => seq === this.#editSeq && this.store.update({ edit: taskFrom(u) }),
         // The step's predicted image, shown in place of the result until the result is ready.
         onPreview: (preview) => seq === this.#editSeq && this.store.update({ preview }),
@@ -437,6 +465,12 @@ export class Studio {
       if (this.state.paste !== paste && photoReplacedUrl) this.setPaste(this.state.paste); // switched meanwhile
     } catch (error) {
       if (isAbort(error) || seq !== this.#editSeq) return;
+      // The edit still wanted was cancelled: a race with the cancel of an identical earlier one
+      // (the server answered with that job), or another tab. Asked once more, else let go.
+      if (error?.code === "cancelled" && !again) {
+        this.#runEdit(true);
+        return;
+      }
       this.store.update({ edit: idleTask, preview: null });
       this.#fail(error, "editing the face", { retry: () => this.#scheduleEdit(0),
         gone: { primary: { id: latent.id, error }, second: null } });
@@ -456,8 +490,9 @@ export class Studio {
     const update = (patch) => this.store.update({ strip: { ...this.state.strip, ...patch } });
     update({ busy: true, status: "queued", progress: 0, attribute, amounts, urls: [] });
     try {
-      const { job_id: jobId } = await api.manipulate(latent.id, edits, { steps, strip: { attribute, amounts }, signal });
-      const result = await watchJob(jobId, { signal, onUpdate: (u) => update(taskFrom(u)) });
+      const result = await this.#follow("strip", signal,
+        () => api.manipulate(latent.id, edits, { steps, strip: { attribute, amounts } }),
+        { onUpdate: (u) => update(taskFrom(u)) });
       const urls = (Array.isArray(result.strip_urls) ? result.strip_urls : []).map(safeUrl).filter(Boolean);
       await Promise.all(urls.map(preload));
       if (signal.aborted) return;
@@ -481,12 +516,9 @@ export class Studio {
     const update = (patch) => this.store.update({ mix: { ...this.state.mix, ...patch } });
     update({ busy: true, status: "queued", progress: 0 });
     try {
-      const { job_id: jobId } = await api.interpolate([a.id, b.id], {
-        frames: MIX_FRAMES,
-        steps: this.state.steps,
-        signal,
-      });
-      const result = await watchJob(jobId, { signal, onUpdate: (u) => update(taskFrom(u)) });
+      const result = await this.#follow("mix", signal,
+        () => api.interpolate([a.id, b.id], { frames: MIX_FRAMES, steps: this.state.steps }),
+        { onUpdate: (u) => update(taskFrom(u)) });
       const frames = (Array.isArray(result.image_urls) ? result.image_urls : []).map(safeUrl).filter(Boolean);
       const gifUrl = safeUrl(result.gif_url);
       await Promise.all(frames.map(preload));
@@ -562,6 +594,7 @@ export class Studio {
     if (primary) {
       uploads.forget(latent.id);
       for (const name of ["edit", "strip", "mix"]) this.#cancel(name);
+      this.#jobs.forget("edit", "strip", "mix");
       clearTimeout(this.#editTimer);
       // The photo (a local copy) and the slider amounts stay: sending it again carries on.
       this.store.update({
@@ -572,6 +605,7 @@ export class Studio {
     if (other) {
       uploads.forget(second.latent.id);
       this.#cancel("mix");
+      this.#jobs.forget("mix");
       this.store.update({ second: { ...this.state.second, latent: null }, mix: fresh.mix });
     }
     const reset = [error, found.primary?.error, found.second?.error].some((e) => e?.code === "store_reset");
@@ -673,6 +707,7 @@ export class Studio {
 
   async deleteData() {
     for (const name of [...this.#controllers.keys()]) this.#cancel(name);
+    this.#jobs.forget("edit", "strip", "mix");
     clearTimeout(this.#editTimer);
     this.#uploadSeq += 1; // a photo still being prepared is not sent
     this.#secondSeq += 1;

@@ -1,0 +1,70 @@
+"""Issue #17's editing beyond the sliders, as a new user meets it on the page (Chromium, the real
+app: Redis, one Celery worker on the test model, uvicorn): superseded edits cancelled on the
+server, conditional edits, region-limited edits, the queue position, drawn faces, taught sliders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.actions import FACE_AFTER, NEW_AND_LOADED, open_studio, upload_astronaut, wait_loaded
+from tests.browser.conftest import App, Timer
+
+pytestmark = pytest.mark.browser
+
+
+class Requests:
+    """The page's requests to one API path and the job ids the server answered them with."""
+
+    def __init__(self, page: Any, method: str, path: str) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.jobs: list[str] = []
+        page.on("request", lambda r: r.method == method and r.url.endswith(path)
+                and self.bodies.append(r.post_data_json))
+        page.on("response", lambda r: r.request.method == method and r.url.endswith(path)
+                and r.status == 202 and self.jobs.append(r.json()["job_id"]))
+
+
+def job_state(page: Any, app: App, job_id: str) -> dict[str, Any]:
+    state: dict[str, Any] = page.request.get(f"{app.url}/jobs/{job_id}").json()
+    return state
+
+
+def test_quick_slider_moves_cancel_the_edits_they_replace(
+    page: Any, app: App, photos: dict[str, Path], timer: Timer, artifacts: Path
+) -> None:
+    """Four slider moves, each after the debounce but long before an edit at 100 steps is done:
+    four edits are asked for, each newer one cancels the one before on the server (DELETE
+    /jobs/{id}); only the last runs to its end and is shown, with no error."""
+    open_studio(page, app, query="?steps=100")
+    upload_astronaut(page, photos, timer)
+    reconstruction = wait_loaded(page, "[data-reconstruction]")
+    edits = Requests(page, "POST", "/manipulate")
+    cancels: list[str] = []
+    page.on("request", lambda r: r.method == "DELETE" and "/jobs/" in r.url
+            and cancels.append(r.url.rsplit("/", 1)[1]))
+    smile = page.get_by_role("slider", name="Smile")
+    smile.focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(600)  # past the 250 ms debounce: each move is an edit of its own
+    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, reconstruction])
+    expect(page.locator(FACE_AFTER)).to_have_attribute("data-result", "edit")
+    expect(smile).to_have_value("0.04")
+    assert [b["edits"] for b in edits.bodies] == [{"Smiling": a} for a in (0.01, 0.02, 0.03, 0.04)]
+    assert len(edits.jobs) == 4 and len(set(edits.jobs)) == 4, edits.jobs
+    *replaced, last = edits.jobs
+    assert cancels == replaced
+    for job_id in replaced:
+        state = job_state(page, app, job_id)
+        assert state["status"] == "failed" and state["error"]["code"] == "cancelled", state
+    final = job_state(page, app, last)
+    assert final["status"] == "succeeded", final
+    assert page.locator(FACE_AFTER).get_attribute("src") == final["result"]["image_url"]
+    # A cancelled edit is a replaced one, not a failure: nothing to tell.
+    expect(page.locator("[data-alert]")).to_be_hidden()
+    page.screenshot(path=str(artifacts / "studio-superseded.png"))
+
