@@ -73,12 +73,18 @@ export function encode(file, { face = null, steps = null, renderSteps = null, si
 
 /**
  * POST /manipulate: `edits` maps attribute name → amount; `strip` ({attribute, amounts}) also
- * renders several amounts of one attribute in the same job; `solver` ("ddim" | "dpm++2m").
+ * renders several amounts of one attribute in the same job; `keep`: attribute names held fixed
+ * (a conditional edit); `region` ("mouth" | "eyes" | "face" | "hair"): the only part of the face
+ * that changes; `solver` ("ddim" | "dpm++2m").
  */
-export function manipulate(latentId, edits, { steps = null, strip = null, solver = null, signal } = {}) {
+export function manipulate(latentId, edits, {
+  steps = null, strip = null, keep = [], region = null, solver = null, signal,
+} = {}) {
   const json = { latent_id: latentId, edits };
   if (steps !== null) json.steps = steps;
   if (strip !== null) json.strip = strip;
+  if (keep.length) json.keep = keep;
+  if (region !== null) json.region = region;
   if (solver !== null) json.solver = solver;
   return request("POST", "/manipulate", { json, signal });
 }

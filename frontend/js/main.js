@@ -79,6 +79,7 @@ document.querySelector("[data-steps]").addEventListener("change", (event) => {
   const value = event.target.value;
   studio.setSteps(value === "" ? null : Number(value));
 });
+document.querySelector("[data-keep]").addEventListener("change", (event) => studio.setKeep(event.target.checked));
 document.querySelector("[data-delete-data]").addEventListener("click", () => studio.deleteData());
 document.querySelector("[data-delete-earlier]").addEventListener("click", () => studio.deleteEarlier());
 document.querySelector("[data-alert-dismiss]").addEventListener("click", () => studio.dismissAlert());

@@ -23,6 +23,7 @@ export function initialState() {
     expired: null, // {face}: the server forgot the photo (it expired, was deleted elsewhere, a store reset)
     edits: {}, // attribute name → amount; zero amounts are dropped
     hair: "Wavy_Hair",
+    keep: false, // "Keep age and gender fixed": edits sent with keep (options.js)
     edit: idleTask,
     preview: null, // {image, step, total}: the running edit's latest preview (a data URL), null otherwise
     result: null, // {imageUrl, photoUrl, photoReplacedUrl, edits}: the last finished edit, kept while a new one runs

@@ -14,6 +14,7 @@ import * as api from "./api.js";
 import { ApiError, isAbort, safeUrl } from "./api.js";
 import { watchJob } from "./jobs.js";
 import { describeError, describeGone, isGone } from "./messages.js";
+import { editOptions } from "./options.js";
 import { imageSize, overLimits, shrinkToLimits } from "./photos.js";
 import { Revoker } from "./revoke.js";
 import { idleTask, initialState } from "./store.js";
@@ -401,6 +402,12 @@ export class Studio {
     if (amount) this.#scheduleEdit();
   }
 
+  /** "Keep age and gender fixed" on or off: the current edit is made again the new way. */
+  setKeep(keep) {
+    this.store.update({ keep });
+    if (Object.keys(this.state.edits).length) this.#scheduleEdit(0);
+  }
+
   reset() {
     this.store.update({ edits: {}, status: "Sliders reset." });
     this.#scheduleEdit(0);
@@ -447,7 +454,8 @@ export class Studio {
     const signal = this.#begin("edit");
     this.store.update({ edit: { busy: true, status: "queued", progress: 0 }, preview: null });
     try {
-      const result = await this.#follow("edit", signal, () => api.manipulate(latent.id, edits, { steps }), {
+      const options = { steps, ...editOptions(this.state) };
+      const result = await this.#follow("edit", signal, () => api.manipulate(latent.id, edits, options), {
         onUpdate: (u) => seq === this.#editSeq && this.store.update({ edit: taskFrom(u) }),
         // The step's predicted image, shown in place of the result until the result is ready.
         onPreview: (preview) => seq === this.#editSeq && this.store.update({ preview }),
@@ -491,7 +499,7 @@ export class Studio {
     update({ busy: true, status: "queued", progress: 0, attribute, amounts, urls: [] });
     try {
       const result = await this.#follow("strip", signal,
-        () => api.manipulate(latent.id, edits, { steps, strip: { attribute, amounts } }),
+        () => api.manipulate(latent.id, edits, { steps, strip: { attribute, amounts }, ...editOptions(this.state) }),
         { onUpdate: (u) => update(taskFrom(u)) });
       const urls = (Array.isArray(result.strip_urls) ? result.strip_urls : []).map(safeUrl).filter(Boolean);
       await Promise.all(urls.map(preload));
@@ -734,6 +742,7 @@ export class Studio {
       limits: this.state.limits,
       steps: this.state.steps,
       hair: this.state.hair,
+      keep: this.state.keep,
       alert: { title: "Deleted.", detail: text, tone: "info" },
       status: `Deleted. ${text}`,
     });

@@ -3,6 +3,7 @@
 
 import { buildFaceButtons, buildFaceMarks, framePhoto } from "./faces.js";
 import { describeModel } from "./model.js";
+import { keptAvailable } from "./options.js";
 import {
   MAIN_DIRECTIONS,
   MAIN_SLIDERS,
@@ -150,6 +151,8 @@ export function createView(on) {
     mainSliders: $("[data-main-sliders]"),
     allSliders: $("[data-all-sliders]"),
     reset: $("[data-reset]"),
+    keep: $("[data-keep]"),
+    keepHint: $("[data-keep-hint]"),
     steps: $("[data-steps]"),
     encodeInfo: $("[data-encode-info]"),
     modelInfo: $("[data-model-info]"),
@@ -476,6 +479,12 @@ export function createView(on) {
       setSlider(root, { ...sliderRange(attribute, sign), value, disabled: !ready });
     }
     dom.reset.disabled = Object.keys(edits).length === 0;
+    // "Keep age and gender fixed": only with a model that has both directions (checked before it says).
+    const keepable = known.length === 0 || keptAvailable(known).length === 2;
+    dom.keep.checked = state.keep;
+    dom.keep.disabled = !ready || !keepable;
+    setText(dom.keepHint, keepable ? "The other sliders then change the person's apparent age and gender as "
+      + "little as they can." : "This model has no age and gender directions to keep fixed.");
     const strip = state.strip;
     stripTarget = state.lastAttribute ? findAttribute(known, state.lastAttribute) : null;
     dom.stripShow.disabled = !ready || !stripTarget || strip.busy;

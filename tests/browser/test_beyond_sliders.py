@@ -68,3 +68,41 @@ def test_quick_slider_moves_cancel_the_edits_they_replace(
     expect(page.locator("[data-alert]")).to_be_hidden()
     page.screenshot(path=str(artifacts / "studio-superseded.png"))
 
+
+def test_keep_age_and_gender_fixed_sends_keep_and_shows_the_result(
+    page: Any, app: App, photos: dict[str, Path], timer: Timer, artifacts: Path
+) -> None:
+    """Smile moved, then "Keep age and gender fixed" ticked: the same edit is asked for again with
+    `keep: ["Young", "Male"]`, and its face replaces the plain edit's."""
+    open_studio(page, app)
+    keep = page.get_by_role("checkbox", name="Keep age and gender fixed")
+    expect(keep).to_be_disabled()  # nothing to edit yet
+    upload_astronaut(page, photos, timer)
+    reconstruction = wait_loaded(page, "[data-reconstruction]")
+    expect(keep).to_be_enabled()
+    expect(keep).not_to_be_checked()
+    edits = Requests(page, "POST", "/manipulate")
+    smile = page.get_by_role("slider", name="Smile")
+    smile.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, reconstruction])
+    plain = page.locator(FACE_AFTER).get_attribute("src")
+    assert edits.bodies == [{"latent_id": edits.bodies[0]["latent_id"], "edits": {"Smiling": 0.05}}]
+
+    keep.check()
+    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, plain])
+    expect(page.locator(FACE_AFTER)).to_have_attribute("data-result", "edit")
+    assert len(edits.bodies) == 2
+    assert edits.bodies[1]["edits"] == {"Smiling": 0.05} and edits.bodies[1]["keep"] == ["Young", "Male"]
+    result = job_state(page, app, edits.jobs[1])["result"]
+    assert sorted(result["keep"]) == ["Male", "Young"]  # the server lists them sorted
+    assert page.locator(FACE_AFTER).get_attribute("src") == result["image_url"]
+    # The setting stays for the next move: that edit is conditional too.
+    kept = result["image_url"]
+    smile.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, kept])
+    assert edits.bodies[2]["edits"] == {"Smiling": 0.06} and edits.bodies[2]["keep"] == ["Young", "Male"]
+    expect(page.locator("[data-alert]")).to_be_hidden()
+    page.screenshot(path=str(artifacts / "studio-keep.png"))

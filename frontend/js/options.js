@@ -1,0 +1,23 @@
+// How an edit is made, beside its amounts: holding age and gender fixed while the sliders move
+// (a conditional edit: each direction made orthogonal to theirs on the server), and limiting the
+// change to one part of the face. Both go into POST /manipulate with the edits (docs/service.md,
+// "Editing beyond the sliders").
+
+/** The attributes "Keep age and gender fixed" holds (those the model has). */
+const KEPT = ["Young", "Male"];
+
+/** The names sent as `keep` for `state`: none when the toggle is off or the model lacks them. */
+export function keptAttributes(state) {
+  if (!state.keep) return [];
+  return keptAvailable(state.attributes);
+}
+
+/** Of the attributes the toggle holds, those `attributes` (GET /attributes) has. */
+export function keptAvailable(attributes) {
+  return KEPT.filter((name) => attributes.some((a) => a.name === name));
+}
+
+/** The request options of an edit of `state`: `{keep}`. */
+export function editOptions(state) {
+  return { keep: keptAttributes(state) };
+}
