@@ -80,6 +80,8 @@ document.querySelector("[data-steps]").addEventListener("change", (event) => {
   studio.setSteps(value === "" ? null : Number(value));
 });
 document.querySelector("[data-keep]").addEventListener("change", (event) => studio.setKeep(event.target.checked));
+document.querySelector("[data-region]").addEventListener("change", (event) =>
+  studio.setRegion(event.target.value === "" ? null : event.target.value));
 document.querySelector("[data-delete-data]").addEventListener("click", () => studio.deleteData());
 document.querySelector("[data-delete-earlier]").addEventListener("click", () => studio.deleteEarlier());
 document.querySelector("[data-alert-dismiss]").addEventListener("click", () => studio.dismissAlert());

@@ -17,7 +17,18 @@ export function keptAvailable(attributes) {
   return KEPT.filter((name) => attributes.some((a) => a.name === name));
 }
 
-/** The request options of an edit of `state`: `{keep}`. */
+/** The parts of the face an edit can be limited to (POST /manipulate `region`), in menu order. */
+export const REGIONS = ["mouth", "eyes", "face", "hair"];
+
+/**
+ * The region sent for `state`: null for the whole face, and for a drawn face (it has no
+ * landmarks to find the region by; the server would refuse).
+ */
+export function editRegion(state) {
+  return state.region && !state.latent?.drawn ? state.region : null;
+}
+
+/** The request options of an edit of `state`: `{keep, region}`. */
 export function editOptions(state) {
-  return { keep: keptAttributes(state) };
+  return { keep: keptAttributes(state), region: editRegion(state) };
 }

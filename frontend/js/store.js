@@ -24,6 +24,7 @@ export function initialState() {
     edits: {}, // attribute name → amount; zero amounts are dropped
     hair: "Wavy_Hair",
     keep: false, // "Keep age and gender fixed": edits sent with keep (options.js)
+    region: null, // "Change only": "mouth" | "eyes" | "face" | "hair", null = the whole face
     edit: idleTask,
     preview: null, // {image, step, total}: the running edit's latest preview (a data URL), null otherwise
     result: null, // {imageUrl, photoUrl, photoReplacedUrl, edits}: the last finished edit, kept while a new one runs

@@ -408,6 +408,12 @@ export class Studio {
     if (Object.keys(this.state.edits).length) this.#scheduleEdit(0);
   }
 
+  /** "Change only" one part of the face (null: the whole face); the current edit is made again. */
+  setRegion(region) {
+    this.store.update({ region });
+    if (Object.keys(this.state.edits).length) this.#scheduleEdit(0);
+  }
+
   reset() {
     this.store.update({ edits: {}, status: "Sliders reset." });
     this.#scheduleEdit(0);
@@ -743,6 +749,7 @@ export class Studio {
       steps: this.state.steps,
       hair: this.state.hair,
       keep: this.state.keep,
+      region: this.state.region,
       alert: { title: "Deleted.", detail: text, tone: "info" },
       status: `Deleted. ${text}`,
     });

@@ -88,6 +88,15 @@ function renderDownload(link, kind, url, fetching) {
   else link.removeAttribute("aria-busy");
 }
 
+/** What "Change only" does, per choice. */
+const REGION_HINTS = {
+  "": "",
+  mouth: "Only the mouth and around it change; the rest of the face stays exactly as it was.",
+  eyes: "Only the eyes and eyebrows change; the rest of the face stays exactly as it was.",
+  face: "Only the face from chin to forehead changes; hair and background stay as they were.",
+  hair: "Everything but the face changes (hair, ears, neck, background); the face stays as it was.",
+};
+
 const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const DRAG_NOTE = "Drag the divider to compare.";
 
@@ -153,6 +162,8 @@ export function createView(on) {
     reset: $("[data-reset]"),
     keep: $("[data-keep]"),
     keepHint: $("[data-keep-hint]"),
+    region: $("[data-region]"),
+    regionHint: $("[data-region-hint]"),
     steps: $("[data-steps]"),
     encodeInfo: $("[data-encode-info]"),
     modelInfo: $("[data-model-info]"),
@@ -485,6 +496,14 @@ export function createView(on) {
     dom.keep.disabled = !ready || !keepable;
     setText(dom.keepHint, keepable ? "The other sliders then change the person's apparent age and gender as "
       + "little as they can." : "This model has no age and gender directions to keep fixed.");
+    // "Change only": a drawn face has no landmarks to find a part of it by, so it changes whole.
+    const drawn = Boolean(latent?.drawn);
+    const region = drawn ? "" : state.region ?? "";
+    if (dom.region.value !== region) dom.region.value = region;
+    dom.region.disabled = !ready || drawn;
+    setText(dom.regionHint, drawn ? "A drawn face always changes as a whole: only a photo's face has the "
+      + "landmarks a part is found by."
+      : REGION_HINTS[region]);
     const strip = state.strip;
     stripTarget = state.lastAttribute ? findAttribute(known, state.lastAttribute) : null;
     dom.stripShow.disabled = !ready || !stripTarget || strip.busy;
