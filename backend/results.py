@@ -25,7 +25,8 @@ def present_result(kind: str, raw: dict[str, Any]) -> BaseModel:
     for name, info in model.model_fields.items():
         value = getattr(result, name)
         if IMAGE in info.metadata:
-            urls = image_url(value) if isinstance(value, str) else [image_url(i) for i in value]
+            urls = (None if value is None else image_url(value) if isinstance(value, str)
+                    else [image_url(i) for i in value])
             fields[url_name(name)] = urls
         else:
             fields[name] = value

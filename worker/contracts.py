@@ -161,6 +161,7 @@ class ImageField:
 
 IMAGE = ImageField()
 ImageId = Annotated[str, IMAGE]
+OptionalImageId = Annotated[str | None, IMAGE]
 ImageIds = Annotated[list[str], IMAGE]
 
 
@@ -206,6 +207,10 @@ class ManipulateResult(BaseModel):
     photo_replaced_id: ImageId = Field(
         description="the original photo with its face replaced by the edited crop"
     )
+    base_id: OptionalImageId = Field(
+        default=None, description="the unedited render the edit's change is measured from (same steps, "
+        "solver and grid; for a region-limited edit, the one decoded with it: outside the region the "
+        "crop equals it)")
     strip: Strip | None = Field(default=None, description="the strip asked for, if any")
     strip_ids: ImageIds = Field(default_factory=list,
                                 description="one aligned crop per amount of the strip (none without one)")

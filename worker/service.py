@@ -276,6 +276,10 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     image = _put_png(rt, job, "crop", to_image(x_0[0]), [lid])
     strip_ids = [_put_png(rt, job, f"strip{i:02d}", to_image(x_0[1 + i]), [lid])
                  for i in range(len(job.strip.amounts) if job.strip is not None else 0)]
+    if job.region is not None:
+        # The paste-back adds the change from the unedited row decoded with the edit (a stored base
+        # may come from another engine or batch, with other rounding): outside the region, nothing.
+        base = _put_png(rt, job, "base", to_image(x_0[-1]), [lid])
     photo = _put_photo(rt, job, lid, image, base_iid=base)
     replaced = _put_photo(rt, job, lid, image, name="photo-replaced")
     return ManipulateResult(
@@ -290,6 +294,7 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
         photo_replaced_id=replaced,
         strip=job.strip,
         strip_ids=strip_ids,
+        base_id=base,
     )
 
 

@@ -291,8 +291,8 @@ def test_an_edit_is_queued_once_and_its_result_is_shown_with_urls(api: Api) -> N
     assert shown["result"] == {"edits": {"Smiling": 0.2}, "keep": [], "region": None, "steps": 20,
                                "solver": "ddim", "grid": "uniform", "image_url": f"/images/{job_id}-crop",
                                "photo_url": f"/images/{job_id}-photo",
-                               "photo_replaced_url": f"/images/{job_id}-photo-replaced", "strip": None,
-                               "strip_urls": []}
+                               "photo_replaced_url": f"/images/{job_id}-photo-replaced", "base_url": None,
+                               "strip": None, "strip_urls": []}
     with api.client.stream("GET", f"/jobs/{job_id}/events") as stream:
         events = [line for line in stream.iter_lines() if line.startswith("data: ")]
     assert len(events) == 1 and httpx.Response(200, content=events[0][6:]).json() == shown
