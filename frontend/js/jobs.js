@@ -1,12 +1,15 @@
 // Following a job to its end: server-sent events from GET /jobs/{id}/events, falling back to
 // polling GET /jobs/{id} when the stream cannot be opened or drops before a final status. The
-// stream also carries the worker's previews (named "preview" events; polling has none).
+// stream also carries the worker's previews (named "preview" events; polling has none). While
+// the job waits in the queue, GET /jobs/{id} is also asked once a second for its place in the
+// queue (`queue_position`), which the stream does not carry.
 
 import { ApiError, job as getJob, jobEventsUrl } from "./api.js";
 
 const FINAL = new Set(["succeeded", "failed"]);
 const POLL_FIRST_MS = 250;
 const POLL_MAX_MS = 1500;
+const QUEUE_POLL_MS = 1000;
 
 /** A job that ended with status "failed": carries the job's error `{code, message}`. */
 export class JobFailedError extends ApiError {
@@ -34,16 +37,43 @@ const PREVIEW_IMAGE = /^data:image\/(?:webp|png);base64,[A-Za-z0-9+/]+={0,2}$/;
 /**
  * Resolve with the job's `result` once it succeeds; reject with `JobFailedError` when it fails,
  * with `ApiError` when the server refuses (e.g. unknown_job), with an AbortError on `signal`.
- * `onUpdate({status, progress})` is called for every update seen, progress in 0..1;
+ * `onUpdate({status, progress, ahead})` is called for every update seen, progress in 0..1, ahead:
+ * while queued, how many jobs queued before it still wait (null when not known);
  * `onPreview({step, total, image})` for every preview (image: a checked data URL).
  */
 export async function watchJob(jobId, { signal, onUpdate = () => {}, onPreview = () => {} } = {}) {
   if (signal?.aborted) throw abortError();
-  if (typeof EventSource === "function") {
-    const outcome = await streamJob(jobId, signal, onUpdate, onPreview);
-    if (outcome.done) return settle(outcome.job);
+  const stop = new AbortController();
+  const stopped = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+  let status = "queued";
+  let ahead = null;
+  const update = (u) => {
+    // The stream says "queued" without the place; the last one polled still holds.
+    ahead = u.status === "queued" ? u.ahead ?? ahead : null;
+    status = u.status;
+    onUpdate({ ...u, ahead });
+  };
+  watchQueue(jobId, stopped, () => status, update).catch(() => {}); // the place in the queue is a nicety
+  try {
+    if (typeof EventSource === "function") {
+      const outcome = await streamJob(jobId, signal, update, onPreview);
+      if (outcome.done) return settle(outcome.job);
+    }
+    return settle(await pollJob(jobId, signal, update));
+  } finally {
+    stop.abort();
   }
-  return settle(await pollJob(jobId, signal, onUpdate));
+}
+
+/** While the job is queued (`status()`), its place in the queue once a second. */
+async function watchQueue(jobId, signal, status, onUpdate) {
+  for (;;) {
+    await sleep(QUEUE_POLL_MS, signal);
+    if (status() !== "queued") return;
+    const job = await getJob(jobId, { signal });
+    if (job.status !== "queued" || status() !== "queued") return; // the other watch reports the rest
+    onUpdate({ status: "queued", progress: 0, ahead: Number.isInteger(job.queue_position) ? job.queue_position : null });
+  }
 }
 
 function settle(job) {
@@ -67,7 +97,7 @@ function streamJob(jobId, signal, onUpdate, onPreview) {
     // keep-alive comments never reach this handler.
     const onData = (event) => {
       const job = JSON.parse(event.data);
-      onUpdate({ status: job.status, progress: Number(job.progress) || 0 });
+      onUpdate({ status: job.status, progress: Number(job.progress) || 0, ahead: null });
       if (FINAL.has(job.status)) {
         close();
         resolve({ done: true, job });
@@ -100,7 +130,8 @@ async function pollJob(jobId, signal, onUpdate) {
   let delay = POLL_FIRST_MS;
   for (;;) {
     const job = await getJob(jobId, { signal });
-    onUpdate({ status: job.status, progress: Number(job.progress) || 0 });
+    const ahead = Number.isInteger(job.queue_position) ? job.queue_position : null;
+    onUpdate({ status: job.status, progress: Number(job.progress) || 0, ahead });
     if (FINAL.has(job.status)) return job;
     await sleep(delay, signal);
     delay = Math.min(POLL_MAX_MS, delay * 1.5);

@@ -1,7 +1,9 @@
 // The one store: plain state, replaced (never mutated) by `update`, announced by a "change"
 // event. Renders are batched to one per animation frame by whoever listens.
 
-export const idleTask = Object.freeze({ busy: false, status: "", progress: 0 });
+// A task: busy, status ("preparing" | "uploading" | "queued" | "running"), progress 0..1, and
+// while queued `ahead`, how many jobs wait before it (null: not known yet).
+export const idleTask = Object.freeze({ busy: false, status: "", progress: 0, ahead: null });
 
 export function initialState() {
   return {

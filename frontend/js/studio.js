@@ -51,7 +51,7 @@ function latentFrom(result) {
   };
 }
 
-const taskFrom = ({ status, progress }) => ({ busy: true, status, progress });
+const taskFrom = ({ status, progress, ahead = null }) => ({ busy: true, status, progress, ahead });
 
 export class Studio {
   #controllers = new Map();

@@ -61,7 +61,11 @@ const PHASES = {
 };
 
 function progressText(task, label) {
-  return task.status === "running" ? `${label} ${Math.round(task.progress * 100)}%` : PHASES[task.status] ?? `${label}…`;
+  if (task.status === "running") return `${label} ${Math.round(task.progress * 100)}%`;
+  // The place in the queue, polled once a second while the job waits (jobs.js).
+  if (task.status === "queued" && task.ahead > 0) return `Waiting: ${task.ahead} ahead of you`;
+  if (task.status === "queued" && task.ahead === 0) return "Next in the queue…";
+  return PHASES[task.status] ?? `${label}…`;
 }
 
 function renderProgress(row, task, label) {

@@ -176,3 +176,48 @@ def test_change_only_the_mouth_sends_region_and_keeps_the_rest_of_the_photo(
     assert ys.min() >= y0 + 0.4 * h and ys.max() <= y1 + 0.3 * h, (ys.min(), ys.max(), (x0, y0, x1, y1))
     assert xs.min() >= x0 - 0.15 * w and xs.max() <= x1 + 0.15 * w, (xs.min(), xs.max(), (x0, y0, x1, y1))
     assert everywhere[: int(y0 + 0.4 * h)].any()
+
+
+def api_upload(page: Any, app: App, path: Path) -> str:
+    """Upload `path` straight to the API (another visitor's photo); its latent id once encoded."""
+    answer = page.request.post(f"{app.url}/encode", multipart={
+        "image": {"name": path.name, "mimeType": "image/jpeg", "buffer": path.read_bytes()}})
+    assert answer.status == 202, answer.text()
+    job_id = answer.json()["job_id"]
+    for _ in range(600):
+        state = job_state(page, app, job_id)
+        if state["status"] in ("succeeded", "failed"):
+            break
+        page.wait_for_timeout(200)
+    assert state["status"] == "succeeded", state
+    latent_id: str = state["result"]["latent_id"]
+    return latent_id
+
+
+def test_a_queued_edit_says_how_many_jobs_wait_before_it(
+    page: Any, app: App, photos: dict[str, Path], timer: Timer, artifacts: Path
+) -> None:
+    """Another visitor keeps the one test worker busy with two long edits (100 DDIM steps), one
+    running and one queued: an edit on the page then says "Waiting: 1 ahead of you" (GET
+    /jobs/{id} polled once a second), and is shown once the others are done (cancelled here)."""
+    other = api_upload(page, app, photos["second"])
+    open_studio(page, app)
+    upload_astronaut(page, photos, timer)
+    reconstruction = wait_loaded(page, "[data-reconstruction]")
+    long_jobs = []
+    for amount in (0.3, 0.4):
+        answer = page.request.post(f"{app.url}/manipulate", data={
+            "latent_id": other, "edits": {"Smiling": amount}, "solver": "ddim", "steps": 100})
+        assert answer.status == 202, answer.text()
+        long_jobs.append(answer.json()["job_id"])
+    smile = page.get_by_role("slider", name="Smile")
+    smile.focus()
+    page.keyboard.press("ArrowRight")
+    progress = page.locator("[data-progress=edit] [data-progress-text]")
+    expect(progress).to_have_text("Waiting: 1 ahead of you", timeout=30_000)
+    page.screenshot(path=str(artifacts / "studio-queued.png"))
+    for job_id in long_jobs:
+        assert page.request.delete(f"{app.url}/jobs/{job_id}").status == 204
+    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, reconstruction])
+    expect(page.locator("[data-progress=edit]")).to_be_hidden()
+    assert page.request.delete(f"{app.url}/latents/{other}").status == 204
