@@ -96,6 +96,13 @@ export function interpolate(latentIds, { frames, steps = null, signal } = {}) {
   return request("POST", "/interpolate", { json, signal });
 }
 
+/** POST /sample: `n` new faces drawn by the model, each an upload of its own → `{job_id}`. */
+export function sample(n, { steps = null, signal } = {}) {
+  const json = { n };
+  if (steps !== null) json.steps = steps;
+  return request("POST", "/sample", { json, signal });
+}
+
 export const job = (jobId, { signal } = {}) =>
   request("GET", `/jobs/${encodeURIComponent(jobId)}`, { signal });
 

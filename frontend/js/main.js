@@ -4,10 +4,12 @@ import { initCompares } from "./compare.js";
 import { normalizeAttributes } from "./sliders.js";
 import { Store } from "./store.js";
 import { Studio } from "./studio.js";
+import { DrawnFaces } from "./drawn.js";
 import { createView } from "./view.js";
 
 const store = new Store();
 const studio = new Studio(store);
+const drawn = new DrawnFaces(store, studio);
 
 const render = createView({
   edit: (attribute, amount) => studio.setEdit(attribute, amount),
@@ -16,6 +18,8 @@ const render = createView({
   view: (view) => studio.setView(view),
   mixIndex: (index) => studio.setMixIndex(index),
   strip: (attribute, amounts) => studio.showStrip(attribute, amounts),
+  pickDrawn: (index) => drawn.pick(index),
+  mixDrawn: (index) => drawn.mix(index),
 });
 
 let frame = 0;
@@ -82,6 +86,7 @@ document.querySelector("[data-steps]").addEventListener("change", (event) => {
 document.querySelector("[data-keep]").addEventListener("change", (event) => studio.setKeep(event.target.checked));
 document.querySelector("[data-region]").addEventListener("change", (event) =>
   studio.setRegion(event.target.value === "" ? null : event.target.value));
+document.querySelector("[data-draw]").addEventListener("click", () => drawn.draw());
 document.querySelector("[data-delete-data]").addEventListener("click", () => studio.deleteData());
 document.querySelector("[data-delete-earlier]").addEventListener("click", () => studio.deleteEarlier());
 document.querySelector("[data-alert-dismiss]").addEventListener("click", () => studio.dismissAlert());

@@ -11,7 +11,9 @@ export function initialState() {
     serving: null, // the model the workers serve (GET /healthz `model`), null until they say
     attributes: [], // [{name, label, min, max, step, description}]
     model: null, // {preset, imageSize} of the served model (GET /attributes)
-    limits: null, // {maxUploadBytes, maxPixels, defaultSteps, defaultEncodeSteps}: what the server says
+    canSample: false, // the model can draw new faces (GET /attributes `can_sample`)
+    drawn: { ...idleTask, faces: [] }, // faces drawn by the model (drawn.js): [{id, imageUrl}]
+    limits: null, // {maxUploadBytes, maxPixels, defaultSteps, defaultEncodeSteps, maxSamples}: what the server says
     steps: null, // diffusion steps sent with requests; null = the server's default
     earlier: [], // [{id, alignedUrl}]: this browser's uploads from before the page was loaded, maybe still on the server
     view: "face", // what the viewer shows: "face" | "photo" (before/after) | "faces" (the face picker)
@@ -21,7 +23,9 @@ export function initialState() {
     // shrunk = {from: {width, height}, bytes}); url is a local object URL (null if undecodable)
     photo: null,
     encode: idleTask,
-    latent: null, // {id, alignedUrl, reconstructionUrl, photoUrl, faces: [{x0, y0, x1, y1}], face, preset}
+    // {id, alignedUrl, reconstructionUrl, photoUrl, faces: [{x0, y0, x1, y1}], face, preset, drawn}
+    // (drawn: a face the model drew, drawn.js; its photo is the face itself)
+    latent: null,
     expired: null, // {face}: the server forgot the photo (it expired, was deleted elsewhere, a store reset)
     edits: {}, // attribute name → amount; zero amounts are dropped
     hair: "Wavy_Hair",

@@ -102,6 +102,16 @@ export class Studio {
     if (code === "queue_unavailable") this.#markDown();
   }
 
+  /** #fail for the studio's helpers (drawn.js, …). */
+  report(error, doing, options) {
+    this.#fail(error, doing, options);
+  }
+
+  /** A new flow `name` for a helper: the previous one's signal is aborted (also by "Delete my data"). */
+  flow(name) {
+    return this.#begin(name);
+  }
+
   #alert(title, detail, code, retry = null, retryLabel = "Try again") {
     this.#retry = retry;
     this.store.update({
@@ -151,8 +161,9 @@ export class Studio {
         maxPixels: Number(l.max_pixels) || null,
         defaultSteps: Number(l.default_steps) || null,
         defaultEncodeSteps: Number(l.default_encode_steps) || null,
+        maxSamples: Number(l.max_samples) || null,
       };
-      this.store.update({ attributes: normalize(body), model, limits });
+      this.store.update({ attributes: normalize(body), model, limits, canSample: body?.can_sample === true });
     } catch (error) {
       this.#fail(error, "loading the list of attributes");
     }
@@ -272,6 +283,41 @@ export class Studio {
         + "uploading it…" : "Uploading your photo…",
     });
     await this.#encodePrimary(photo.file, null);
+  }
+
+  /**
+   * Edit a face the server already has (a drawn one, drawn.js): `latent` as an encode gives it,
+   * `photo` what stands for the photo. As a new upload does, every slider goes back to 0.
+   */
+  useFace(latent, photo) {
+    if (this.state.encode.busy || this.state.latent?.id === latent.id) return;
+    for (const name of ["encode-primary", "edit", "strip", "mix"]) this.#cancel(name);
+    clearTimeout(this.#editTimer);
+    this.#jobs.forget("edit", "strip", "mix");
+    this.#forget(this.state.latent);
+    if (this.state.photo?.url?.startsWith("blob:")) URL.revokeObjectURL(this.state.photo.url);
+    this.#uploadSeq += 1; // a photo still being prepared is not sent
+    const fresh = initialState();
+    this.store.update({
+      photo, latent, expired: null, edits: {}, lastAttribute: null, result: null, edit: idleTask, preview: null,
+      view: "face", pasteShown: this.state.paste, strip: fresh.strip, mix: fresh.mix, encode: idleTask,
+      alert: null, status: "Face ready. Move a slider to edit it.",
+    });
+    this.#runMix();
+  }
+
+  /** The same for the mix's face B. */
+  useSecondFace(latent, photo) {
+    const { second } = this.state;
+    if (second.encode.busy || second.latent?.id === latent.id) return;
+    this.#cancel("encode-secondary");
+    this.#cancel("mix");
+    this.#jobs.forget("mix");
+    this.#forget(second.latent);
+    if (second.photo?.url?.startsWith("blob:")) URL.revokeObjectURL(second.photo.url);
+    this.#secondSeq += 1;
+    this.store.update({ second: { photo, encode: idleTask, latent }, mix: initialState().mix, alert: null });
+    this.#runMix();
   }
 
   /** Re-encode the same photo with another of its faces. */
@@ -624,7 +670,9 @@ export class Studio {
     }
     const reset = [error, found.primary?.error, found.second?.error].some((e) => e?.code === "store_reset");
     const { title, detail, code } = describeGone({ reset, primary, second: other });
-    this.#alert(`${lead}${title}`, detail, code, () => this.#sendAgain(primary, other),
+    // A drawn face has no photo here to send again.
+    const again = (primary && this.state.photo?.file) || (other && this.state.second.photo?.file);
+    this.#alert(`${lead}${title}`, detail, code, again ? () => this.#sendAgain(primary, other) : null,
       primary && other ? "Upload them again" : "Upload it again");
   }
 
@@ -676,9 +724,12 @@ export class Studio {
     uploads.forget(id);
   }
 
-  /** Best-effort removal of an upload that is being replaced or was abandoned. */
+  /**
+   * Best-effort removal of an upload that is being replaced or was abandoned. A drawn face is
+   * kept: it is still in the gallery of drawn faces ("Delete my data" deletes it).
+   */
   #forget(latent) {
-    if (latent && !this.#deleting.has(latent.id)) this.#delete(latent.id).catch(() => {});
+    if (latent && !latent.drawn && !this.#deleting.has(latent.id)) this.#delete(latent.id).catch(() => {});
   }
 
   /**
@@ -746,6 +797,7 @@ export class Studio {
       attributes: this.state.attributes,
       model: this.state.model,
       limits: this.state.limits,
+      canSample: this.state.canSample,
       steps: this.state.steps,
       hair: this.state.hair,
       keep: this.state.keep,

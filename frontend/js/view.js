@@ -2,6 +2,7 @@
 // go through textContent, server URLs through api.safeUrl (done in studio.js) and `src`/`href`.
 
 import { buildFaceButtons, buildFaceMarks, framePhoto } from "./faces.js";
+import { buildGallery } from "./drawn.js";
 import { describeModel } from "./model.js";
 import { keptAvailable } from "./options.js";
 import {
@@ -192,6 +193,10 @@ export function createView(on) {
     stripHint: $("[data-strip-hint]"),
     editStrip: $("[data-edit-strip]"),
     stripProgress: $("[data-progress=strip]"),
+    drawn: $("[data-drawn]"),
+    draw: $("[data-draw]"),
+    drawnFaces: $("[data-drawn-faces]"),
+    drawProgress: $("[data-progress=draw]"),
   };
 
   // The strip of the last slider moved: its attribute at several amounts, in one job.
@@ -310,6 +315,8 @@ export function createView(on) {
     buildFaceMarks(dom.faceMarks, faces, size, latent.face);
   }
 
+  let builtDrawn = null;
+
   let builtEarlier = null;
   function buildEarlier(earlier) {
     builtEarlier = earlier;
@@ -323,7 +330,8 @@ export function createView(on) {
 
   return function render(state) {
     const { latent, photo, result, edits } = state;
-    const busy = state.encode.busy || state.edit.busy || state.mix.busy || state.second.encode.busy;
+    const busy = state.encode.busy || state.edit.busy || state.mix.busy || state.second.encode.busy
+      || state.drawn.busy;
 
     // The server and its model, said at the top (the bundled models are small demos).
     const model = describeModel(state.serving, state.model);
@@ -335,7 +343,7 @@ export function createView(on) {
     setText(dom.modelNoticeDetail, model?.detail ?? "");
 
     const earlier = state.earlier;
-    dom.deleteData.hidden = !(latent || state.second.latent || busy || earlier.length);
+    dom.deleteData.hidden = !(latent || state.second.latent || busy || earlier.length || state.drawn.faces.length);
     dom.earlier.hidden = earlier.length === 0;
     if (builtEarlier !== earlier) buildEarlier(earlier);
     const one = earlier.length === 1;
@@ -501,11 +509,11 @@ export function createView(on) {
     setText(dom.keepHint, keepable ? "The other sliders then change the person's apparent age and gender as "
       + "little as they can." : "This model has no age and gender directions to keep fixed.");
     // "Change only": a drawn face has no landmarks to find a part of it by, so it changes whole.
-    const drawn = Boolean(latent?.drawn);
-    const region = drawn ? "" : state.region ?? "";
+    const drawnFace = Boolean(latent?.drawn);
+    const region = drawnFace ? "" : state.region ?? "";
     if (dom.region.value !== region) dom.region.value = region;
-    dom.region.disabled = !ready || drawn;
-    setText(dom.regionHint, drawn ? "A drawn face always changes as a whole: only a photo's face has the "
+    dom.region.disabled = !ready || drawnFace;
+    setText(dom.regionHint, drawnFace ? "A drawn face always changes as a whole: only a photo's face has the "
       + "landmarks a part is found by."
       : REGION_HINTS[region]);
     const strip = state.strip;
@@ -566,6 +574,26 @@ export function createView(on) {
     dom.mixGif.hidden = !mix.gifUrl;
     setSrc(dom.mixGifImg, mix.gifUrl);
     renderDownload(dom.mixGifLink, "gif", mix.gifUrl, state.download);
+    // Drawn faces: the gallery, the current face and face B marked.
+    const drawn = state.drawn;
+    dom.drawn.hidden = !state.canSample;
+    dom.draw.disabled = drawn.busy;
+    setText(dom.draw, drawn.faces.length ? "Draw more faces" : "Draw random faces");
+    if (builtDrawn !== drawn.faces) {
+      buildGallery(dom.drawnFaces, drawn.faces, { pick: on.pickDrawn, mix: on.mixDrawn });
+      builtDrawn = drawn.faces;
+    }
+    for (const button of $$("[data-drawn-pick]", dom.drawnFaces)) {
+      if (button.dataset.drawnPick === latent?.id) button.setAttribute("aria-current", "true");
+      else button.removeAttribute("aria-current");
+      button.disabled = state.encode.busy;
+    }
+    for (const button of $$("[data-drawn-mix]", dom.drawnFaces)) {
+      button.disabled = !ready || reading || button.dataset.drawnMix === latent?.id;
+      button.classList.toggle("current", button.dataset.drawnMix === second.latent?.id);
+    }
+    renderProgress(dom.drawProgress, drawn, "Drawing");
+
     const mixTask = reading ? second.encode : mix;
     renderProgress(dom.mixProgress, mixTask, reading ? "Reading face B" : "Blending");
   };

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from tests.browser.actions import (
     FACE_AFTER,
+    LOADED,
     NEW_AND_LOADED,
     PHOTO_AFTER,
     choose_file,
@@ -221,3 +222,83 @@ def test_a_queued_edit_says_how_many_jobs_wait_before_it(
     page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, reconstruction])
     expect(page.locator("[data-progress=edit]")).to_be_hidden()
     assert page.request.delete(f"{app.url}/latents/{other}").status == 204
+
+
+def test_a_drawn_face_is_edited_mixed_and_deleted_like_a_photo(
+    page: Any, app: App, photos: dict[str, Path], timer: Timer, artifacts: Path
+) -> None:
+    """"Draw random faces": eight faces the model makes up, each an upload of its own. One picked
+    becomes the face being edited (no region for it: it has no landmarks), its edit downloads,
+    its whole photo is the face itself, it mixes with an uploaded photo, and "Delete my data"
+    deletes every drawn face with the photo."""
+    open_studio(page, app)
+    expect(page.get_by_role("heading", name="Random faces")).to_be_visible()
+    samples = Requests(page, "POST", "/sample")
+    with timer.measure("draw 8 faces → shown"):
+        page.get_by_role("button", name="Draw random faces").click()
+        gallery = page.locator("[data-drawn-faces] img")
+        expect(gallery).to_have_count(8)
+        for i in range(8):
+            page.wait_for_function(LOADED, arg=f"[data-drawn-faces] li:nth-child({i + 1}) img")
+    assert samples.bodies == [{"n": 8}]
+    result = job_state(page, app, samples.jobs[0])["result"]
+    drawn_ids = result["latent_ids"]
+    assert [gallery.nth(i).get_attribute("src") for i in range(8)] == result["image_urls"]
+    expect(page.get_by_role("button", name="Delete my data")).to_be_visible()
+    assert page.evaluate("JSON.parse(localStorage.getItem('diffae-studio.uploads')).map((e) => e.id)") == drawn_ids
+
+    page.get_by_role("button", name="Edit drawn face 2").click()
+    face = result["image_urls"][1]
+    expect(page.locator("[data-compare=face] [data-compare-before]")).to_have_attribute("src", face)
+    expect(page.get_by_role("button", name="Edit drawn face 2")).to_have_attribute("aria-current", "true")
+    expect(page.get_by_label("Change only")).to_be_disabled()
+    expect(page.locator("[data-region-hint]")).to_contain_text("A drawn face always changes as a whole")
+    edits = Requests(page, "POST", "/manipulate")
+    smile = page.get_by_role("slider", name="Smile")
+    expect(smile).to_be_enabled()
+    smile.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, face])
+    assert edits.bodies == [{"latent_id": drawn_ids[1], "edits": {"Smiling": 0.03}}]
+    edited = job_state(page, app, edits.jobs[0])["result"]
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download face (PNG)").click()
+    assert Path(download.value.path()).read_bytes() == page.request.get(f"{app.url}{edited['image_url']}").body()
+    # The whole photo of a drawn face is the face itself.
+    page.get_by_role("radio", name="Whole photo").check()
+    expect(page.locator("[data-compare=photo] [data-compare-before]")).to_have_attribute("src", face)
+    assert wait_loaded(page, PHOTO_AFTER) == edited["photo_url"]
+    pasted = Image.open(io.BytesIO(page.request.get(f"{app.url}{edited['photo_url']}").body()))
+    assert pasted.size == Image.open(io.BytesIO(page.request.get(f"{app.url}{face}").body())).size
+
+    # Mixed with an uploaded photo as face B.
+    mixes = Requests(page, "POST", "/interpolate")
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/encode")) as accepted:
+        choose_file(page, "Choose second photo", photos["second"])
+    photo_b = accepted.value.json()["latent_id"]
+    frames = page.locator("[data-mix-strip] img")
+    expect(frames).to_have_count(7)
+    assert mixes.bodies[0]["latent_ids"] == [drawn_ids[1], photo_b]
+    page.wait_for_function(LOADED, arg="[data-mix-strip] li:nth-child(7) img")
+    deleted: list[str] = []
+    page.on("response", lambda r: r.request.method == "DELETE" and "/latents/" in r.url
+            and r.status == 204 and deleted.append(r.url.rsplit("/", 1)[1]))
+    # Another drawn face as face B instead: the photo it replaces is deleted, as when a photo
+    # replaces a photo.
+    page.get_by_role("button", name="Use drawn face 3 as face B of the mix").click()
+    expect(page.locator("[data-mix-b]")).to_have_attribute("src", result["image_urls"][2])
+    page.wait_for_function("n => document.querySelectorAll('[data-mix-strip] img').length === n"
+                           " && [...document.querySelectorAll('[data-mix-strip] img')].every((i) => i.complete"
+                           " && i.naturalWidth > 0)", arg=7)
+    assert mixes.bodies[-1]["latent_ids"] == [drawn_ids[1], drawn_ids[2]]
+    assert deleted == [photo_b]
+    page.get_by_role("radio", name="Face", exact=True).check()
+    page.screenshot(path=str(artifacts / "studio-drawn.png"), full_page=True)
+
+    page.get_by_role("button", name="Delete my data").click()
+    expect(page.locator("[data-alert-title]")).to_have_text("Deleted.")
+    expect(gallery).to_have_count(0)
+    assert sorted(deleted[1:]) == sorted(drawn_ids), deleted  # every drawn face, also those never picked
+    assert page.request.get(f"{app.url}{face}").status == 404
+    assert page.evaluate("localStorage.getItem('diffae-studio.uploads')") is None
