@@ -103,6 +103,18 @@ export function sample(n, { steps = null, signal } = {}) {
   return request("POST", "/sample", { json, signal });
 }
 
+/** POST /directions: teach a slider from example faces → `{job_id}`. */
+export const teach = ({ name, positives, negatives }, { signal } = {}) =>
+  request("POST", "/directions", { json: { name, positives, negatives }, signal });
+
+/** GET /directions/{id}: a taught slider as its exported file. */
+export const direction = (id) => request("GET", `/directions/${encodeURIComponent(id)}`);
+
+/** POST /directions/import: an exported slider again, under a new id (201, as GET answers). */
+export const importDirection = (body) => request("POST", "/directions/import", { json: body });
+
+export const deleteDirection = (id) => request("DELETE", `/directions/${encodeURIComponent(id)}`);
+
 export const job = (jobId, { signal } = {}) =>
   request("GET", `/jobs/${encodeURIComponent(jobId)}`, { signal });
 

@@ -5,11 +5,15 @@ import { normalizeAttributes } from "./sliders.js";
 import { Store } from "./store.js";
 import { Studio } from "./studio.js";
 import { DrawnFaces } from "./drawn.js";
+import { Teacher } from "./teach.js";
+import { createTeachView } from "./teachview.js";
 import { createView } from "./view.js";
 
 const store = new Store();
 const studio = new Studio(store);
 const drawn = new DrawnFaces(store, studio);
+const teacher = new Teacher(store, studio);
+studio.onDirectionGone = (error, edits) => teacher.gone(error, edits);
 
 const render = createView({
   edit: (attribute, amount) => studio.setEdit(attribute, amount),
@@ -22,14 +26,40 @@ const render = createView({
   mixDrawn: (index) => drawn.mix(index),
 });
 
+// Downloads are fetched first, so that one that fails says why instead of leaving a broken file.
+const save = (blob, name) => {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+};
+
+const renderTeach = createTeachView({
+  edit: (name, amount) => studio.setEdit(name, amount),
+  name: (name) => teacher.setName(name),
+  mark: (id, side) => teacher.mark(id, side),
+  rest: () => teacher.markRestNot(),
+  teach: () => teacher.teach(),
+  exportSlider: async (slider) => {
+    const blob = await teacher.exportSlider(slider.id);
+    if (blob) save(blob, `slider-${slider.name.replace(/[^\w-]+/g, "_")}.json`);
+  },
+  remove: (slider) => teacher.remove(slider.id),
+  importFile: (file) => teacher.importFile(file),
+});
+
 let frame = 0;
 store.addEventListener("change", () => {
   if (!frame) frame = requestAnimationFrame(() => {
     frame = 0;
     render(store.state);
+    renderTeach(store.state);
   });
 });
 render(store.state);
+renderTeach(store.state);
 initCompares();
 
 // Files: pickers, and drops on the two cards.
@@ -87,23 +117,19 @@ document.querySelector("[data-keep]").addEventListener("change", (event) => stud
 document.querySelector("[data-region]").addEventListener("change", (event) =>
   studio.setRegion(event.target.value === "" ? null : event.target.value));
 document.querySelector("[data-draw]").addEventListener("click", () => drawn.draw());
-document.querySelector("[data-delete-data]").addEventListener("click", () => studio.deleteData());
+// Taught sliders first: one taught from a face goes with it, and would then answer 404.
+document.querySelector("[data-delete-data]").addEventListener("click", async () => {
+  await teacher.deleteAll();
+  studio.deleteData();
+});
 document.querySelector("[data-delete-earlier]").addEventListener("click", () => studio.deleteEarlier());
 document.querySelector("[data-alert-dismiss]").addEventListener("click", () => studio.dismissAlert());
 document.querySelector("[data-alert-retry]").addEventListener("click", () => studio.retry());
 const mixRange = document.querySelector("[data-mix-range]");
 mixRange.addEventListener("input", () => studio.setMixIndex(Number(mixRange.value)));
 
-// Downloads are fetched first, so that one that fails (the server has forgotten the photo, the
-// network is down) says why instead of leaving a broken file; the link's href stays for "Save link as".
-const save = (blob, name) => {
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = name;
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-};
+// The download links: fetched first (the server may have forgotten the photo, the network may be
+// down); the link's href stays for "Save link as".
 for (const link of document.querySelectorAll("[data-download], [data-mix-gif-link]")) {
   link.addEventListener("click", async (event) => {
     event.preventDefault();

@@ -13,6 +13,9 @@ export function initialState() {
     model: null, // {preset, imageSize} of the served model (GET /attributes)
     canSample: false, // the model can draw new faces (GET /attributes `can_sample`)
     drawn: { ...idleTask, faces: [] }, // faces drawn by the model (drawn.js): [{id, imageUrl}]
+    // "Make your own slider" (teach.js): marks: face id → "has" | "not"; taught: the id just taught
+    teach: { ...idleTask, name: "", marks: {}, taught: null },
+    custom: [], // taught sliders kept in this browser: [{id, name, editName, accuracy, auroc}]
     limits: null, // {maxUploadBytes, maxPixels, defaultSteps, defaultEncodeSteps, maxSamples}: what the server says
     steps: null, // diffusion steps sent with requests; null = the server's default
     earlier: [], // [{id, alignedUrl}]: this browser's uploads from before the page was loaded, maybe still on the server

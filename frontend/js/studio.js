@@ -525,6 +525,7 @@ export class Studio {
       if (this.state.paste !== paste && photoReplacedUrl) this.setPaste(this.state.paste); // switched meanwhile
     } catch (error) {
       if (isAbort(error) || seq !== this.#editSeq) return;
+      if (error?.code === "unknown_direction") this.onDirectionGone?.(error, edits); // teach.js drops it
       // The edit still wanted was cancelled: a race with the cancel of an identical earlier one
       // (the server answered with that job), or another tab. Asked once more, else let go.
       if (error?.code === "cancelled" && !again) {

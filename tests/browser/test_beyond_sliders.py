@@ -5,6 +5,7 @@ server, conditional edits, region-limited edits, the queue position, drawn faces
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from tests.browser.actions import (
     upload_astronaut,
     wait_loaded,
 )
-from tests.browser.conftest import App, Timer
+from tests.browser.conftest import App, Console, Timer
 
 pytestmark = pytest.mark.browser
 
@@ -302,3 +303,91 @@ def test_a_drawn_face_is_edited_mixed_and_deleted_like_a_photo(
     assert sorted(deleted[1:]) == sorted(drawn_ids), deleted  # every drawn face, also those never picked
     assert page.request.get(f"{app.url}{face}").status == 404
     assert page.evaluate("localStorage.getItem('diffae-studio.uploads')") is None
+
+
+def test_a_slider_taught_from_marked_faces_edits_exports_and_imports(
+    page: Any, app: App, console: Console, photos: dict[str, Path], timer: Timer, artifacts: Path,
+    tmp_path: Path,
+) -> None:
+    """"Make your own slider": 24 drawn faces, 12 marked "Has it" and the rest "Doesn't"; Teach
+    sends them (POST /directions), the held-out accuracy is shown and a slider of that name edits
+    with `custom:<id>`. It exports as a JSON file that imports as a second slider; one the server
+    no longer has says so and goes; "Delete my data" deletes the rest on the server."""
+    open_studio(page, app)
+    draw = page.locator("[data-draw]")
+    with timer.measure("draw 24 faces → shown"):
+        for count in (8, 16, 24):
+            draw.click()
+            expect(page.locator("[data-drawn-faces] img")).to_have_count(count)
+            expect(draw).to_be_enabled()
+    tiles = page.locator("[data-teach-faces] li")
+    expect(tiles).to_have_count(24)
+    teach = page.get_by_role("button", name="Teach", exact=True)
+    expect(teach).to_be_disabled()
+    page.get_by_label("Name").fill("Glasses")
+    for i in range(12):
+        page.get_by_role("checkbox", name=f"Face {i + 1}: has it", exact=True).check()
+    page.get_by_role("button", name="The rest don't have it").click()
+    expect(page.locator("[data-teach-count]")).to_contain_text("Has it: 12 · Doesn't: 12.")
+    expect(page.get_by_role("checkbox", name="Face 13: doesn't have it", exact=True)).to_be_checked()
+    taught = Requests(page, "POST", "/directions")
+    expect(teach).to_be_enabled()
+    with timer.measure("teach (12 + 12 faces) → slider shown"):
+        teach.click()
+        expect(page.locator("[data-teach-result]")).to_be_visible()
+    result = job_state(page, app, taught.jobs[0])["result"]
+    body = taught.bodies[0]
+    faces = page.evaluate("[...document.querySelectorAll('[data-teach-face]')].map((li) => li.dataset.teachFace)")
+    assert body == {"name": "Glasses", "positives": faces[:12], "negatives": faces[12:]}
+    assert result["edit_name"] == f"custom:{result['direction_id']}" and result["method"] == "labelled"
+    percent = int(result["accuracy"] * 100 + 0.5)  # as Math.round
+    expect(page.locator("[data-teach-result]")).to_contain_text(f"Right on {percent} % of faces it was not taught from")
+    page.screenshot(path=str(artifacts / "studio-teach.png"), full_page=True)
+
+    # The new slider, beside the built-in ones, edits the face being edited.
+    page.get_by_role("button", name="Edit drawn face 1", exact=True).click()
+    glasses = page.get_by_role("slider", name="Glasses")
+    expect(glasses).to_be_enabled()
+    edits = Requests(page, "POST", "/manipulate")
+    face = page.locator("[data-compare=face] [data-compare-before]").get_attribute("src")
+    glasses.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, face])
+    assert edits.bodies[-1]["edits"] == {result["edit_name"]: 0.03}
+    page.locator("[data-controls]").screenshot(path=str(artifacts / "studio-own-slider.png"))
+
+    # Export: the slider as a small JSON file; import: the same file, a slider of its own.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export the slider Glasses").click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert exported["direction_id"] == result["direction_id"] and exported["name"] == "Glasses"
+    saved = tmp_path / "glasses.json"
+    saved.write_text(json.dumps(exported))
+    with page.expect_response(lambda r: r.url.endswith("/directions/import")) as imported:
+        choose_file(page, "Import a slider", saved)
+    assert imported.value.status == 201
+    copy = imported.value.json()
+    assert copy["direction_id"] != result["direction_id"] and copy["name"] == "Glasses"
+    assert np.allclose(copy["direction"], exported["direction"], atol=1e-6)  # stored as float32
+    expect(page.get_by_role("slider", name="Glasses")).to_have_count(2)
+    kept = page.evaluate("JSON.parse(localStorage.getItem('diffae-studio.sliders')).map((s) => s.id)")
+    assert kept == [result["direction_id"], copy["direction_id"]]
+
+    # One the server no longer has: said, and dropped.
+    assert page.request.delete(f"{app.url}/directions/{copy['direction_id']}").status == 204
+    console.allow_http_error(404, "/manipulate")
+    page.get_by_role("slider", name="Glasses").nth(1).focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("[data-alert]")).to_have_attribute("data-code", "unknown_direction")
+    expect(page.locator("[data-alert-title]")).to_contain_text("This slider is gone from the server")
+    expect(page.get_by_role("slider", name="Glasses")).to_have_count(1)
+
+    deleted: list[str] = []
+    page.on("response", lambda r: r.request.method == "DELETE" and "/directions/" in r.url
+            and deleted.append(f"{r.status} {r.url.rsplit('/', 1)[1]}"))
+    page.get_by_role("button", name="Delete my data").click()
+    expect(page.locator("[data-alert-title]")).to_have_text("Deleted.")
+    assert deleted == [f"204 {result['direction_id']}"]
+    expect(page.get_by_role("slider", name="Glasses")).to_have_count(0)
+    assert page.evaluate("localStorage.getItem('diffae-studio.sliders')") is None
