@@ -35,6 +35,7 @@ const SERVER_TITLES = {
 
 const CLIENT_TITLES = {
   network: "The server can't be reached. Check your connection and try again.",
+  not_a_slider: "This file isn't a slider saved from this page (use its Export).",
 };
 
 const TITLES = { ...SERVER_TITLES, ...CLIENT_TITLES };

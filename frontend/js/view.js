@@ -466,7 +466,9 @@ export function createView(on) {
     renderProgress(dom.encodeProgress, state.encode, "Reading the face");
 
     setSrc(dom.original, photo?.url ?? null);
-    setText(dom.facesCaption, faces > 1 ? `Face ${latent.face + 1} of ${faces}` : "Original");
+    setText(dom.facesCaption, faces > 1 ? `Face ${latent.face + 1} of ${faces}` : latent?.drawn ? "Drawn face" : "Original");
+    // A drawn face is its own (small) photo: shown as large as the thumbnails beside it.
+    dom.sources.classList.toggle("drawn", Boolean(latent?.drawn));
     dom.pickFace.hidden = faces < 2;
     setSrc(dom.aligned, latent?.alignedUrl ?? null);
     setSrc(dom.reconstruction, latent?.reconstructionUrl ?? null);

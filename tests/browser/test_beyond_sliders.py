@@ -19,6 +19,7 @@ from tests.browser.actions import (
     LOADED,
     NEW_AND_LOADED,
     PHOTO_AFTER,
+    assert_plain_words,
     choose_file,
     encode_job,
     open_studio,
@@ -156,6 +157,7 @@ def test_change_only_the_mouth_sends_region_and_keeps_the_rest_of_the_photo(
 
     region.select_option("mouth")
     expect(page.locator("[data-region-hint]")).to_contain_text("Only the mouth")
+    assert_plain_words(page)
     page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, whole])
     assert len(edits.bodies) == 2 and edits.bodies[1]["region"] == "mouth", edits.bodies
     assert edits.bodies[1]["edits"] == edits.bodies[0]["edits"]
@@ -295,6 +297,8 @@ def test_a_drawn_face_is_edited_mixed_and_deleted_like_a_photo(
     assert mixes.bodies[-1]["latent_ids"] == [drawn_ids[1], drawn_ids[2]]
     assert deleted == [photo_b]
     page.get_by_role("radio", name="Face", exact=True).check()
+    expect(page.locator("[data-faces-caption]")).to_have_text("Drawn face")
+    assert_plain_words(page)
     page.screenshot(path=str(artifacts / "studio-drawn.png"), full_page=True)
 
     page.get_by_role("button", name="Delete my data").click()
@@ -342,6 +346,7 @@ def test_a_slider_taught_from_marked_faces_edits_exports_and_imports(
     assert result["edit_name"] == f"custom:{result['direction_id']}" and result["method"] == "labelled"
     percent = int(result["accuracy"] * 100 + 0.5)  # as Math.round
     expect(page.locator("[data-teach-result]")).to_contain_text(f"Right on {percent} % of faces it was not taught from")
+    assert_plain_words(page)
     page.screenshot(path=str(artifacts / "studio-teach.png"), full_page=True)
 
     # The new slider, beside the built-in ones, edits the face being edited.
@@ -373,6 +378,11 @@ def test_a_slider_taught_from_marked_faces_edits_exports_and_imports(
     expect(page.get_by_role("slider", name="Glasses")).to_have_count(2)
     kept = page.evaluate("JSON.parse(localStorage.getItem('diffae-studio.sliders')).map((s) => s.id)")
     assert kept == [result["direction_id"], copy["direction_id"]]
+
+    # A file that is not a slider is refused before anything is sent.
+    choose_file(page, "Import a slider", photos["text"])
+    expect(page.locator("[data-alert]")).to_have_attribute("data-code", "not_a_slider")
+    expect(page.get_by_role("slider", name="Glasses")).to_have_count(2)
 
     # One the server no longer has: said, and dropped.
     assert page.request.delete(f"{app.url}/directions/{copy['direction_id']}").status == 204
