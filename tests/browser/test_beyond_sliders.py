@@ -19,6 +19,7 @@ from tests.browser.actions import (
     LOADED,
     NEW_AND_LOADED,
     PHOTO_AFTER,
+    assert_fits_and_labelled,
     assert_plain_words,
     choose_file,
     encode_job,
@@ -401,3 +402,21 @@ def test_a_slider_taught_from_marked_faces_edits_exports_and_imports(
     assert deleted == [f"204 {result['direction_id']}"]
     expect(page.get_by_role("slider", name="Glasses")).to_have_count(0)
     assert page.evaluate("localStorage.getItem('diffae-studio.sliders')") is None
+
+
+def test_on_a_phone_drawn_faces_and_the_slider_panel_fit_and_are_labelled(
+    phone: Any, app: App, artifacts: Path
+) -> None:
+    """390 px wide, touch: the random faces and the faces to mark fit the screen, and every new
+    control (pick, Mix, Has it / Doesn't, Name, Teach, Import) has a name."""
+    page = phone
+    open_studio(page, app)
+    page.get_by_role("button", name="Draw random faces").click()
+    expect(page.locator("[data-teach-faces] img")).to_have_count(8)
+    for i in range(8):
+        page.wait_for_function(LOADED, arg=f"[data-drawn-faces] li:nth-child({i + 1}) img")
+    assert_fits_and_labelled(page)
+    page.get_by_role("button", name="Edit drawn face 1", exact=True).click()
+    expect(page.get_by_role("slider", name="Smile")).to_be_enabled()
+    assert_fits_and_labelled(page)
+    page.locator("[data-drawn]").screenshot(path=str(artifacts / "studio-phone-drawn.png"))
