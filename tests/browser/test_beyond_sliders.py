@@ -249,7 +249,8 @@ def test_a_drawn_face_is_edited_mixed_and_deleted_like_a_photo(
     drawn_ids = result["latent_ids"]
     assert [gallery.nth(i).get_attribute("src") for i in range(8)] == result["image_urls"]
     expect(page.get_by_role("button", name="Delete my data")).to_be_visible()
-    assert page.evaluate("JSON.parse(localStorage.getItem('diffae-studio.uploads')).map((e) => e.id)") == drawn_ids
+    stored = page.evaluate("JSON.parse(localStorage.getItem('diffae-studio.uploads')).map((e) => e.id)")
+    assert stored == drawn_ids
 
     page.get_by_role("button", name="Edit drawn face 2").click()
     face = result["image_urls"][1]
@@ -268,7 +269,8 @@ def test_a_drawn_face_is_edited_mixed_and_deleted_like_a_photo(
     edited = job_state(page, app, edits.jobs[0])["result"]
     with page.expect_download() as download:
         page.get_by_role("link", name="Download face (PNG)").click()
-    assert Path(download.value.path()).read_bytes() == page.request.get(f"{app.url}{edited['image_url']}").body()
+    served = page.request.get(f"{app.url}{edited['image_url']}").body()
+    assert Path(download.value.path()).read_bytes() == served
     # The whole photo of a drawn face is the face itself.
     page.get_by_role("radio", name="Whole photo").check()
     expect(page.locator("[data-compare=photo] [data-compare-before]")).to_have_attribute("src", face)
@@ -293,8 +295,8 @@ def test_a_drawn_face_is_edited_mixed_and_deleted_like_a_photo(
     page.get_by_role("button", name="Use drawn face 3 as face B of the mix").click()
     expect(page.locator("[data-mix-b]")).to_have_attribute("src", result["image_urls"][2])
     page.wait_for_function("n => document.querySelectorAll('[data-mix-strip] img').length === n"
-                           " && [...document.querySelectorAll('[data-mix-strip] img')].every((i) => i.complete"
-                           " && i.naturalWidth > 0)", arg=7)
+                           " && [...document.querySelectorAll('[data-mix-strip] img')]"
+                           ".every((i) => i.complete && i.naturalWidth > 0)", arg=7)
     assert mixes.bodies[-1]["latent_ids"] == [drawn_ids[1], drawn_ids[2]]
     assert deleted == [photo_b]
     page.get_by_role("radio", name="Face", exact=True).check()
@@ -342,11 +344,13 @@ def test_a_slider_taught_from_marked_faces_edits_exports_and_imports(
         expect(page.locator("[data-teach-result]")).to_be_visible()
     result = job_state(page, app, taught.jobs[0])["result"]
     body = taught.bodies[0]
-    faces = page.evaluate("[...document.querySelectorAll('[data-teach-face]')].map((li) => li.dataset.teachFace)")
+    faces = page.evaluate(
+        "[...document.querySelectorAll('[data-teach-face]')].map((li) => li.dataset.teachFace)")
     assert body == {"name": "Glasses", "positives": faces[:12], "negatives": faces[12:]}
     assert result["edit_name"] == f"custom:{result['direction_id']}" and result["method"] == "labelled"
     percent = int(result["accuracy"] * 100 + 0.5)  # as Math.round
-    expect(page.locator("[data-teach-result]")).to_contain_text(f"Right on {percent} % of faces it was not taught from")
+    expect(page.locator("[data-teach-result]")).to_contain_text(
+        f"Right on {percent} % of faces it was not taught from")
     assert_plain_words(page)
     page.screenshot(path=str(artifacts / "studio-teach.png"), full_page=True)
 
