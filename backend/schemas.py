@@ -67,6 +67,9 @@ class StripRequest(_Request):
     )
 
 
+#: The longest brush mask (base64 characters) a manipulate request may carry.
+MAX_BRUSH_CHARS = 200_000
+
 #: The most example faces a direction is taught from (each side).
 MAX_EXAMPLES = 200
 
@@ -119,6 +122,12 @@ class ManipulateRequest(_Sampled):
         default=None, description="limit the edit to one region of the face: " + "; ".join(
             f"{name}: {what}" for name, what in REGIONS.items()) + ". Elsewhere the face keeps its own "
         "unedited render, and the paste-back adds only what changed inside")
+    brush: str | None = Field(
+        default=None, max_length=MAX_BRUSH_CHARS,
+        description="a mask painted on the aligned face (GET the encode result's `image_url`), as a "
+        "base64 PNG (a `data:image/png;base64,` prefix is allowed): square, 8 to 1024 px, its alpha (or, "
+        "without one, its grey level) is where the edit applies. Alone it limits the edit to what was "
+        "painted; with `region`, to both. Feathered like a region, and the paste-back uses it too")
     keep: list[AttributeName] = Field(
         default_factory=list, max_length=MAX_EDITS, examples=[["Young", "Male"]],
         description="attributes to hold fixed (a conditional edit): each edit moves along the part of "

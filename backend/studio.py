@@ -131,12 +131,12 @@ class Studio:
                 f"no taught direction {echo(missing)}: it never existed, expired, or one of the faces it "
                 "was taught from was deleted"))
         lid = req.latent_id
-        digest = edit_digest(p.edits, s.steps, s.solver, s.grid, p.strip, p.keep, p.region)
+        digest = edit_digest(p.edits, s.steps, s.solver, s.grid, p.strip, p.keep, p.region, p.brush)
         claim = self._claim(_queued(new_id(), "manipulate"), [lid], digest)
         if claim.created:
             payload = ManipulateJob(job_id=claim.job_id, image_key=new_id(), latent_id=lid, edits=p.edits,
                                     steps=s.steps, solver=s.solver, grid=s.grid, strip=p.strip, keep=p.keep,
-                                    region=p.region)
+                                    region=p.region, brush=p.brush)
             self._send(MANIPULATE, payload, lid, digest)
         return claim.job_id
 

@@ -8,8 +8,13 @@ what would have been accepted. No Redis, no I/O.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import re
 from dataclasses import dataclass
+
+from PIL import Image
 
 from backend.facts import default_steps, solver_defaults
 from backend.schemas import InterpolateRequest, ManipulateRequest, SampleRequest
@@ -21,7 +26,7 @@ from models.errors import (
     UnknownAttributeError,
     echo,
 )
-from models.regions import Region
+from models.regions import Region, read_brush
 from models.schedule import Grid, Solver, check_steps
 from worker.contracts import CUSTOM, ModelInfo, Strip
 
@@ -34,6 +39,26 @@ def upload_size(settings: Settings, size: int | None) -> None:
     limit = settings.max_upload_bytes
     if size is not None and size > limit:
         raise TooLargeError(f"the upload is {size:,} bytes; the limit is {limit:,} bytes")
+
+
+def canonical_brush(data: str, size: int) -> str:
+    """A brush mask as a request sends it (base64 PNG, perhaps a data URL) as the job carries it:
+    base64 of the PNG of the (size, size) uint8 mask (`models.regions.read_brush`), so that the same
+    painting always makes the same job (and edit digest)."""
+    text = data.split(",", 1)[1] if data.startswith("data:") else data
+    if data.startswith("data:") and not data.startswith("data:image/png;base64,"):
+        raise InvalidRequestError("brush: a data URL must be `data:image/png;base64,...`")
+    try:
+        png = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequestError("brush: not base64 (a PNG image, base64-encoded)") from exc
+    try:
+        mask = read_brush(png, size)
+    except ValueError as exc:
+        raise InvalidRequestError(f"brush: {exc}") from exc
+    out = io.BytesIO()
+    Image.fromarray(mask, "L").save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -61,6 +86,7 @@ class EditParams:
     strip: Strip | None
     keep: list[str]
     region: Region | None
+    brush: str | None  # the canonical mask (`canonical_brush`)
     taught: list[str]  # ids of the taught directions the edit names
 
 
@@ -139,8 +165,9 @@ class Checks:
             if beyond:
                 raise InvalidRequestError(f"strip amounts must be within ±{limit}; got {echo(beyond)}")
             strip = Strip(attribute=req.strip.attribute, amounts=list(req.strip.amounts))
+        brush = None if req.brush is None else canonical_brush(req.brush, self.info.image_size)
         return EditParams(edits=dict(req.edits), sampling=sampling, strip=strip, keep=sorted(set(req.keep)),
-                          region=req.region, taught=taught)
+                          region=req.region, brush=brush, taught=taught)
 
     def interpolation(self, req: InterpolateRequest) -> tuple[list[float], Sampling]:
         """(alphas, sampling): the given alphas, or `frames` (default DEFAULT_FRAMES) evenly spaced."""

@@ -106,3 +106,51 @@ def crop_units(points: np.ndarray, quad: np.ndarray) -> np.ndarray:
     across, down = q[3] - q[0], q[1] - q[0]  # the crop's x and y axes, in the photo
     basis = np.stack([across, down], axis=1)  # (2, 2): crop units → photo offsets
     return np.linalg.solve(basis, (np.asarray(points, dtype=np.float64) - q[0]).T).T
+
+
+#: The largest side of a brush mask a client may send (it is shrunk to the model's size anyway).
+BRUSH_MAX_SIDE = 1024
+
+
+def read_brush(png: bytes, size: int) -> np.ndarray:
+    """A painted brush mask (PNG, square, any side up to BRUSH_MAX_SIDE) as the (size, size)
+    uint8 mask on the aligned face: its alpha where it has one (a canvas painted on a transparent
+    layer), else its grey level; 255 = edit here. Shrunk by area averaging, unfeathered.
+
+    Raises:
+        ValueError: not a PNG, not square, too large, or nothing painted.
+    """
+    import io
+
+    try:
+        with Image.open(io.BytesIO(png)) as image:
+            if image.format != "PNG":
+                raise ValueError(f"the brush mask must be a PNG image, got {image.format}")
+            w, h = image.size
+            if w != h:
+                raise ValueError(f"the brush mask must be square (the aligned face), got {w}×{h}")
+            if not 8 <= w <= BRUSH_MAX_SIDE:
+                raise ValueError(f"the brush mask's side must be 8 to {BRUSH_MAX_SIDE} px, got {w}")
+            bands = image.getbands()
+            layer = image.getchannel("A") if "A" in bands else image.convert("L")
+            layer.load()
+    except ValueError:
+        raise
+    except Exception as exc:  # PIL's errors for broken data are of many types
+        raise ValueError("the brush mask is not a readable PNG image") from exc
+    mask = np.asarray(layer.resize((size, size), Image.Resampling.BOX), dtype=np.uint8)
+    if int(mask.max()) < 128:
+        raise ValueError("the brush mask is empty: paint where the edit should apply")
+    return mask
+
+
+def brush_mask(painted: np.ndarray, size: int, feather: float = 1 / 32) -> np.ndarray:
+    """The feathered (size, size) float32 mask in [0, 1] of a brush mask from `read_brush`
+    (`painted` uint8, (size, size)): a Gaussian edge of `feather` × size pixels (σ), as a
+    landmark region's."""
+    big = size * _SUPER
+    canvas = Image.fromarray(np.asarray(painted, dtype=np.uint8), "L")
+    canvas = canvas.resize((big, big), Image.Resampling.BILINEAR)
+    if feather > 0:
+        canvas = canvas.filter(ImageFilter.GaussianBlur(feather * big))
+    return np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32) / 255.0

@@ -91,6 +91,9 @@ class ManipulateJob(Sampler):
     #: Limit the edit to one region of the face (`models.regions`); elsewhere the face keeps its
     #: own trajectory.
     region: Region | None = None
+    #: A painted mask (`models.regions.read_brush`: the model's size, uint8), base64 PNG; with
+    #: `region`, the edit applies in both.
+    brush: str | None = None
 
 
 class InterpolateJob(Sampler):
@@ -196,6 +199,7 @@ class ManipulateResult(BaseModel):
     edits: dict[str, float]
     keep: list[str] = Field(default_factory=list, description="the attributes held fixed")
     region: Region | None = Field(default=None, description="the region the edit was limited to")
+    brush: bool = Field(default=False, description="whether the edit was limited to a painted mask")
     steps: int
     solver: Solver = "ddim"
     grid: Grid = "uniform"
@@ -209,8 +213,8 @@ class ManipulateResult(BaseModel):
     )
     base_id: OptionalImageId = Field(
         default=None, description="the unedited render the edit's change is measured from (same steps, "
-        "solver and grid; for a region-limited edit, the one decoded with it: outside the region the "
-        "crop equals it)")
+        "solver and grid; for a region- or brush-limited edit, the one decoded with it: outside the mask "
+        "the crop equals it)")
     strip: Strip | None = Field(default=None, description="the strip asked for, if any")
     strip_ids: ImageIds = Field(default_factory=list,
                                 description="one aligned crop per amount of the strip (none without one)")

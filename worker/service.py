@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from models.errors import InvalidRequestError, StudioError, UnknownLatentError
 from models.images import to_image, to_tensor
-from models.regions import region_mask
+from models.regions import brush_mask, region_mask
 from models.teach import Method
 from models.teach import teach as teach_direction
 from worker.contracts import (
@@ -262,13 +262,14 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     # The unedited render with these steps, solver and grid ("base") is what the edit changed;
     # paste-back adds only that change to the photo. The encode left one at its own; others are
     # decoded here, in the same batch as the edit, and kept for the upload's next edits. A
-    # region-limited edit always decodes it alongside: outside the region, the edit follows it.
+    # region- or brush-limited edit always decodes it alongside: outside the mask, the edit follows it.
     base = base_id(meta, job.steps, job.solver, job.grid)
     has_base = rt.storage.has_image(base)
-    if not has_base or job.region is not None:
+    limited = job.region is not None or job.brush is not None
+    if not has_base or limited:
         codes.append(z_0)
     z_sem = torch.cat(codes)
-    region = None if job.region is None else (_region_mask(meta, job.region, pipe.image_size), len(codes) - 1)
+    region = (_edit_mask(meta, job, pipe.image_size), len(codes) - 1) if limited else None
     x_0 = pipe.decode(z_sem, x_T.expand(len(z_sem), -1, -1, -1), job.steps, progress=progress,
                       solver=job.solver, grid=job.grid, preview=_previewer(rt, job.job_id), region=region)
     if not has_base:
@@ -276,7 +277,7 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
     image = _put_png(rt, job, "crop", to_image(x_0[0]), [lid])
     strip_ids = [_put_png(rt, job, f"strip{i:02d}", to_image(x_0[1 + i]), [lid])
                  for i in range(len(job.strip.amounts) if job.strip is not None else 0)]
-    if job.region is not None:
+    if limited:
         # The paste-back adds the change from the unedited row decoded with the edit (a stored base
         # may come from another engine or batch, with other rounding): outside the region, nothing.
         base = _put_png(rt, job, "base", to_image(x_0[-1]), [lid])
@@ -286,6 +287,7 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
         edits=job.edits,
         keep=job.keep,
         region=job.region,
+        brush=job.brush is not None,
         steps=job.steps,
         solver=job.solver,
         grid=job.grid,
@@ -399,6 +401,19 @@ def _custom_directions(rt: Runtime, job: ManipulateJob, preset: str, z_dim: int)
                                           f"dimensions; this model's z_sem has {z_dim}")
             found[name] = torch.tensor(record.direction)
     return found
+
+
+def _edit_mask(meta: UploadMeta, job: ManipulateJob, size: int) -> torch.Tensor:
+    """The (size, size) mask an edit is limited to: its landmark region, its painted brush mask,
+    or where either is (the larger of the two, pixel by pixel)."""
+    masks = []
+    if job.region is not None:
+        masks.append(_region_mask(meta, job.region, size))
+    if job.brush is not None:
+        with Image.open(io.BytesIO(base64.b64decode(job.brush))) as image:
+            painted = np.asarray(image.convert("L").resize((size, size), Image.Resampling.BOX))
+        masks.append(torch.from_numpy(brush_mask(painted, size)))
+    return torch.stack(masks).amax(0)
 
 
 def _region_mask(meta: UploadMeta, region: str, size: int) -> torch.Tensor:

@@ -188,10 +188,11 @@ def edit_digest(
     strip: Strip | None = None,
     keep: Sequence[str] = (),
     region: str | None = None,
+    brush: str | None = None,
 ) -> str:
     """A key for "the same manipulate request": edits (order-free, zero amounts dropped), steps,
     solver, grid, the strip (its amounts in order: they are the frames' order), the attributes
-    kept fixed (order-free) and the region."""
+    kept fixed (order-free), the region and the brush mask (its canonical PNG)."""
     active = sorted((k, float(v)) for k, v in edits.items() if v != 0)
     frames = None if strip is None else [strip.attribute, [float(a) for a in strip.amounts]]
     fields = {"edits": active, "steps": steps, "solver": solver, "grid": grid, "strip": frames}
@@ -199,6 +200,8 @@ def edit_digest(
         fields["keep"] = sorted(set(keep))
     if region is not None:
         fields["region"] = region
+    if brush is not None:
+        fields["brush"] = hashlib.sha256(brush.encode()).hexdigest()
     canonical = json.dumps(fields)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

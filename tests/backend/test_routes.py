@@ -5,6 +5,7 @@ job's result is shown (image ids become URLs)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import threading
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.integration
 
 LID = "a" * 32  # encoded
 #: What a manipulate payload carries when the request asks for no strip, keep or region.
-PLAIN = {"strip": None, "keep": [], "region": None}
+PLAIN = {"strip": None, "keep": [], "region": None, "brush": None}
 LOST = new_id(time.time() - 600)  # made ten minutes before the store (each test's Redis) began
 RAW = "c" * 32  # uploaded, not encoded yet
 MAX_UPLOAD_BYTES = 300_000
@@ -127,6 +128,21 @@ DIRECTION = {"name": "Freckles", "preset": INFO.preset, "direction": [0.6, 0.8, 
              "method": "labelled"}
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _png_b64(size: tuple[int, int], paint: bool = True, left: bool = True) -> str:
+    """A brush mask as a page's canvas exports it: transparent, the left (or right) half painted."""
+    image = Image.new("RGBA", size, (0, 0, 0, 0))
+    if paint:
+        half = (0, 0, size[0] // 2, size[1]) if left else (size[0] // 2, 0, size[0], size[1])
+        image.paste((255, 80, 80, 255), half)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return _b64(out.getvalue())
+
+
 def mix(**body: Any) -> dict[str, Any]:
     return {"json": {"latent_ids": [LID, LID], **body}}
 
@@ -174,6 +190,15 @@ CASES: list[tuple[str, str, Callable[[], dict[str, Any]], int, str, str]] = [
     ("POST", "/manipulate", lambda: edit(keep=["Age"]), 422, "unknown_attribute", "Age"),
     ("POST", "/manipulate", lambda: edit(region="nose"), 422, "invalid_request", "region"),
     ("POST", "/manipulate", lambda: edit(keep="Young"), 422, "invalid_request", "keep"),
+    ("POST", "/manipulate", lambda: edit(brush="not base64!"), 422, "invalid_request", "brush: not base64"),
+    ("POST", "/manipulate", lambda: edit(brush=_b64(b"GIF89a....")), 422, "invalid_request", "readable PNG"),
+    ("POST", "/manipulate", lambda: edit(brush=_png_b64((40, 30))), 422, "invalid_request", "square"),
+    ("POST", "/manipulate", lambda: edit(brush=_png_b64((2000, 2000))), 422, "invalid_request", "8 to 1024"),
+    ("POST", "/manipulate", lambda: edit(brush=_png_b64((32, 32), paint=False)), 422, "invalid_request",
+     "the brush mask is empty"),
+    ("POST", "/manipulate", lambda: edit(brush="data:image/jpeg;base64,AAAA"), 422, "invalid_request",
+     "data:image/png"),
+    ("POST", "/manipulate", lambda: edit(brush="A" * 200_001), 422, "invalid_request", "brush"),
     ("POST", "/manipulate", lambda: edit(latent_id="0" * 32), 404, "unknown_latent", "never existed"),
     ("POST", "/manipulate", lambda: edit(latent_id=RAW), 404, "unknown_latent", "not encoded yet"),
     ("POST", "/interpolate", lambda: {"json": {"latent_ids": [LID]}}, 422, "invalid_request", "latent_ids"),
@@ -288,8 +313,9 @@ def test_an_edit_is_queued_once_and_its_result_is_shown_with_urls(api: Api) -> N
     done = JobState(job_id=job_id, kind="manipulate", status="succeeded", progress=1.0, result=result)
     assert JobStore(api.r).save(done)
     shown = api.client.get(f"/jobs/{job_id}").json()
-    assert shown["result"] == {"edits": {"Smiling": 0.2}, "keep": [], "region": None, "steps": 20,
-                               "solver": "ddim", "grid": "uniform", "image_url": f"/images/{job_id}-crop",
+    assert shown["result"] == {"edits": {"Smiling": 0.2}, "keep": [], "region": None, "brush": False,
+                               "steps": 20, "solver": "ddim", "grid": "uniform",
+                               "image_url": f"/images/{job_id}-crop",
                                "photo_url": f"/images/{job_id}-photo",
                                "photo_replaced_url": f"/images/{job_id}-photo-replaced", "base_url": None,
                                "strip": None, "strip_urls": []}
@@ -342,6 +368,19 @@ def test_solver_grid_and_strip_are_queued_and_each_is_its_own_edit(make_api: Cal
     assert api.client.post("/manipulate", **edit(keep=["Smiling", "Young"])).json()["job_id"] == kept
     mouth = api.client.post("/manipulate", **edit(region="mouth")).json()["job_id"]  # #17 item 2
     assert sent(api)[-1][1]["region"] == "mouth" and mouth not in (first, kept)
+    # A brush mask (#17 item 2): any square PNG or data URL, carried as the model's size, one digest.
+    painted = api.client.post("/manipulate", **edit(brush=_png_b64((300, 300)))).json()["job_id"]
+    carried = sent(api)[-1][1]["brush"]
+    with Image.open(io.BytesIO(base64.b64decode(carried))) as mask:
+        assert mask.size == (INFO.image_size, INFO.image_size) and mask.mode == "L"
+        painted_px = np.asarray(mask)
+    half = INFO.image_size // 2
+    assert painted_px[:, :half].min() == 255 and painted_px[:, half:].max() == 0
+    same = api.client.post("/manipulate", **edit(brush="data:image/png;base64," + _png_b64((600, 600))))
+    assert same.json()["job_id"] == painted  # the same painting at another size: the same edit
+    other = api.client.post("/manipulate", **edit(brush=_png_b64((300, 300), left=False))).json()["job_id"]
+    both = api.client.post("/manipulate", **edit(region="mouth", brush=_png_b64((300, 300)))).json()["job_id"]
+    assert len({painted, other, both, mouth, first}) == 5
 
     answer = api.client.post("/interpolate", **mix(frames=2, solver="ddim", grid="quadratic"))
     assert answer.status_code == 202 and api.sender.sent[-1][1]["grid"] == "quadratic"

@@ -5,12 +5,15 @@ the unedited row's own trajectory outside the mask, exactly, with either solver.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image, ImageDraw
 
 from models.pipeline import DiffAEPipeline
-from models.regions import REGIONS, crop_units, region_mask
+from models.regions import REGIONS, brush_mask, crop_units, read_brush, region_mask
 from tests.models.test_pipeline import STEPS, codes, images, pipe  # noqa: F401 (fixtures)
 
 
@@ -79,3 +82,44 @@ def test_outside_the_region_an_edit_follows_the_unedited_trajectory_exactly(
     assert float((edit - base)[:, outside].abs().max()) == 0.0  # outside: exactly the unedited render
     assert float((edit - base)[:, inside].abs().mean()) > 1e-3  # inside: the edit
     assert float((plain[0] - base)[:, outside].abs().mean()) > 1e-3  # which a plain edit changes too
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_brush_mask_is_read_from_its_alpha_or_grey_level_and_feathered_like_a_region() -> None:
+    """The page paints on a transparent layer (alpha), a tool may send black and white (grey level):
+    both give the same mask at the model's size, and its feathered edge spans a few pixels."""
+    painted = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    ImageDraw.Draw(painted).ellipse((64, 96, 192, 224), fill=(255, 0, 0, 255))
+    grey = Image.new("L", (256, 256), 0)
+    ImageDraw.Draw(grey).ellipse((64, 96, 192, 224), fill=255)
+    by_alpha, by_grey = read_brush(_png(painted), 64), read_brush(_png(grey), 64)
+    assert by_alpha.shape == (64, 64) and by_alpha.dtype == np.uint8
+    assert np.abs(by_alpha.astype(int) - by_grey.astype(int)).max() <= 1
+    assert by_alpha[40, 32] == 255 and by_alpha[5, 5] == 0  # inside the ellipse / far outside it
+    soft = brush_mask(by_alpha, 64)
+    assert soft[40, 32] > 0.99 and soft[5, 5] < 1e-3
+    edge = (soft > 0.05) & (soft < 0.95)
+    assert 0.02 * soft.size < edge.sum() < 0.2 * soft.size  # a feathered band, not a hard cut
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: b"\x89PNG\r\n\x1a\n broken", "readable PNG"),
+    (lambda: _png(Image.new("L", (40, 30), 255)), "square"),
+    (lambda: _png(Image.new("L", (4, 4), 255)), "8 to 1024"),
+    (lambda: _png(Image.new("RGBA", (64, 64), (255, 255, 255, 0))), "empty"),
+    (lambda: _jpeg(), "must be a PNG"),
+])
+def test_a_brush_mask_that_is_no_painting_is_refused_with_a_reason(make, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        read_brush(make(), 64)
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), "white").save(out, format="JPEG")
+    return out.getvalue()

@@ -3,6 +3,7 @@ SSE, identical edits served from the stored result, attributes, images, delete."
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from typing import Any
@@ -383,6 +384,43 @@ def test_a_region_limited_edit_changes_nothing_outside_its_region(
     assert np.abs(crop - base)[outside].max() <= 1.0 < noise  # equal, up to PNG rounding
     assert np.abs(whole - base)[outside].mean() > np.abs(crop - base)[outside].mean() + 0.5
     assert np.abs(crop - base)[inside].mean() > 1.0  # the mouth did change
+
+
+def test_a_brush_limited_edit_changes_only_what_was_painted(
+    client: httpx.Client, encoded: dict[str, Any], stack: Stack
+) -> None:
+    """#17 item 2's brush: a mask painted on the face (here the left half, at the page's canvas
+    size), alone and together with a landmark region: outside what either covers the edited crop
+    equals the unedited render (which the paste-back adds nothing from), inside it changes."""
+    lid, size = encoded["latent_id"], encoded["image_size"]
+    painting = Image.new("RGBA", (320, 320), (0, 0, 0, 0))
+    painting.paste((255, 0, 0, 255), (0, 0, 160, 320))
+    out = io.BytesIO()
+    painting.save(out, format="PNG")
+    brush = "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+    body = {"latent_id": lid, "edits": {"Smiling": 0.8, "Young": -0.5}, "steps": 10}
+    painted = run(client, "/manipulate", {**body, "brush": brush})
+    assert painted["brush"] is True and painted["region"] is None
+    crop = np.asarray(fetch(client, painted["image_url"])).astype(float)
+    base = np.asarray(fetch(client, painted["base_url"])).astype(float)
+    changed = np.abs(crop - base).mean(-1)
+    # the feathered edge reaches a few pixels past the painted half (σ = size / 32)
+    right, left = changed[:, size // 2 + size // 8:], changed[:, : size // 2 - size // 8]
+    print(f"\nbrush on the left half: right half mean |Δ| {right.mean():.3f}, left half {left.mean():.3f}")
+    assert right.max() <= 1.0 and left.mean() > 1.0
+
+    meta = Storage(stack.redis.client(), 60).meta(lid)
+    soft = region_mask(np.asarray(meta.landmarks), "mouth", size)
+    mouth, off_mouth = soft > 0.5, soft < 1e-3
+    both = run(client, "/manipulate", {**body, "brush": brush, "region": "mouth"})
+    assert both["brush"] is True and both["region"] == "mouth"
+    crop = np.asarray(fetch(client, both["image_url"])).astype(float)
+    base = np.asarray(fetch(client, both["base_url"])).astype(float)
+    changed = np.abs(crop - base).mean(-1)
+    assert changed[:, size // 2 + size // 8:][off_mouth[:, size // 2 + size // 8:]].max() <= 1.0
+    right_mouth = mouth.copy()
+    right_mouth[:, : size // 2 + 2] = False
+    assert right_mouth.any() and changed[right_mouth].mean() > 1.0  # the mouth's right half: the region
 
 
 def test_a_slider_taught_from_examples_edits_like_a_built_in_one(client: httpx.Client, stack: Stack) -> None:
