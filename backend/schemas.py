@@ -283,3 +283,17 @@ class ErrorOut(BaseModel):
     """Every error: ``{"error": {"code", "message"}}``."""
 
     error: JobError
+
+
+class ExampleOut(BaseModel):
+    example_id: str = Field(description="the face's id in POST /directions' `positives`/`negatives`")
+    image_url: str
+    labels: dict[str, int] = Field(description="attribute → 1 (has it) or 0 (has not); the unlabelled "
+                                   "ones left out")
+
+
+class ExamplesOut(BaseModel):
+    preset: str = Field(description="the served model")
+    source: str = Field(description="where the faces and their labels come from (empty: the model has none)")
+    attributes: list[str] = Field(description="the labels' attribute names")
+    examples: list[ExampleOut]

@@ -33,6 +33,9 @@ from backend.settings import Settings
 from backend.upload import prepare_upload
 from backend.validate import Checks, upload_size
 from models.errors import InvalidRequestError, QueueUnavailableError, UnknownDirectionError, echo
+from models.examples import EXAMPLE
+from models.examples import load as load_examples
+from models.examples import parse_id as parse_example
 from models.schedule import Grid, Solver
 from models.teach import MIN_EXAMPLES
 from worker.contracts import (
@@ -177,11 +180,27 @@ class Studio:
         if not negatives and not info.can_sample:
             raise InvalidRequestError(f"model {info.preset!r} cannot draw the unlabelled faces a "
                                       "positive-only direction is taught against: mark faces without it too")
-        claim = self._claim(_queued(new_id(), "teach"), [*positives, *negatives])
+        # Bundled faces (`example:{n}`) are the model's own, not uploads: only uploads are claimed
+        # (each must exist), and the direction lives as long as they do.
+        bundled = [face for face in (*positives, *negatives) if face.startswith(EXAMPLE)]
+        if bundled:
+            self._check_examples(bundled)
+        uploads = [face for face in (*positives, *negatives) if not face.startswith(EXAMPLE)]
+        claim = self._claim(_queued(new_id(), "teach"), uploads)
         payload = TeachJob(job_id=claim.job_id, image_key=new_id(), direction_id=new_id(), name=req.name,
                            positives=positives, negatives=negatives, ttl_seconds=self.settings.ttl_seconds)
         self._send(TEACH, payload)
         return claim.job_id
+
+    def _check_examples(self, faces: Sequence[str]) -> None:
+        """Every `example:{n}` names one of the served model's bundled faces."""
+        examples = load_examples(self.settings.model_dir)
+        count = 0 if examples is None or examples.preset != self._facts().preset else len(examples)
+        unknown = [face for face in faces if (n := parse_example(face)) is None or n >= count]
+        if unknown:
+            has = f"example:0 to example:{count - 1}" if count else "none"
+            raise InvalidRequestError(f"no bundled face {echo(unknown)}; the served model has {has} "
+                                      "(GET /examples)")
 
     def import_direction(self, body: DirectionIn) -> DirectionOut:
         """Store an exported direction again (for the served model), unit length, living TTL_SECONDS."""

@@ -23,8 +23,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from PIL import Image, features
 from pydantic import BaseModel
 
-from models.errors import InvalidRequestError, StudioError, UnknownLatentError
-from models.images import to_image, to_tensor
+from models.errors import InvalidRequestError, StudioError, UnknownLatentError, echo
+from models.examples import EXAMPLE
+from models.examples import load as load_examples
+from models.examples import parse_id as parse_example_id
+from models.images import batch_to_tensor, to_image, to_tensor
 from models.regions import brush_mask, region_mask
 from models.teach import Method
 from models.teach import teach as teach_direction
@@ -360,10 +363,14 @@ def teach(rt: Runtime, job: TeachJob, progress: Progress) -> TeachResult:
     """Fit a direction from example faces (`models.teach`) on their normalised z_sem; with no
     negatives, against unlabelled faces drawn from the latent DPM (positive-unlabelled)."""
     pipe = rt.pipeline()
-    latents = [rt.storage.latent(lid) for lid in (*job.positives, *job.negatives)]
-    for latent in latents:
-        _check_model(rt, latent.preset, pipe.image_size)
-    z = pipe.normalize_z(torch.from_numpy(np.stack([lat.z_sem for lat in latents]))).cpu().numpy()
+    faces = (*job.positives, *job.negatives)
+    z_sem = _example_codes(rt, faces)
+    for i, face in enumerate(faces):
+        if i not in z_sem:
+            latent = rt.storage.latent(face)
+            _check_model(rt, latent.preset, pipe.image_size)
+            z_sem[i] = torch.from_numpy(latent.z_sem.copy()).reshape(-1)
+    z = pipe.normalize_z(torch.stack([z_sem[i] for i in range(len(faces))])).cpu().numpy()
     positives, negatives = z[: len(job.positives)], z[len(job.positives):]
     method: Method = "labelled"
     if not job.negatives:
@@ -379,13 +386,38 @@ def teach(rt: Runtime, job: TeachJob, progress: Progress) -> TeachResult:
     record = Direction(name=job.name, preset=pipe.config.preset, direction=fit.direction.tolist(),
                        method=fit.method, accuracy=fit.accuracy, auroc=fit.auroc,
                        positives=len(positives), negatives=len(negatives))
-    rt.storage.put_direction(job.direction_id, record, [*job.positives, *job.negatives], job.ttl_seconds)
+    uploads = [face for face in faces if not face.startswith(EXAMPLE)]
+    rt.storage.put_direction(job.direction_id, record, uploads, job.ttl_seconds)
     return TeachResult(direction_id=job.direction_id, edit_name=CUSTOM + job.direction_id, name=job.name,
                        method=fit.method, positives=len(positives), negatives=len(negatives),
                        accuracy=fit.accuracy, auroc=fit.auroc, folds=fit.folds)
 
 
 # ----------------------------------------------------------------------------- helpers
+def _example_codes(rt: Runtime, faces: tuple[str, ...]) -> dict[int, torch.Tensor]:
+    """z_sem (D,) of the bundled faces among `faces` (`example:{n}`, `models.examples`), by their
+    place in `faces`: encoded by this worker's own encoder, so they match its uploads' codes."""
+    wanted = {i: parse_example_id(face) for i, face in enumerate(faces) if face.startswith(EXAMPLE)}
+    if not wanted:
+        return {}
+    pipe = rt.pipeline()
+    examples = load_examples(rt.settings.model_dir)
+    count = 0 if examples is None or examples.preset != pipe.config.preset else len(examples)
+    unknown = [faces[i] for i, n in wanted.items() if n is None or n >= count]
+    if examples is None or unknown:
+        raise InvalidRequestError(f"no bundled face {echo(unknown)}: the worker's model has {count}")
+    found = {i: n for i, n in wanted.items() if n is not None}
+    order = sorted(set(found.values()))
+    pixels = examples.images[order]
+    if pixels.shape[1] != pipe.image_size:
+        raise InvalidRequestError(f"the bundled faces are {pixels.shape[1]} px, "
+                                  f"the model {pipe.image_size} px")
+    codes = torch.cat([pipe.encode_semantic(batch_to_tensor(pixels[k:k + 64]))
+                       for k in range(0, len(pixels), 64)])
+    row = {n: codes[k].float().cpu() for k, n in enumerate(order)}
+    return {i: row[n] for i, n in found.items()}
+
+
 def _custom_directions(rt: Runtime, job: ManipulateJob, preset: str, z_dim: int) -> dict[str, torch.Tensor]:
     """The taught directions an edit names (`custom:{id}`), by name."""
     found = {}

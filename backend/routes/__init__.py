@@ -3,8 +3,8 @@ become answers in `backend.http`."""
 
 from fastapi import APIRouter
 
-from backend.routes import directions, images, jobs, latents, model, system
+from backend.routes import directions, examples, images, jobs, latents, model, system
 
 router = APIRouter()
-for module in (jobs, directions, latents, images, model, system):
+for module in (jobs, directions, examples, latents, images, model, system):
     router.include_router(module.router)

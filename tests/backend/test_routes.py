@@ -466,6 +466,54 @@ def test_a_direction_is_taught_exported_imported_used_and_deleted(api: Api) -> N
     check_error(gone, 404, "unknown_direction")
 
 
+def test_the_bundled_labelled_faces_are_listed_served_and_can_be_taught_from(
+    make_api: Callable[..., Api]
+) -> None:
+    """#17 item 1's third source of faces: the served model's bundled labelled faces (GET
+    /examples, each face a cacheable PNG), named `example:{n}` in a teach request beside uploads;
+    only the uploads are claimed. A model without them (or another model's) lists none."""
+    demo = REPO / "models" / "weights" / "demo64"
+    api = make_api(model_dir=demo)
+    listing = api.client.get("/examples").json()
+    assert listing["preset"] == INFO.preset and "drawn faces" in listing["source"]
+    examples = listing["examples"]
+    assert len(examples) >= 100 and examples[7]["example_id"] == "example:7"
+    assert examples[7]["image_url"] == "/examples/7.png"
+    assert {"Smiling", "Male"} <= set(listing["attributes"]) and set(examples[7]["labels"]) <= set(
+        listing["attributes"]) and set(examples[7]["labels"].values()) <= {0, 1}
+    png = api.client.get("/examples/7.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.headers["cache-control"].startswith("public")
+    assert Image.open(io.BytesIO(png.content)).size == (INFO.image_size, INFO.image_size)
+    n = len(examples)
+    assert f"has {n}" in check_error(api.client.get(f"/examples/{n}.png"), 404, "unknown_image")
+
+    smiling = [e["example_id"] for e in examples if e["labels"].get("Smiling") == 1][:12]
+    uploads = [f"{i:032x}" for i in range(10)]
+    for lid in uploads:
+        encoded_upload(api.storage, lid)
+    answer = api.client.post("/directions", json={"name": "Grin", "positives": smiling, "negatives": uploads})
+    assert answer.status_code == 202, answer.text
+    (name, payload, _), = sent(api)
+    assert name == TEACH and payload["positives"] == smiling and payload["negatives"] == uploads
+    straight = [e["example_id"] for e in examples if e["labels"].get("Smiling") == 0][:12]
+    only_bundled = api.client.post("/directions", json={"name": "Grin", "positives": smiling,
+                                                        "negatives": straight})
+    assert only_bundled.status_code == 202, only_bundled.text  # no upload to claim
+    for bad in ("example:99999", "example:-1", "example:x"):
+        refused = api.client.post("/directions", json={"name": "Grin", "positives": [*smiling[:9], bad],
+                                                       "negatives": uploads})
+        assert "no bundled face" in check_error(refused, 422, "invalid_request")
+
+    other = make_api(model_dir=demo)
+    publish(other.storage, INFO.model_copy(update={"preset": "ffhq256"}))
+    assert other.client.get("/examples").json()["examples"] == []  # the served model is another
+    check_error(other.client.get("/examples/0.png"), 404, "unknown_image")
+    bare = make_api()  # its model dir holds no such file
+    assert bare.client.get("/examples").json() == {"preset": INFO.preset, "source": "", "attributes": [],
+                                                   "examples": []}
+
+
 def test_a_page_can_ask_whether_an_upload_is_still_there(api: Api) -> None:
     """Cheap existence check for the page's kept uploads (one Redis read, no image), and the
     uploads' lifetime in /attributes' limits."""
