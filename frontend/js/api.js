@@ -75,16 +75,18 @@ export function encode(file, { face = null, steps = null, renderSteps = null, si
  * POST /manipulate: `edits` maps attribute name → amount; `strip` ({attribute, amounts}) also
  * renders several amounts of one attribute in the same job; `keep`: attribute names held fixed
  * (a conditional edit); `region` ("mouth" | "eyes" | "face" | "hair"): the only part of the face
- * that changes; `solver` ("ddim" | "dpm++2m").
+ * that changes; `brush` (a PNG data URL painted on the aligned face, its alpha where the edit
+ * applies): alone, the only part that changes, with `region` both do; `solver` ("ddim" | "dpm++2m").
  */
 export function manipulate(latentId, edits, {
-  steps = null, strip = null, keep = [], region = null, solver = null, signal,
+  steps = null, strip = null, keep = [], region = null, brush = null, solver = null, signal,
 } = {}) {
   const json = { latent_id: latentId, edits };
   if (steps !== null) json.steps = steps;
   if (strip !== null) json.strip = strip;
   if (keep.length) json.keep = keep;
   if (region !== null) json.region = region;
+  if (brush !== null) json.brush = brush;
   if (solver !== null) json.solver = solver;
   return request("POST", "/manipulate", { json, signal });
 }

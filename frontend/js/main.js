@@ -24,6 +24,8 @@ const render = createView({
   strip: (attribute, amounts) => studio.showStrip(attribute, amounts),
   pickDrawn: (index) => drawn.pick(index),
   mixDrawn: (index) => drawn.mix(index),
+  brush: (mask) => studio.setBrush(mask),
+  paint: (patch) => studio.setPaint(patch),
 });
 
 // Downloads are fetched first, so that one that fails says why instead of leaving a broken file.

@@ -1,6 +1,6 @@
 // How an edit is made, beside its amounts: holding age and gender fixed while the sliders move
 // (a conditional edit: each direction made orthogonal to theirs on the server), and limiting the
-// change to one part of the face. Both go into POST /manipulate with the edits (docs/service.md,
+// change to one part of the face, chosen from a menu or painted (or both: their union). All go into POST /manipulate with the edits (docs/service.md,
 // "Editing beyond the sliders").
 
 /** The attributes "Keep age and gender fixed" holds (those the model has). */
@@ -28,7 +28,10 @@ export function editRegion(state) {
   return state.region && !state.latent?.drawn ? state.region : null;
 }
 
-/** The request options of an edit of `state`: `{keep, region}`. */
+/**
+ * The request options of an edit of `state`: `{keep, region, brush}` (brush: the painted mask,
+ * null when nothing is painted; a drawn face can have one, it needs no landmarks).
+ */
 export function editOptions(state) {
-  return { keep: keptAttributes(state), region: editRegion(state) };
+  return { keep: keptAttributes(state), region: editRegion(state), brush: state.brush ?? null };
 }

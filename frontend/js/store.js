@@ -34,6 +34,10 @@ export function initialState() {
     hair: "Wavy_Hair",
     keep: false, // "Keep age and gender fixed": edits sent with keep (options.js)
     region: null, // "Change only": "mouth" | "eyes" | "face" | "hair", null = the whole face
+    // "Paint where to change" (brush.js): the mask painted on this face, a PNG data URL whose
+    // alpha is where the edit applies (null: nothing painted); belongs to the face, gone with it
+    brush: null,
+    paint: { on: false, size: "medium", erase: false }, // the paint tools: painting on, brush size, erasing
     edit: idleTask,
     preview: null, // {image, step, total}: the running edit's latest preview (a data URL), null otherwise
     result: null, // {imageUrl, photoUrl, photoReplacedUrl, edits}: the last finished edit, kept while a new one runs

@@ -245,13 +245,14 @@ export class Studio {
     const token = ++this.#uploadSeq;
     this.#retry = null;
     const fresh = initialState();
-    // A new photo starts with every slider at 0: amounts meant for another face, applied
-    // silently to this one, would surprise.
+    // A new photo starts with every slider at 0 and nothing painted: amounts (or a painting)
+    // meant for another face, applied silently to this one, would surprise.
     this.store.update({
       photo: { url: null, name: file.name, file, size: null, shrunk: null },
       latent: null,
       expired: null,
       edits: {},
+      ...this.#noBrush(),
       lastAttribute: null,
       result: null,
       edit: idleTask,
@@ -299,7 +300,8 @@ export class Studio {
     this.#uploadSeq += 1; // a photo still being prepared is not sent
     const fresh = initialState();
     this.store.update({
-      photo, latent, expired: null, edits: {}, lastAttribute: null, result: null, edit: idleTask, preview: null,
+      photo, latent, expired: null, edits: {}, ...this.#noBrush(), lastAttribute: null, result: null,
+      edit: idleTask, preview: null,
       view: "face", pasteShown: this.state.paste, strip: fresh.strip, mix: fresh.mix, encode: idleTask,
       alert: null, status: "Face ready. Move a slider to edit it.",
     });
@@ -333,8 +335,8 @@ export class Studio {
     clearTimeout(this.#editTimer);
     this.#jobs.forget("edit", "strip", "mix");
     this.#forget(latent);
-    this.store.update({ view: "face", edits: {}, lastAttribute: null, result: null, edit: idleTask, preview: null,
-      strip: initialState().strip, status: `Reading face ${index + 1}…` });
+    this.store.update({ view: "face", edits: {}, ...this.#noBrush(), lastAttribute: null, result: null,
+      edit: idleTask, preview: null, strip: initialState().strip, status: `Reading face ${index + 1}…` });
     await this.#encodePrimary(photo.file, index);
   }
 
@@ -458,6 +460,28 @@ export class Studio {
   setRegion(region) {
     this.store.update({ region });
     if (Object.keys(this.state.edits).length) this.#scheduleEdit(0);
+  }
+
+  /**
+   * The mask painted on the face (a PNG data URL; null: nothing painted, the edit is not limited
+   * by it): the current edit is made again, after the same pause as a slider move.
+   */
+  setBrush(brush) {
+    if (brush === this.state.brush) return;
+    this.store.update(brush ? { brush }
+      : { brush, status: "Nothing painted: the edit is no longer limited by paint." });
+    if (Object.keys(this.state.edits).length) this.#scheduleEdit();
+  }
+
+  /** The paint tools: `patch` of `{on, size, erase}`. Painting is done on the face view. */
+  setPaint(patch) {
+    const paint = { ...this.state.paint, ...patch };
+    this.store.update(patch.on ? { paint, view: "face" } : { paint });
+  }
+
+  /** What a new face starts with: nothing painted, painting off (a mask is one face's). */
+  #noBrush() {
+    return { brush: null, paint: { ...this.state.paint, on: false, erase: false } };
   }
 
   reset() {
@@ -803,6 +827,7 @@ export class Studio {
       hair: this.state.hair,
       keep: this.state.keep,
       region: this.state.region,
+      paint: { ...fresh.paint, size: this.state.paint.size },
       alert: { title: "Deleted.", detail: text, tone: "info" },
       status: `Deleted. ${text}`,
     });

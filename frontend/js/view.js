@@ -1,6 +1,7 @@
 // The one render: state → page. Reads only the store's state; writes only the DOM. Server strings
 // go through textContent, server URLs through api.safeUrl (done in studio.js) and `src`/`href`.
 
+import { BRUSH_RADII, Painter } from "./brush.js";
 import { buildFaceButtons, buildFaceMarks, framePhoto } from "./faces.js";
 import { buildGallery } from "./drawn.js";
 import { describeModel } from "./model.js";
@@ -102,6 +103,26 @@ const REGION_HINTS = {
   hair: "Everything but the face changes (hair, ears, neck, background); the face stays as it was.",
 };
 
+/** The part "Change only" names, for the sentence that says a painting is added to it. */
+const REGION_PARTS = {
+  mouth: "The mouth",
+  eyes: "The eyes and eyebrows",
+  face: "The face from chin to forehead",
+  hair: "Everything but the face (hair, ears, neck, background)",
+};
+
+/** What the brush does now, in plain words. */
+function brushHint({ painting, painted, region, drawn, edits }) {
+  const rest = drawn ? "the rest of the face stays as it was" : "the rest keeps the photo's own look";
+  const move = edits ? "" : " Move a slider to make the edit.";
+  if (painted && region) {
+    return `The edit applies to both: what you painted and ${REGION_PARTS[region].toLowerCase()}.${move}`;
+  }
+  if (painted) return `Only what you painted changes; ${rest}.${move}`;
+  if (painting) return `Paint over the part of the face to change; ${rest}.`;
+  return `Or paint over the part of the face to change, on the face itself; ${rest}.`;
+}
+
 const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const DRAG_NOTE = "Drag the divider to compare.";
 
@@ -169,6 +190,13 @@ export function createView(on) {
     keepHint: $("[data-keep-hint]"),
     region: $("[data-region]"),
     regionHint: $("[data-region-hint]"),
+    paint: $("[data-paint]"),
+    paintCanvas: $("[data-paint-canvas]"),
+    brushClear: $("[data-brush-clear]"),
+    brushOptions: $("[data-brush-options]"),
+    brushSizes: $$("[data-brush-size]"),
+    brushErase: $("[data-brush-erase]"),
+    brushHint: $("[data-brush-hint]"),
     steps: $("[data-steps]"),
     encodeInfo: $("[data-encode-info]"),
     modelInfo: $("[data-model-info]"),
@@ -208,6 +236,21 @@ export function createView(on) {
     on.view("faces");
     dom.viewer.scrollIntoView({ block: "nearest" });
   });
+
+  // The brush: painting on the face view; each finished stroke hands the painting on.
+  const painter = new Painter(dom.paintCanvas, (url) => on.brush(url));
+  let paintState = null;
+  let paintingShown = false;
+  dom.paint.addEventListener("click", () => {
+    const start = !paintingShown;
+    on.paint({ on: start });
+    if (start) dom.viewer.scrollIntoView({ block: "nearest" });
+  });
+  dom.brushErase.addEventListener("click", () => on.paint({ erase: !(paintState?.erase ?? false) }));
+  for (const radio of dom.brushSizes) {
+    radio.addEventListener("change", () => radio.checked && on.paint({ size: radio.value }));
+  }
+  dom.brushClear.addEventListener("click", () => on.brush(null));
 
   // On a narrow screen the sliders sit below the face: while they are on screen and the face is
   // not, a bar fixed at the top shows it (before and after). Which is on screen is the layout's
@@ -375,6 +418,8 @@ export function createView(on) {
     dom.facesView.hidden = faces < 2;
     setText(dom.facesViewText, `Faces (${faces})`);
     for (const radio of dom.views) radio.checked = radio.value === view;
+    // Painting where to change (the brush) turns the face view into a paint surface.
+    const painting = Boolean(latent) && !state.encode.busy && state.paint.on && view === "face";
 
     // Face comparison: aligned original vs the edit (or the plain reconstruction); while an edit
     // renders, its latest preview (the step's predicted face) until the result replaces it.
@@ -443,6 +488,8 @@ export function createView(on) {
       note = photo ? "Nothing to edit yet: try again, or choose another photo." : "";
     } else if (view === "photo" && !photoAfter) {
       note = "Move a slider to see the edit in the whole photo.";
+    } else if (painting) {
+      note = "Paint on the face with the mouse or a finger; when you let go, the edit follows the paint.";
     } else if (!result && view !== "faces") {
       note = "Right of the divider: the face as the model redraws it, before any change. Move a slider to edit.";
     } else if (view !== "faces") {
@@ -515,9 +562,33 @@ export function createView(on) {
     const region = drawnFace ? "" : state.region ?? "";
     if (dom.region.value !== region) dom.region.value = region;
     dom.region.disabled = !ready || drawnFace;
-    setText(dom.regionHint, drawnFace ? "A drawn face always changes as a whole: only a photo's face has the "
-      + "landmarks a part is found by."
-      : REGION_HINTS[region]);
+    setText(dom.regionHint, drawnFace ? "A drawn face always changes as a whole from this menu: only a photo's "
+      + "face has the landmarks a part is found by. Paint the part to change instead."
+      : state.brush && region ? `${REGION_PARTS[region]} and what you painted change; everything else stays `
+        + "exactly as it was."
+        : REGION_HINTS[region]);
+
+    // The brush: painting on the face view (a drawn face too: it needs no landmarks). The canvas
+    // is cleared when the painting is dropped (Clear, a new face, "Delete my data").
+    const paint = state.paint;
+    paintState = paint;
+    if (!state.brush && painter.url) painter.clear();
+    paintingShown = painting;
+    painter.enabled = painting;
+    painter.erase = paint.erase;
+    painter.radius = BRUSH_RADII[paint.size] ?? BRUSH_RADII.medium;
+    dom.paintCanvas.hidden = !painting;
+    dom.faceCompare.classList.toggle("painting", painting);
+    dom.paint.disabled = !ready;
+    dom.paint.setAttribute("aria-pressed", String(painting));
+    dom.brushClear.disabled = !ready || !state.brush;
+    dom.brushOptions.hidden = !painting;
+    for (const radio of dom.brushSizes) radio.checked = radio.value === paint.size;
+    dom.brushErase.setAttribute("aria-pressed", String(paint.erase));
+    setText(dom.brushHint, brushHint({
+      painting, painted: Boolean(state.brush), region: drawnFace ? null : state.region, drawn: drawnFace,
+      edits: Object.keys(edits).length > 0,
+    }));
     const strip = state.strip;
     stripTarget = state.lastAttribute ? findAttribute(known, state.lastAttribute) : null;
     dom.stripShow.disabled = !ready || !stripTarget || strip.busy;

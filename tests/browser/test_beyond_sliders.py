@@ -1,6 +1,7 @@
 """Issue #17's editing beyond the sliders, as a new user meets it on the page (Chromium, the real
 app: Redis, one Celery worker on the test model, uvicorn): superseded edits cancelled on the
-server, conditional edits, region-limited edits, the queue position, drawn faces, taught sliders."""
+server, conditional edits, region-limited and painted edits, the queue position, drawn faces,
+taught sliders."""
 
 from __future__ import annotations
 
@@ -181,6 +182,96 @@ def test_change_only_the_mouth_sends_region_and_keeps_the_rest_of_the_photo(
     assert ys.min() >= y0 + 0.4 * h and ys.max() <= y1 + 0.3 * h, (ys.min(), ys.max(), (x0, y0, x1, y1))
     assert xs.min() >= x0 - 0.15 * w and xs.max() <= x1 + 0.15 * w, (xs.min(), xs.max(), (x0, y0, x1, y1))
     assert everywhere[: int(y0 + 0.4 * h)].any()
+
+
+def fetch_array(page: Any, app: App, url: str) -> np.ndarray:
+    """The server's image at `url` as an (h, w, 3) int16 array."""
+    answer = page.request.get(f"{app.url}{url}")
+    assert answer.status == 200, answer.status
+    return np.asarray(Image.open(io.BytesIO(answer.body())).convert("RGB"), dtype=np.int16)
+
+
+def test_paint_where_to_change_sends_a_brush_and_keeps_the_unpainted_face(
+    page: Any, app: App, photos: dict[str, Path], timer: Timer, artifacts: Path
+) -> None:
+    """A smile on the whole face, then "Paint where to change" and a few mouse strokes over the
+    left half of the face: when the stroke ends the same edit is asked for again with `brush`, the
+    canvas as a PNG data URL; the edited face equals the unedited one (decoded alongside) on the
+    right quarter, far from the paint, and differs where it was painted. "Clear painting" drops
+    it: the next edit is sent without a brush."""
+    open_studio(page, app)
+    paint = page.get_by_role("button", name="Paint where to change")
+    expect(paint).to_be_disabled()
+    upload_astronaut(page, photos, timer)
+    reconstruction = wait_loaded(page, "[data-reconstruction]")
+    expect(paint).to_be_enabled()
+    expect(paint).to_have_attribute("aria-pressed", "false")
+    clear = page.get_by_role("button", name="Clear painting")
+    expect(clear).to_be_disabled()
+    edits = Requests(page, "POST", "/manipulate")
+    smile = page.get_by_role("slider", name="Smile")
+    smile.focus()
+    page.keyboard.press("End")
+    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, reconstruction])
+    whole = page.locator(FACE_AFTER).get_attribute("src")
+    assert "brush" not in edits.bodies[0]
+
+    paint.click()
+    expect(paint).to_have_attribute("aria-pressed", "true")
+    canvas = page.locator("[data-paint-canvas]")
+    expect(canvas).to_be_visible()
+    expect(page.get_by_role("radio", name="Medium")).to_be_checked()
+    expect(page.get_by_role("button", name="Erase")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("[data-brush-hint]")).to_contain_text("Paint over the part of the face to change")
+    assert_plain_words(page)
+    # The canvas lies exactly over the face image.
+    face_box = page.locator("[data-compare=face] [data-compare-before]").bounding_box()
+    box = canvas.bounding_box()
+    assert all(abs(box[k] - face_box[k]) <= 0.5 for k in ("x", "y", "width", "height")), (box, face_box)
+    # One stroke zig-zagging down the left half (12 % to 40 % of the width), as a mouse drag.
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x + 0.12 * w, y + 0.15 * h)
+    page.mouse.down()
+    for row, fy in enumerate(np.linspace(0.15, 0.85, 8)):
+        for fx in (0.12, 0.40) if row % 2 == 0 else (0.40, 0.12):
+            page.mouse.move(x + fx * w, y + fy * h, steps=6)
+    page.mouse.up()
+    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, whole])
+    assert len(edits.bodies) == 2, edits.bodies
+    sent = edits.bodies[1]
+    assert sent["brush"].startswith("data:image/png;base64,"), sent["brush"][:40]
+    assert sent["edits"] == edits.bodies[0]["edits"] and "region" not in sent
+    result = job_state(page, app, edits.jobs[1])["result"]
+    assert result["brush"] is True and result["region"] is None, result
+    assert page.locator(FACE_AFTER).get_attribute("src") == result["image_url"]
+    expect(page.locator("[data-brush-hint]")).to_contain_text("Only what you painted changes")
+    expect(clear).to_be_enabled()
+    expect(page.locator("[data-alert]")).to_be_hidden()
+    # The face with the paint on it and the paint tools with their hint, in one picture.
+    top = page.locator(".card.stage").bounding_box()["y"]
+    hint = page.locator("[data-brush-hint]").bounding_box()
+    bottom = hint["y"] + hint["height"] + 16
+    page.screenshot(path=str(artifacts / "studio-brush.png"), full_page=True,
+                    clip={"x": 0, "y": top - 16, "width": 1280, "height": bottom - top + 16})
+
+    crop = fetch_array(page, app, result["image_url"])
+    base = fetch_array(page, app, result["base_url"])
+    assert crop.shape == base.shape, (crop.shape, base.shape)
+    changed = np.abs(crop - base)
+    n = crop.shape[1]
+    right = changed[:, 3 * n // 4:]
+    painted = changed[int(0.2 * n): int(0.8 * n), int(0.14 * n): int(0.38 * n)]
+    assert right.max() <= 1, right.max()
+    assert painted.mean() > 1.0, painted.mean()
+
+    clear.click()
+    brushed = result["image_url"]
+    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, brushed])
+    assert len(edits.bodies) == 3, edits.bodies
+    assert "brush" not in edits.bodies[2] and edits.bodies[2]["edits"] == edits.bodies[0]["edits"]
+    expect(clear).to_be_disabled()
+    expect(page.locator("[data-brush-hint]")).to_contain_text("Paint over the part of the face to change")
+    expect(page.locator("[data-alert]")).to_be_hidden()
 
 
 def api_upload(page: Any, app: App, path: Path) -> str:
