@@ -109,6 +109,9 @@ export function sample(n, { steps = null, signal } = {}) {
 export const teach = ({ name, positives, negatives }, { signal } = {}) =>
   request("POST", "/directions", { json: { name, positives, negatives }, signal });
 
+/** GET /examples: the model's bundled labelled faces (`example:<n>` ids to teach from, image URLs, labels). */
+export const examples = ({ signal } = {}) => request("GET", "/examples", { signal });
+
 /** GET /directions/{id}: a taught slider as its exported file. */
 export const direction = (id) => request("GET", `/directions/${encodeURIComponent(id)}`);
 

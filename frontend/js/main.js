@@ -50,6 +50,8 @@ const renderTeach = createTeachView({
   },
   remove: (slider) => teacher.remove(slider.id),
   importFile: (file) => teacher.importFile(file),
+  examples: () => teacher.loadExamples(),
+  byLabel: (attribute) => teacher.markByLabel(attribute),
 });
 
 let frame = 0;

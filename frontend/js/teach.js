@@ -1,5 +1,6 @@
-// "Make your own slider": faces marked as having a property or not (the session's uploads and
-// drawn faces) teach the server a direction (POST /directions → a job: direction_id, edit_name
+// "Make your own slider": faces marked as having a property or not (the session's uploads, drawn
+// faces, and the model's bundled labelled faces: GET /examples, sent as "example:<n>") teach the
+// server a direction (POST /directions → a job: direction_id, edit_name
 // "custom:<id>", held-out accuracy); it then edits like a built-in attribute, on a slider of its
 // own. Sliders are exported as small JSON files (GET /directions/{id}) and imported again (POST
 // /directions/import). They are kept in this browser (localStorage, like the uploads) and
@@ -13,6 +14,12 @@ import { idleTask } from "./store.js";
 
 /** Faces needed on each side (the server's MIN_EXAMPLES). */
 export const MIN_EXAMPLES = 10;
+/** No bundled faces loaded (yet). */
+const NO_EXAMPLES = Object.freeze({ faces: [], attributes: [], shown: 0, loading: false, none: false });
+/** Bundled faces shown at first, and added by each "Show more". */
+export const EXAMPLES_SHOWN = 24;
+/** Bundled faces "Mark by label" marks on each side (a few dozen, as in the paper's Table 3). */
+export const BY_LABEL = 30;
 const KEY = "diffae-studio.sliders";
 /** What POST /directions/import takes of an exported slider (it refuses any other field). */
 const IMPORTED = ["name", "preset", "direction", "method", "accuracy", "auroc", "positives", "negatives"];
@@ -57,7 +64,10 @@ export function describeSlider(slider) {
   return "";
 }
 
-/** The faces that can be marked: the drawn ones, then the photos being edited (`{id, imageUrl}`). */
+/**
+ * The faces that can be marked (`{id, imageUrl, example}`): the drawn ones, the photos being
+ * edited, then the bundled faces shown (and any bundled face marked, shown or not).
+ */
 export function candidates(state) {
   const faces = [...state.drawn.faces];
   for (const latent of [state.latent, state.second.latent]) {
@@ -65,7 +75,21 @@ export function candidates(state) {
       faces.push({ id: latent.id, imageUrl: latent.alignedUrl });
     }
   }
+  const { examples } = state.teach;
+  const list = examples?.faces ?? [];
+  list.forEach((face, index) => {
+    if (index < examples.shown || state.teach.marks[face.id]) faces.push({ id: face.id, imageUrl: face.imageUrl, example: true });
+  });
   return faces;
+}
+
+/**
+ * A label's name in words ("No_Beard" → "No beard"): the label says which side has it, so not the
+ * slider's name ("Gender" would not say which side "has it").
+ */
+export function labelName(name) {
+  const words = String(name).replaceAll("_", " ").toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 /** `{positives, negatives}`: the ids marked on each side, of the faces that can still be marked. */
@@ -86,7 +110,7 @@ export class Teacher {
   constructor(store, studio) {
     this.store = store;
     this.studio = studio;
-    store.update({ custom: rememberedSliders() });
+    store.update({ custom: rememberedSliders(), teach: { ...store.state.teach, examples: NO_EXAMPLES } });
   }
 
   #update(patch) {
@@ -119,6 +143,52 @@ export class Teacher {
     const marks = { ...this.store.state.teach.marks };
     for (const face of candidates(this.store.state)) marks[face.id] ??= "not";
     this.#update({ marks });
+  }
+
+  /** Show the model's bundled labelled faces among the faces to mark (GET /examples, once). */
+  async loadExamples() {
+    const current = this.store.state.teach.examples ?? NO_EXAMPLES;
+    if (current.faces.length) {
+      this.#update({ examples: { ...current, shown: current.shown + EXAMPLES_SHOWN } });
+      return;
+    }
+    this.#update({ examples: { ...current, loading: true } });
+    try {
+      const body = await api.examples();
+      const faces = (Array.isArray(body.examples) ? body.examples : []).map((e) => ({
+        id: String(e.example_id), imageUrl: api.safeUrl(e.image_url), labels: e.labels ?? {},
+      })).filter((face) => face.imageUrl);
+      const attributes = (body.attributes ?? []).filter((a) => faces.some((f) => f.labels[a] === 1)
+        && faces.some((f) => f.labels[a] === 0));
+      this.#update({ examples: { faces, attributes, shown: EXAMPLES_SHOWN, loading: false, none: faces.length === 0 } });
+      if (!faces.length) this.store.update({ status: "This model comes with no example faces." });
+    } catch (error) {
+      this.#update({ examples: { ...(this.store.state.teach.examples ?? NO_EXAMPLES), loading: false } });
+      this.studio.report(error, "loading the example faces", { retry: () => this.loadExamples() });
+    }
+  }
+
+  /**
+   * Mark bundled faces by their label `attribute`: the first BY_LABEL that have it "Has it", the
+   * first BY_LABEL labelled without it "Doesn't" (other bundled marks cleared; the person's own
+   * faces keep theirs). Returns the counts marked.
+   */
+  markByLabel(attribute) {
+    const state = this.store.state;
+    const { faces } = state.teach.examples ?? NO_EXAMPLES;
+    const marks = Object.fromEntries(Object.entries(state.teach.marks).filter(([id]) => !id.startsWith("example:")));
+    const has = faces.filter((f) => f.labels[attribute] === 1).slice(0, BY_LABEL);
+    const not = faces.filter((f) => f.labels[attribute] === 0).slice(0, BY_LABEL);
+    for (const face of has) marks[face.id] = "has";
+    for (const face of not) marks[face.id] = "not";
+    const name = state.teach.name.trim() ? state.teach.name : labelName(attribute);
+    // Shown: every face up to the last one marked, so what is marked is in view and in order.
+    const last = Math.max(-1, ...[...has, ...not].map((face) => faces.indexOf(face)));
+    const examples = { ...state.teach.examples, shown: Math.max(state.teach.examples.shown, last + 1) };
+    this.#update({ marks, name, examples });
+    this.store.update({ status: `Marked ${has.length} example faces labelled “${labelName(attribute)}” `
+      + `and ${not.length} labelled without it. Change any mark before teaching.` });
+    return { has: has.length, not: not.length };
   }
 
   async teach() {

@@ -4,7 +4,7 @@
 // textContent.
 
 import { buildSlider, findAttribute, setSlider, sliderRange } from "./sliders.js";
-import { MIN_EXAMPLES, canTeach, candidates, describeSlider, marked } from "./teach.js";
+import { MIN_EXAMPLES, canTeach, candidates, describeSlider, labelName, marked } from "./teach.js";
 
 const $ = (selector, scope = document) => scope.querySelector(selector);
 
@@ -14,7 +14,10 @@ function setText(el, text) {
 
 const PHASES = { queued: "Waiting in the queue…", running: "Teaching…" };
 
-/** Build once; returns `render(state)`. `on`: edit, mark, teach, rest, name, exportSlider, remove, importFile. */
+/**
+ * Build once; returns `render(state)`. `on`: edit, mark, teach, rest, name, exportSlider, remove,
+ * importFile, examples (show the bundled faces, or more of them), byLabel (mark them by a label).
+ */
 export function createTeachView(on) {
   const dom = {
     customSliders: $("[data-custom-sliders]"),
@@ -30,6 +33,33 @@ export function createTeachView(on) {
   dom.name.addEventListener("input", () => on.name(dom.name.value));
   dom.rest.addEventListener("click", () => on.rest());
   dom.go.addEventListener("click", () => on.teach());
+  // The model's own labelled faces: a third source of faces to mark, and a quick start by label.
+  const bar = document.createElement("div");
+  bar.className = "teach-examples";
+  bar.dataset.teachExamples = "";
+  const more = document.createElement("button");
+  more.type = "button";
+  more.className = "button ghost";
+  more.dataset.examplesMore = "";
+  more.addEventListener("click", () => on.examples());
+  const pick = document.createElement("label");
+  pick.className = "field inline";
+  const pickText = document.createElement("span");
+  pickText.textContent = "Mark example faces by label";
+  const select = document.createElement("select");
+  select.dataset.examplesLabel = "";
+  select.addEventListener("change", () => {
+    if (select.value) on.byLabel(select.value);
+    select.value = "";
+  });
+  pick.append(pickText, select);
+  const about = document.createElement("p");
+  about.className = "hint";
+  about.dataset.examplesAbout = "";
+  bar.append(more, pick, about);
+  dom.faces.before(bar);
+  let builtLabels = "";
+
   dom.importInput.addEventListener("change", () => {
     const file = dom.importInput.files?.[0];
     dom.importInput.value = "";
@@ -45,7 +75,10 @@ export function createTeachView(on) {
       item.dataset.teachFace = face.id;
       const img = document.createElement("img");
       img.src = face.imageUrl;
-      img.alt = `Face ${index + 1}`;
+      const name = face.example ? `Example face ${Number(face.id.split(":")[1]) + 1}` : `Face ${index + 1}`;
+      img.alt = name;
+      img.loading = "lazy";
+      if (face.example) item.classList.add("example");
       item.append(img);
       for (const [side, text] of [["has", "Has it"], ["not", "Doesn't"]]) {
         const label = document.createElement("label");
@@ -53,7 +86,7 @@ export function createTeachView(on) {
         const box = document.createElement("input");
         box.type = "checkbox";
         box.dataset.mark = side;
-        box.setAttribute("aria-label", `Face ${index + 1}: ${side === "has" ? "has it" : "doesn't have it"}`);
+        box.setAttribute("aria-label", `${name}: ${side === "has" ? "has it" : "doesn't have it"}`);
         box.addEventListener("change", () => on.mark(face.id, box.checked ? side : null));
         const span = document.createElement("span");
         span.textContent = text;
@@ -114,9 +147,26 @@ export function createTeachView(on) {
       for (const box of item.querySelectorAll("[data-mark]")) box.checked = box.dataset.mark === side;
       item.dataset.marked = side ?? "";
     }
+    const examples = teach.examples ?? { faces: [], attributes: [], shown: 0, loading: false, none: false };
+    const total = examples.faces.length;
+    more.hidden = examples.none || (total > 0 && examples.shown >= total);
+    more.disabled = examples.loading || teach.busy;
+    setText(more, examples.loading ? "Loading example faces…" : total ? `Show more example faces (${examples.shown} of ${total})`
+      : "Add example faces");
+    pick.hidden = examples.attributes.length === 0;
+    select.disabled = teach.busy;
+    const labels = JSON.stringify(examples.attributes);
+    if (labels !== builtLabels) {
+      builtLabels = labels;
+      const first = new Option("Choose a label…", "");
+      select.replaceChildren(first, ...examples.attributes.map((a) => new Option(labelName(a), a)));
+    }
+    setText(about, total ? `${total} faces that come with the model, each labelled by hand or by how it was made: `
+      + "mark them like your own, or let a label mark a few dozen for you." : "");
+
     const { positives, negatives } = marked(state);
     setText(dom.count, faces.length === 0
-      ? "No faces yet: upload a photo or draw random faces above."
+      ? "No faces yet: upload a photo, draw random faces above, or add the example faces."
       : `Has it: ${positives.length} · Doesn't: ${negatives.length}. At least ${MIN_EXAMPLES} of each`
         + `${state.canSample ? `, or ${MIN_EXAMPLES} that have it and none marked "Doesn't"` : ""}.`);
     dom.rest.disabled = faces.length === 0 || teach.busy;
