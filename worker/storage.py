@@ -864,6 +864,11 @@ class AsyncJobStore:
         raw = cast(dict[bytes, bytes], await self._r.hgetall(Keys.job(job_id)))
         return parse_job(raw) if raw else None
 
+    async def queue_position(self, job_id: str) -> int | None:
+        """As `JobStore.queue_position`: the jobs queued before `job_id` that still wait."""
+        rank = await self._r.zrank(Keys.QUEUED, job_id)
+        return None if rank is None else int(cast(int, rank))
+
     @asynccontextmanager
     async def subscribe(self, job_id: str) -> AsyncIterator[JobSubscription]:
         """Subscribe to the job's channel (read the job after this, so no change is lost)."""

@@ -1,8 +1,8 @@
 // Following a job to its end: server-sent events from GET /jobs/{id}/events, falling back to
 // polling GET /jobs/{id} when the stream cannot be opened or drops before a final status. The
 // stream also carries the worker's previews (named "preview" events; polling has none). While
-// the job waits in the queue, GET /jobs/{id} is also asked once a second for its place in the
-// queue (`queue_position`), which the stream does not carry.
+// the job waits in the queue, the stream's events carry its place (`queue_position`, sent again
+// as it changes); a server whose stream does not is asked GET /jobs/{id} once a second instead.
 
 import { ApiError, job as getJob, jobEventsUrl } from "./api.js";
 
@@ -47,13 +47,16 @@ export async function watchJob(jobId, { signal, onUpdate = () => {}, onPreview =
   const stopped = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
   let status = "queued";
   let ahead = null;
+  let streamedPlace = false; // the stream carries the place in the queue: no need to ask
   const update = (u) => {
+    if (u.streamed && Number.isInteger(u.ahead)) streamedPlace = true;
     // The stream says "queued" without the place; the last one polled still holds.
     ahead = u.status === "queued" ? u.ahead ?? ahead : null;
     status = u.status;
     onUpdate({ ...u, ahead });
   };
-  watchQueue(jobId, stopped, () => status, update).catch(() => {}); // the place in the queue is a nicety
+  const waiting = () => (streamedPlace ? "streamed" : status);
+  watchQueue(jobId, stopped, waiting, update).catch(() => {}); // the place in the queue is a nicety
   try {
     if (typeof EventSource === "function") {
       const outcome = await streamJob(jobId, signal, update, onPreview);
@@ -65,7 +68,7 @@ export async function watchJob(jobId, { signal, onUpdate = () => {}, onPreview =
   }
 }
 
-/** While the job is queued (`status()`), its place in the queue once a second. */
+/** While the job is queued (`status()`) and the stream does not say, its place in the queue once a second. */
 async function watchQueue(jobId, signal, status, onUpdate) {
   for (;;) {
     await sleep(QUEUE_POLL_MS, signal);
@@ -97,7 +100,8 @@ function streamJob(jobId, signal, onUpdate, onPreview) {
     // keep-alive comments never reach this handler.
     const onData = (event) => {
       const job = JSON.parse(event.data);
-      onUpdate({ status: job.status, progress: Number(job.progress) || 0, ahead: null });
+      const ahead = Number.isInteger(job.queue_position) ? job.queue_position : null;
+      onUpdate({ status: job.status, progress: Number(job.progress) || 0, ahead, streamed: true });
       if (FINAL.has(job.status)) {
         close();
         resolve({ done: true, job });

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import threading
 import time
@@ -423,6 +424,35 @@ def test_the_event_stream_forwards_previews_as_named_events(api: Api) -> None:
     assert [line.startswith("data: ") for line in lines] == [True, True, False, True, True]
     assert '"status":"failed"' in lines[-1]
     assert b"preview" not in b"".join(api.r.hvals(f"diffae:job:{job_id}"))  # never stored
+
+
+def test_the_event_stream_says_the_place_in_the_queue_as_it_changes(api: Api) -> None:
+    """A waiting job's stream carries its `queue_position`, and a new `data:` line when the job
+    ahead of it starts (which publishes nothing on this job's channel); none once it runs."""
+    ahead = api.client.post("/manipulate", **edit(edits={"Smiling": 0.1})).json()["job_id"]
+    job_id = api.client.post("/manipulate", **edit(edits={"Smiling": 0.2})).json()["job_id"]
+    store = JobStore(api.r)
+
+    def worker_takes_them() -> None:
+        time.sleep(0.5)  # then the job ahead starts: it leaves the queue
+        store.save(JobState(job_id=ahead, kind="manipulate", status="running", progress=0.0))
+        time.sleep(1.5)  # the stream notices within its 1 s poll
+        store.save(JobState(job_id=job_id, kind="manipulate", status="running", progress=0.5))
+        store.save(JobState(job_id=job_id, kind="manipulate", status="failed", progress=0.5,
+                            error=JobError(code="timeout", message="x")))
+
+    worker = threading.Thread(target=worker_takes_them, daemon=True)
+    worker.start()
+    with api.client.stream("GET", f"/jobs/{job_id}/events") as stream:
+        events = []
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[len("data: "):]))
+            if len(events) > 6:  # a bug: do not hang
+                break
+    worker.join(timeout=5)
+    assert [(e["status"], e["queue_position"]) for e in events] == [
+        ("queued", 1), ("queued", 0), ("running", None), ("failed", None)]
 
 
 def test_a_job_is_cancelled_by_delete_and_an_identical_edit_then_runs_anew(api: Api) -> None:

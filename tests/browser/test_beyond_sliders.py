@@ -294,8 +294,9 @@ def test_a_queued_edit_says_how_many_jobs_wait_before_it(
     page: Any, app: App, photos: dict[str, Path], timer: Timer, artifacts: Path
 ) -> None:
     """Another visitor keeps the one test worker busy with two long edits (100 DDIM steps), one
-    running and one queued: an edit on the page then says "Waiting: 1 ahead of you" (GET
-    /jobs/{id} polled once a second), and is shown once the others are done (cancelled here)."""
+    running and one queued: an edit on the page then says "Waiting: 1 ahead of you", then "Next
+    in the queue" when the running one ends (the place comes in the job's event stream: the page
+    asks GET /jobs/{id} nothing meanwhile), and is shown once the others are done (cancelled here)."""
     other = api_upload(page, app, photos["second"])
     open_studio(page, app)
     upload_astronaut(page, photos, timer)
@@ -306,14 +307,19 @@ def test_a_queued_edit_says_how_many_jobs_wait_before_it(
             "latent_id": other, "edits": {"Smiling": amount}, "solver": "ddim", "steps": 100})
         assert answer.status == 202, answer.text()
         long_jobs.append(answer.json()["job_id"])
+    polled: list[str] = []
+    page.on("request", lambda r: r.method == "GET" and "/jobs/" in r.url and not r.url.endswith("/events")
+            and polled.append(r.url))
     smile = page.get_by_role("slider", name="Smile")
     smile.focus()
     page.keyboard.press("ArrowRight")
     progress = page.locator("[data-progress=edit] [data-progress-text]")
     expect(progress).to_have_text("Waiting: 1 ahead of you", timeout=30_000)
     page.screenshot(path=str(artifacts / "studio-queued.png"))
-    for job_id in long_jobs:
-        assert page.request.delete(f"{app.url}/jobs/{job_id}").status == 204
+    assert page.request.delete(f"{app.url}/jobs/{long_jobs[0]}").status == 204  # the running one
+    expect(progress).to_have_text("Next in the queue…", timeout=30_000)
+    assert polled == [], polled
+    assert page.request.delete(f"{app.url}/jobs/{long_jobs[1]}").status == 204
     page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, reconstruction])
     expect(page.locator("[data-progress=edit]")).to_be_hidden()
     assert page.request.delete(f"{app.url}/latents/{other}").status == 204
