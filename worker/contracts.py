@@ -188,6 +188,8 @@ class EncodeResult(BaseModel):
     render_steps: int = Field(description="steps of the reconstruction")
     solver: Solver = Field(default="ddim", description="the solver of the inversion and the reconstruction")
     grid: Grid = Field(default="uniform", description="their timestep grid")
+    regions: bool = Field(default=False, description="whether the face's landmarks were found and kept: "
+                          "its edits can be limited to a `region` of POST /manipulate (a `brush` needs none)")
 
 
 # Results name no upload: whoever holds a job id sees its result, and a latent id lets its

@@ -244,6 +244,7 @@ def encode(rt: Runtime, job: EncodeJob, progress: Progress) -> EncodeResult:
         render_steps=render_steps,
         solver=job.solver,
         grid=job.grid,
+        regions=meta.landmarks is not None,
     )
 
 

@@ -31,6 +31,15 @@ def export(direction_id: str, services: ServicesDep) -> DirectionOut:
     return DirectionOut(**record.model_dump(), direction_id=direction_id, edit_name=CUSTOM + direction_id)
 
 
+@router.head("/directions/{direction_id}", response_class=Response, responses=errors(404, 410, 503))
+def exists(direction_id: str, services: ServicesDep) -> Response:
+    """200 (no body) while the taught direction exists: a page checks the sliders it keeps (one
+    Redis read); 404 `unknown_direction` once it expired or was deleted, or a face it was taught
+    from was (the status only: a HEAD answer has no body)."""
+    services.storage.direction(direction_id)
+    return Response(status_code=200)
+
+
 @router.post("/directions/import", status_code=201, response_model=DirectionOut,
              responses=errors(403, 422, 503))
 def import_direction(body: DirectionIn, services: ServicesDep) -> DirectionOut:

@@ -112,6 +112,20 @@ export const teach = ({ name, positives, negatives }, { signal } = {}) =>
 /** GET /examples: the model's bundled labelled faces (`example:<n>` ids to teach from, image URLs, labels). */
 export const examples = ({ signal } = {}) => request("GET", "/examples", { signal });
 
+/**
+ * HEAD /directions/{id}: whether the server still has a taught slider (false: it expired, was
+ * deleted, or a face it was taught from was); throws when the server cannot say.
+ */
+export async function directionExists(id, { signal } = {}) {
+  try {
+    await request("HEAD", `/directions/${encodeURIComponent(id)}`, { signal });
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 404 || error.status === 410)) return false;
+    throw error;
+  }
+}
+
 /** GET /directions/{id}: a taught slider as its exported file. */
 export const direction = (id) => request("GET", `/directions/${encodeURIComponent(id)}`);
 

@@ -21,11 +21,17 @@ export function keptAvailable(attributes) {
 export const REGIONS = ["mouth", "eyes", "face", "hair"];
 
 /**
- * The region sent for `state`: null for the whole face, and for a drawn face (it has no
- * landmarks to find the region by; the server would refuse).
+ * Whether the face being edited has the landmarks a region is found by: not a drawn face, nor a
+ * photo whose encode result says `regions: false`.
+ */
+export const hasRegions = (latent) => Boolean(latent) && !latent.drawn && !latent.noRegions;
+
+/**
+ * The region sent for `state`: null for the whole face, and for a face without landmarks (the
+ * server would refuse).
  */
 export function editRegion(state) {
-  return state.region && !state.latent?.drawn ? state.region : null;
+  return state.region && hasRegions(state.latent) ? state.region : null;
 }
 
 /**

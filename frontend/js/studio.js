@@ -48,6 +48,7 @@ function latentFrom(result) {
     faces: result.faces.map(faceBox),
     face: result.face,
     preset: result.preset,
+    noRegions: result.regions === false, // no landmarks kept (a server without the flag: assume kept)
   };
 }
 

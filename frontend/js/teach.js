@@ -111,6 +111,19 @@ export class Teacher {
     this.store = store;
     this.studio = studio;
     store.update({ custom: rememberedSliders(), teach: { ...store.state.teach, examples: NO_EXAMPLES } });
+    this.checkKept();
+  }
+
+  /** Drop the kept sliders the server no longer has (asked once, on load; one HEAD each). */
+  async checkKept() {
+    const kept = this.store.state.custom;
+    const answers = await Promise.all(kept.map((s) => api.directionExists(s.id).catch(() => true)));
+    const gone = kept.filter((_, i) => !answers[i]);
+    if (!gone.length) return;
+    this.#drop(gone.map((s) => s.id));
+    const names = gone.map((s) => `“${s.name}”`).join(", ");
+    this.store.update({ status: `${names}: no longer on the server (it expired, or a face it was taught from was `
+      + "deleted), so its slider is gone." });
   }
 
   #update(patch) {

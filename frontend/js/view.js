@@ -5,7 +5,7 @@ import { BRUSH_RADII, Painter } from "./brush.js";
 import { buildFaceButtons, buildFaceMarks, framePhoto } from "./faces.js";
 import { buildGallery } from "./drawn.js";
 import { describeModel } from "./model.js";
-import { keptAvailable } from "./options.js";
+import { hasRegions, keptAvailable } from "./options.js";
 import {
   MAIN_DIRECTIONS,
   MAIN_SLIDERS,
@@ -557,13 +557,17 @@ export function createView(on) {
     dom.keep.disabled = !ready || !keepable;
     setText(dom.keepHint, keepable ? "The other sliders then change the person's apparent age and gender as "
       + "little as they can." : "This model has no age and gender directions to keep fixed.");
-    // "Change only": a drawn face has no landmarks to find a part of it by, so it changes whole.
+    // "Change only": a drawn face has no landmarks to find a part of it by, so it changes whole;
+    // so does a photo whose landmarks the server did not keep (`regions: false`).
     const drawnFace = Boolean(latent?.drawn);
-    const region = drawnFace ? "" : state.region ?? "";
+    const noParts = Boolean(latent) && !hasRegions(latent);
+    const region = noParts ? "" : state.region ?? "";
     if (dom.region.value !== region) dom.region.value = region;
-    dom.region.disabled = !ready || drawnFace;
+    dom.region.disabled = !ready || noParts;
     setText(dom.regionHint, drawnFace ? "A drawn face always changes as a whole from this menu: only a photo's "
       + "face has the landmarks a part is found by. Paint the part to change instead."
+      : noParts ? "The parts of this face could not be found, so this menu changes it as a whole. Paint the "
+        + "part to change instead."
       : state.brush && region ? `${REGION_PARTS[region]} and what you painted change; everything else stays `
         + "exactly as it was."
         : REGION_HINTS[region]);
@@ -586,7 +590,7 @@ export function createView(on) {
     for (const radio of dom.brushSizes) radio.checked = radio.value === paint.size;
     dom.brushErase.setAttribute("aria-pressed", String(paint.erase));
     setText(dom.brushHint, brushHint({
-      painting, painted: Boolean(state.brush), region: drawnFace ? null : state.region, drawn: drawnFace,
+      painting, painted: Boolean(state.brush), region: noParts ? null : state.region, drawn: drawnFace,
       edits: Object.keys(edits).length > 0,
     }));
     const strip = state.strip;

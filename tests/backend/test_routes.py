@@ -488,10 +488,13 @@ def test_a_direction_is_taught_exported_imported_used_and_deleted(api: Api) -> N
     assert body["direction"] == [0.6, 0.8, 0.0, 0.0] and body["edit_name"] == "custom:" + body["direction_id"]
     exported = api.client.get(f"/directions/{body['direction_id']}").json()
     assert exported == body
+    head = api.client.head(f"/directions/{body['direction_id']}")
+    assert head.status_code == 200 and head.content == b""  # a page's cheap check of a kept slider
     edit_answer = api.client.post("/manipulate", **edit(edits={body["edit_name"]: 0.3, "Smiling": 0.1}))
     assert edit_answer.status_code == 202, edit_answer.text
     assert sent(api)[-1][1]["edits"] == {body["edit_name"]: 0.3, "Smiling": 0.1}
     assert api.client.delete(f"/directions/{body['direction_id']}").status_code == 204
+    assert api.client.head(f"/directions/{body['direction_id']}").status_code == 404
     gone = api.client.post("/manipulate", **edit(edits={body["edit_name"]: 0.2}))
     check_error(gone, 404, "unknown_direction")
 

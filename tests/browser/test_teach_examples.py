@@ -18,13 +18,13 @@ from tests.browser.actions import (
     open_studio,
     upload_astronaut,
 )
-from tests.browser.conftest import App, Timer
+from tests.browser.conftest import App, Console, Timer
 
 pytestmark = pytest.mark.browser
 
 
 def test_a_slider_taught_from_example_faces_marked_by_label_reads_its_property(
-    page: Any, app: App, photos: dict[str, Path], timer: Timer, artifacts: Path
+    page: Any, app: App, console: Console, photos: dict[str, Path], timer: Timer, artifacts: Path
 ) -> None:
     listing = page.request.get(f"{app.url}/examples").json()
     if not listing["examples"]:
@@ -85,3 +85,19 @@ def test_a_slider_taught_from_example_faces_marked_by_label_reads_its_property(
 
     page.get_by_role("button", name="Show more example faces").click()
     expect(tiles).to_have_count(min(shown + 24, len(listing["examples"])))
+
+    # Kept in this browser: after a reload the slider is still there (the server has it: one HEAD
+    # /directions/{id}); deleted behind the page's back, the next load drops it and says so.
+    direction = result["direction_id"]
+    with page.expect_response(lambda r: r.request.method == "HEAD" and r.url.endswith(direction)) as asked:
+        page.reload()
+    assert asked.value.status == 200
+    expect(page.get_by_role("slider", name="Masculine")).to_have_count(1)
+    assert page.request.delete(f"{app.url}/directions/{direction}").status == 204
+    console.allow_http_error(404, f"/directions/{direction}")
+    with page.expect_response(lambda r: r.request.method == "HEAD" and r.url.endswith(direction)) as asked:
+        page.reload()
+    assert asked.value.status == 404
+    expect(page.get_by_role("slider", name="Masculine")).to_have_count(0)
+    expect(page.locator("[data-status]")).to_contain_text("no longer on the server")
+    assert page.evaluate("localStorage.getItem('diffae-studio.sliders')") is None

@@ -365,6 +365,7 @@ def test_a_region_limited_edit_changes_nothing_outside_its_region(
     lid = encoded["latent_id"]
     meta = Storage(stack.redis.client(), 60).meta(lid)
     assert meta.landmarks is not None and len(meta.landmarks) == 68  # stored at upload
+    assert encoded["regions"] is True  # and said in the encode's result
     size = encoded["image_size"]
     mask = region_mask(np.asarray(meta.landmarks), "mouth", size)
     outside, inside = mask < 1e-3, mask > 0.5
