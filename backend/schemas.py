@@ -166,6 +166,13 @@ class JobAccepted(BaseModel):
     events_url: str
 
 
+class SampleAccepted(JobAccepted):
+    latent_ids: list[str] = Field(
+        description="the drawn faces' ids, known before they exist: each is an upload once the job has "
+        "succeeded. Cancel the job (DELETE /jobs/{id}) to have none stored; DELETE /latents/{id} answers "
+        "404 until a face exists")
+
+
 class EncodeAccepted(JobAccepted):
     latent_id: str = Field(
         description="the upload's id: DELETE /latents/{id} works at once (it also drops the queued "

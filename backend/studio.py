@@ -152,7 +152,8 @@ class Studio:
         self._send(INTERPOLATE, payload)
         return claim.job_id
 
-    def sample(self, req: SampleRequest) -> str:
+    def sample(self, req: SampleRequest) -> tuple[str, list[str]]:
+        """Queue a draw of faces; (job id, the faces' latent ids, stored when the job succeeds)."""
         params = Checks(self.settings, self._facts()).sample(req)
         claim = self._claim(_queued(new_id(), "sample"), [])
         seed = req.seed if req.seed is not None else secrets.randbits(32)
@@ -162,7 +163,7 @@ class Studio:
                             latent_steps=params.latent_steps, seed=seed, solver=s.solver, grid=s.grid,
                             faces=faces, ttl_seconds=self.settings.ttl_seconds)
         self._send(SAMPLE, payload)
-        return claim.job_id
+        return claim.job_id, [face.latent_id for face in faces]
 
     def teach(self, req: TeachRequest) -> str:
         """Queue the fit of a direction from example faces (`models.teach`): every face encoded,

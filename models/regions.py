@@ -131,8 +131,9 @@ def read_brush(png: bytes, size: int) -> np.ndarray:
                 raise ValueError(f"the brush mask must be square (the aligned face), got {w}×{h}")
             if not 8 <= w <= BRUSH_MAX_SIDE:
                 raise ValueError(f"the brush mask's side must be 8 to {BRUSH_MAX_SIDE} px, got {w}")
-            bands = image.getbands()
-            layer = image.getchannel("A") if "A" in bands else image.convert("L")
+            # a palette or grey PNG with a transparent colour: its alpha, as RGBA has
+            full = image.convert("RGBA") if "transparency" in image.info else image
+            layer = full.getchannel("A") if "A" in full.getbands() else full.convert("L")
             layer.load()
     except ValueError:
         raise

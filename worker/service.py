@@ -342,6 +342,8 @@ def sample(rt: Runtime, job: SampleJob, progress: Progress) -> SampleResult:
         ids = [rt.storage.put_image(image_id(job.image_key, f"{i:02d}"), png, "image/png",
                                     owner_key=Keys.job(job.job_id), lids=[]) for i, png in enumerate(pngs)]
         return SampleResult(seed=job.seed, steps=job.steps, solver=job.solver, grid=job.grid, image_ids=ids)
+    # A draw cancelled while it rendered (the page abandoned it) stores no face: the last check.
+    progress(1, 1)
     size = pipe.image_size
     ids = []
     for face, png, z, x in zip(job.faces, pngs, z_sem, x_T, strict=True):

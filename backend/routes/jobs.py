@@ -19,6 +19,7 @@ from backend.schemas import (
     JobAccepted,
     JobOut,
     ManipulateRequest,
+    SampleAccepted,
     SampleRequest,
 )
 from models.schedule import Grid, Solver
@@ -75,10 +76,12 @@ def interpolate(body: InterpolateRequest, services: ServicesDep) -> JobAccepted:
     return accepted(services.studio.interpolate(body))
 
 
-@router.post("/sample", status_code=202, response_model=JobAccepted, responses=errors(403, 409, 422, 503))
-def sample(body: SampleRequest, services: ServicesDep) -> JobAccepted:
-    """Draw new faces with the latent DPM (models that have one; `can_sample` in /attributes)."""
-    return accepted(services.studio.sample(body))
+@router.post("/sample", status_code=202, response_model=SampleAccepted, responses=errors(403, 409, 422, 503))
+def sample(body: SampleRequest, services: ServicesDep) -> SampleAccepted:
+    """Draw new faces with the latent DPM (models that have one; `can_sample` in /attributes); the
+    answer names the faces' latent ids at once."""
+    job_id, latent_ids = services.studio.sample(body)
+    return SampleAccepted(**accepted(job_id).model_dump(), latent_ids=latent_ids)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=errors(404, 410, 503))

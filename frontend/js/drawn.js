@@ -1,12 +1,13 @@
 // Faces the model draws (POST /sample, models with a latent DPM: GET /attributes `can_sample`).
-// Each drawn face is an upload of its own on the server (its id comes back in `latent_ids`), so
+// Each drawn face is an upload of its own on the server (its id comes back in `latent_ids`, at
+// once in the answer to POST /sample), so
 // picking one makes it the current face exactly like a photo: it edits, mixes, downloads, and
 // "Delete my data" deletes it (its id is remembered with the uploads, uploads.js). A drawn face
 // has no photo around it: its "whole photo" is the face itself, and it has no landmarks, so an
 // edit of it cannot be limited to a region.
 
 import * as api from "./api.js";
-import { safeUrl } from "./api.js";
+import { isAbort, safeUrl } from "./api.js";
 import { watchJob } from "./jobs.js";
 import { idleTask } from "./store.js";
 import * as uploads from "./uploads.js";
@@ -43,8 +44,15 @@ export class DrawnFaces {
     const signal = this.studio.flow("draw");
     this.#update({ busy: true, status: "queued", progress: 0, ahead: null });
     this.store.update({ status: "Drawing faces…" });
+    let jobId = null;
+    let announced = [];
     try {
-      const { job_id: jobId } = await api.sample(n, { steps, signal });
+      const accepted = await api.sample(n, { steps, signal });
+      jobId = accepted.job_id;
+      // The faces' ids come before the faces: kept at once, "Delete my data" reaches them even
+      // if this draw is abandoned (a server that does not name them: they are kept at the end).
+      announced = Array.isArray(accepted.latent_ids) ? accepted.latent_ids.map(String) : [];
+      for (const id of announced) uploads.remember(id);
       const result = await watchJob(jobId, {
         signal,
         onUpdate: ({ status, progress, ahead }) => this.#update({ busy: true, status, progress, ahead }),
@@ -59,8 +67,18 @@ export class DrawnFaces {
       this.store.update({ status: `${faces.length} faces drawn. Pick one to edit it.` });
     } catch (error) {
       this.#update(idleTask);
+      if (isAbort(error) && jobId) this.#abandon(jobId, announced);
       this.studio.report(error, "drawing faces", { retry: () => this.draw() });
     }
+  }
+
+  /** A draw no longer wanted: cancel its job (it then stores no face) and delete any it stored. */
+  async #abandon(jobId, ids) {
+    await api.cancelJob(jobId).catch(() => {});
+    await Promise.all(ids.map(async (id) => {
+      await api.deleteLatent(id).catch(() => {}); // 404 until a face exists: nothing to delete
+      uploads.forget(id);
+    }));
   }
 
   /** Make drawn face `index` the face being edited. */

@@ -342,6 +342,7 @@ def test_interpolations_and_samples_are_queued_with_their_payloads(api: Api) -> 
                                                  "seed": 7, "ttl_seconds": 3600}, job_id)
     ids = [i for face in faces for i in (face["latent_id"], face["image_key"])]
     assert len(faces) == 2 and len(set(ids)) == 4 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    assert answer.json()["latent_ids"] == [face["latent_id"] for face in faces]  # named at once
     queued = {"job_id": job_id, "kind": "sample", "status": "queued", "progress": 0.0, "result": None,
               "error": None, "queue_position": 1}  # the interpolation waits before it
     assert api.client.get(f"/jobs/{job_id}").json() == queued

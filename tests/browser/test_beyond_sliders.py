@@ -325,6 +325,40 @@ def test_a_queued_edit_says_how_many_jobs_wait_before_it(
     assert page.request.delete(f"{app.url}/latents/{other}").status == 204
 
 
+def test_delete_my_data_during_a_draw_leaves_none_of_its_faces(
+    page: Any, app: App, console: Console, photos: dict[str, Path]
+) -> None:
+    """A draw waiting behind another visitor's long edit, then "Delete my data": the faces the
+    server named when it took the draw are kept at once, so the page cancels the draw and none of
+    its faces is ever stored (before, the faces appeared after the deletion, unknown to the page)."""
+    other = api_upload(page, app, photos["second"])
+    open_studio(page, app)
+    long_job = page.request.post(f"{app.url}/manipulate", data={
+        "latent_id": other, "edits": {"Smiling": 0.3}, "solver": "ddim", "steps": 100}).json()["job_id"]
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/sample")) as drawn:
+        page.locator("[data-draw]").click()
+    announced = drawn.value.json()["latent_ids"]
+    draw_job = drawn.value.json()["job_id"]
+    kept = page.evaluate("JSON.parse(localStorage.getItem('diffae-studio.uploads') ?? '[]').map((e) => e.id)")
+    assert set(announced) <= set(kept), (announced, kept)
+    expect(page.locator("[data-progress=draw] [data-progress-text]")).to_have_text("Next in the queue…")
+    for lid in announced:  # deleted before they exist: 404, nothing to delete
+        console.allow_http_error(404, f"/latents/{lid}")
+    with page.expect_response(lambda r: r.request.method == "DELETE" and r.url.endswith(f"/jobs/{draw_job}")):
+        page.get_by_role("button", name="Delete my data").click()
+    expect(page.locator("[data-alert-title]")).to_have_text("Deleted.")
+    assert page.request.delete(f"{app.url}/jobs/{long_job}").status == 204
+    for _ in range(100):
+        if job_state(page, app, draw_job)["status"] == "failed":
+            break
+        page.wait_for_timeout(100)
+    assert job_state(page, app, draw_job)["error"]["code"] == "cancelled"
+    page.wait_for_timeout(1000)  # the worker has moved on
+    statuses = [page.request.get(f"{app.url}/latents/{lid}").status for lid in announced]
+    assert statuses == [404] * len(announced), statuses
+    assert page.request.delete(f"{app.url}/latents/{other}").status == 204
+
+
 def test_a_drawn_face_is_edited_mixed_and_deleted_like_a_photo(
     page: Any, app: App, photos: dict[str, Path], timer: Timer, artifacts: Path
 ) -> None:

@@ -20,7 +20,7 @@ WINGS = ("training", "evaluation", "conversion", "facegen")
 SHARED_WING = "facegen"  # the training and evaluation faces: any wing may import it
 # The service's code, imported inside a function (never at import time) to align photos and find
 # the landmark model exactly as the service does; nowhere else.
-LAZY_BACKEND = {"models/evaluation/photos.py", "models/facegen/labels.py"}
+LAZY_BACKEND = {"models/evaluation/photos.py", "models/evaluation/brush.py", "models/facegen/labels.py"}
 TORCH_FREE = ("models", "models.config", "models.errors", "models.schedule")
 
 

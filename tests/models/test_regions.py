@@ -98,8 +98,10 @@ def test_a_brush_mask_is_read_from_its_alpha_or_grey_level_and_feathered_like_a_
     grey = Image.new("L", (256, 256), 0)
     ImageDraw.Draw(grey).ellipse((64, 96, 192, 224), fill=255)
     by_alpha, by_grey = read_brush(_png(painted), 64), read_brush(_png(grey), 64)
+    by_palette = read_brush(_png(painted.quantize(4)), 64)  # PNG's palette + transparency
     assert by_alpha.shape == (64, 64) and by_alpha.dtype == np.uint8
     assert np.abs(by_alpha.astype(int) - by_grey.astype(int)).max() <= 1
+    assert np.abs(by_alpha.astype(int) - by_palette.astype(int)).max() <= 1
     assert by_alpha[40, 32] == 255 and by_alpha[5, 5] == 0  # inside the ellipse / far outside it
     soft = brush_mask(by_alpha, 64)
     assert soft[40, 32] > 0.99 and soft[5, 5] < 1e-3

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 from typing import Any
 
 import httpx
@@ -193,6 +194,31 @@ def test_sample_draws_faces(client: httpx.Client, stack: Stack) -> None:
     size = client.get("/attributes").json()["image_size"]
     drawn = fetch(client, result["image_urls"][0])
     assert drawn.size[0] == size
+
+
+def test_a_draw_names_its_faces_at_once_and_a_cancelled_one_stores_none(client: httpx.Client) -> None:
+    """POST /sample answers the faces' latent ids before they exist (a page can then delete what
+    it abandons); cancelled while it renders, the draw stores none of them."""
+    if not client.get("/attributes").json()["can_sample"]:
+        pytest.skip("the test model has no latent DPM")
+    answer = client.post("/sample", json={"n": 2, "steps": 5, "latent_steps": 5, "seed": 3})
+    assert answer.status_code == 202, answer.text
+    announced = answer.json()["latent_ids"]
+    assert [client.get(f"/latents/{lid}").status_code for lid in announced] in ([404, 404], [204, 204])
+    done = wait_job(client, answer.json()["job_id"])
+    assert done["result"]["latent_ids"] == announced
+    assert [client.get(f"/latents/{lid}").status_code for lid in announced] == [204, 204]
+
+    slow = client.post("/sample", json={"n": 4, "steps": 100, "latent_steps": 5, "solver": "ddim"}).json()
+    for _ in range(600):
+        if client.get(slow["job_url"]).json()["status"] != "queued":
+            break
+        time.sleep(0.05)
+    assert client.delete(slow["job_url"]).status_code == 204
+    ended = wait_job(client, slow["job_id"])
+    assert ended["status"] == "failed" and ended["error"]["code"] == "cancelled"
+    time.sleep(1.0)  # had the worker gone on, it would have stored them by now
+    assert [client.get(f"/latents/{lid}").status_code for lid in slow["latent_ids"]] == [404] * 4
 
 
 def test_a_drawn_face_edits_mixes_and_deletes_like_an_upload(
