@@ -136,6 +136,16 @@ def changed_pixels(page: Any, app: App, url: str, original: Path) -> np.ndarray:
     return changed
 
 
+def smile_fully(page: Any, shown: str) -> tuple[Requests, str]:
+    """Smile to the end of its range (End key) and wait for the edit to replace `shown`; the page's
+    edit requests from then on, and the edited face's URL."""
+    edits = Requests(page, "POST", "/manipulate")
+    page.get_by_role("slider", name="Smile").focus()
+    page.keyboard.press("End")
+    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, shown])
+    return edits, page.locator(FACE_AFTER).get_attribute("src")
+
+
 def test_change_only_the_mouth_sends_region_and_keeps_the_rest_of_the_photo(
     page: Any, app: App, photos: dict[str, Path], timer: Timer, artifacts: Path
 ) -> None:
@@ -149,12 +159,7 @@ def test_change_only_the_mouth_sends_region_and_keeps_the_rest_of_the_photo(
     reconstruction = wait_loaded(page, "[data-reconstruction]")
     expect(region).to_be_enabled()
     expect(region).to_have_value("")
-    edits = Requests(page, "POST", "/manipulate")
-    smile = page.get_by_role("slider", name="Smile")
-    smile.focus()
-    page.keyboard.press("End")
-    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, reconstruction])
-    whole = page.locator(FACE_AFTER).get_attribute("src")
+    edits, whole = smile_fully(page, reconstruction)
     assert "region" not in edits.bodies[0]
 
     region.select_option("mouth")
@@ -208,12 +213,7 @@ def test_paint_where_to_change_sends_a_brush_and_keeps_the_unpainted_face(
     expect(paint).to_have_attribute("aria-pressed", "false")
     clear = page.get_by_role("button", name="Clear painting")
     expect(clear).to_be_disabled()
-    edits = Requests(page, "POST", "/manipulate")
-    smile = page.get_by_role("slider", name="Smile")
-    smile.focus()
-    page.keyboard.press("End")
-    page.wait_for_function(NEW_AND_LOADED, arg=[FACE_AFTER, reconstruction])
-    whole = page.locator(FACE_AFTER).get_attribute("src")
+    edits, whole = smile_fully(page, reconstruction)
     assert "brush" not in edits.bodies[0]
 
     paint.click()
