@@ -283,7 +283,7 @@ def manipulate(rt: Runtime, job: ManipulateJob, progress: Progress) -> Manipulat
                  for i in range(len(job.strip.amounts) if job.strip is not None else 0)]
     if limited:
         # The paste-back adds the change from the unedited row decoded with the edit (a stored base
-        # may come from another engine or batch, with other rounding): outside the region, nothing.
+        # may come from another engine or batch, with other rounding): outside the mask, nothing.
         base = _put_png(rt, job, "base", to_image(x_0[-1]), [lid])
     photo = _put_photo(rt, job, lid, image, base_iid=base)
     replaced = _put_photo(rt, job, lid, image, name="photo-replaced")
