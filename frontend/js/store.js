@@ -14,7 +14,9 @@ export function initialState() {
     canSample: false, // the model can draw new faces (GET /attributes `can_sample`)
     drawn: { ...idleTask, faces: [] }, // faces drawn by the model (drawn.js): [{id, imageUrl}]
     // "Make your own slider" (teach.js): marks: face id → "has" | "not"; taught: the id just taught
-    teach: { ...idleTask, name: "", marks: {}, taught: null },
+    // examples: the model's bundled labelled faces once asked for (GET /examples), `shown` of them
+    teach: { ...idleTask, name: "", marks: {}, taught: null,
+      examples: { faces: [], attributes: [], shown: 0, loading: false, none: false } },
     custom: [], // taught sliders kept in this browser: [{id, name, editName, accuracy, auroc}]
     limits: null, // {maxUploadBytes, maxPixels, defaultSteps, defaultEncodeSteps, maxSamples}: what the server says
     steps: null, // diffusion steps sent with requests; null = the server's default

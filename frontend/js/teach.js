@@ -110,7 +110,7 @@ export class Teacher {
   constructor(store, studio) {
     this.store = store;
     this.studio = studio;
-    store.update({ custom: rememberedSliders(), teach: { ...store.state.teach, examples: NO_EXAMPLES } });
+    store.update({ custom: rememberedSliders() });
     this.checkKept();
   }
 
@@ -188,7 +188,8 @@ export class Teacher {
    */
   markByLabel(attribute) {
     const state = this.store.state;
-    const { faces } = state.teach.examples ?? NO_EXAMPLES;
+    const current = state.teach.examples ?? NO_EXAMPLES;
+    const { faces } = current;
     const marks = Object.fromEntries(Object.entries(state.teach.marks).filter(([id]) => !id.startsWith("example:")));
     const has = faces.filter((f) => f.labels[attribute] === 1).slice(0, BY_LABEL);
     const not = faces.filter((f) => f.labels[attribute] === 0).slice(0, BY_LABEL);
@@ -197,7 +198,7 @@ export class Teacher {
     const name = state.teach.name.trim() ? state.teach.name : labelName(attribute);
     // Shown: every face up to the last one marked, so what is marked is in view and in order.
     const last = Math.max(-1, ...[...has, ...not].map((face) => faces.indexOf(face)));
-    const examples = { ...state.teach.examples, shown: Math.max(state.teach.examples.shown, last + 1) };
+    const examples = { ...current, shown: Math.max(current.shown, last + 1) };
     this.#update({ marks, name, examples });
     this.store.update({ status: `Marked ${has.length} example faces labelled “${labelName(attribute)}” `
       + `and ${not.length} labelled without it. Change any mark before teaching.` });
